@@ -1,0 +1,35 @@
+# AutoLoRA replication pipeline: data → search → ranks → retrain → evaluate → report.
+# Without --configfile it runs the paper protocol (config/config.yaml); the README's main job
+# passes config/cpu.yaml. Every config is validated (workflow/schemas) before any job runs.
+import os
+
+import yaml
+
+from autolora.config import validate_config
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on shared cores
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+if not config:
+    # Loaded here rather than with `configfile:` so that a user's --configfile replaces the
+    # paper config instead of being deep-merged into it (task overrides would leak across).
+    with open(os.path.join(workflow.basedir, "config", "config.yaml")) as handle:
+        config.update(yaml.safe_load(handle))
+validate_config(config)  # relative paths (data.mirror) are relative to the working directory
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/ranks.smk"
+include: "workflow/rules/retrain.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        rules.report_glue.output,

@@ -1,0 +1,74 @@
+"""Configuration: schema validation (Snakemake's, with defaults), checks a schema cannot
+express, and the per-task view of the config that each job receives."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from autolora.download import GLUE_TASKS
+from autolora.errors import ConfigError
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | Path = ".") -> dict:
+    """Validate in place (filling defaults); raise ConfigError naming the offending key."""
+    from snakemake.utils import validate
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    # Defaults belong to the top-level sections only: filled into task_overrides they would
+    # silently reset, for that task, every setting the user changed in the main sections.
+    overrides = copy.deepcopy(config.get("task_overrides", {}))
+    try:
+        validate(config, str(schema))
+    except WorkflowError as exc:
+        raise ConfigError(_describe_validation_error(exc)) from None
+    config["task_overrides"] = overrides
+    _check_tasks_in_overrides(config)
+    for task in config["tasks"]:
+        _check_mirror(task_config(config, task), base_dir)
+    return config
+
+
+def _describe_validation_error(exc: Exception) -> str:
+    """'config key lora.max_rank: 0 is less than the minimum of 1' from jsonschema's error."""
+    cause = exc.args[0] if exc.args else str(exc)
+    error = getattr(exc, "__cause__", None) or getattr(exc, "__context__", None)
+    if error is not None and hasattr(error, "absolute_path"):
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        return f"config key {key}: {error.message}"
+    return f"invalid config: {cause}"
+
+
+def _check_tasks_in_overrides(config: dict) -> None:
+    unused = sorted(set(config["task_overrides"]) - set(config["tasks"]))
+    if unused:
+        raise ConfigError(f"config key task_overrides: {unused} not in tasks {config['tasks']}")
+
+
+def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
+    data = task_settings["data"]
+    if data["source"] != "mirror":
+        return
+    mirror = Path(base_dir) / data["mirror"]
+    if not (mirror / "glue").is_dir():
+        raise ConfigError(f"config key data.mirror: {mirror} has no glue/ folder (see README, 'Data')")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def task_config(config: dict, task: str, method: str = "autolora") -> dict:
+    """Everything one job of ``task`` needs: the sections with that task's overrides merged in."""
+    sections = {key: config[key] for key in ("data", "model", "lora", "search", "ranks", "retrain")}
+    merged = deep_merge(sections, config["task_overrides"].get(task, {}))
+    merged.update(device=config["device"], task=task, method=method, num_labels=GLUE_TASKS[task].num_labels)
+    return merged

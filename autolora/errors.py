@@ -1,0 +1,17 @@
+"""Exceptions that carry a message meant for the user: the culprit (config key, file, line) is named."""
+
+
+class AutoLoRAError(Exception):
+    """Base class for every error the pipeline reports to the user."""
+
+
+class ConfigError(AutoLoRAError):
+    """A configuration value is invalid; the message names the key."""
+
+
+class DataError(AutoLoRAError):
+    """A data file is missing or malformed; the message names the file (and line)."""
+
+
+class TrainingError(AutoLoRAError):
+    """Training went wrong (for example a non-finite loss); the message names the step."""

@@ -1,0 +1,35 @@
+"""Glue between a Snakemake job and the stage functions: threads, logging, the job's config."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from autolora.training import configure_threads
+
+
+@contextmanager
+def snakemake_job(snakemake) -> Iterator[dict]:
+    """Use exactly the job's threads, send output to its log, and yield its config view.
+
+    The traceback of a failure goes to the log too, where Snakemake's error message points.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    configure_threads(snakemake.threads)
+    log_path = snakemake.log[0] if snakemake.log else None
+    if log_path is None:
+        yield snakemake.params.cfg
+        return
+    with open(log_path, "w", buffering=1) as log:
+        sys.stdout = sys.stderr = log
+        try:
+            yield snakemake.params.cfg
+        except BaseException:
+            traceback.print_exc(file=log)
+            raise
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__

@@ -1,0 +1,67 @@
+"""LoRA with selection variables (AutoLoRA, Eq. 1–2).
+
+A frozen linear map W0 gets a low-rank update of at most ``k`` rank-1 components
+
+    h = W0 x + (lora_alpha / k) · Σ_j w_j · b_j a_jᵀ x,     w = softmax(α),
+
+where a_j is row j of A (k × in), b_j column j of B (out × k) and α ∈ R^k are the
+*selection variables* of this matrix. The paper writes the update with α_j directly; the
+official code puts the softmax over the k entries inside the forward pass, and so do we, so
+the weights are positive and sum to one. Rank extraction (``autolora.ranks``) later keeps the
+components whose weight reaches a threshold λ.
+
+A is Kaiming-uniform and B zero, as in LoRA, so training starts from the pretrained model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ALPHA_INITS = ("ones", "zeros")
+
+
+class SelectionLoRALinear(nn.Module):
+    """Wraps a frozen ``nn.Linear`` with a rank-``k`` LoRA update weighted by softmax(α)."""
+
+    def __init__(
+        self,
+        base: nn.Linear,
+        max_rank: int,
+        lora_alpha: float,
+        dropout: float = 0.0,
+        alpha_init: str = "ones",
+    ):
+        super().__init__()
+        if max_rank <= 0:
+            raise ValueError(f"max_rank must be positive, got {max_rank}")
+        if alpha_init not in ALPHA_INITS:
+            raise ValueError(f"alpha_init must be one of {ALPHA_INITS}, got {alpha_init!r}")
+        self.base = base
+        self.base.requires_grad_(False)
+        self.max_rank = max_rank
+        self.scaling = lora_alpha / max_rank
+        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.lora_A = nn.Parameter(torch.empty(max_rank, base.in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, max_rank, **factory))
+        # Same init as LoRA (and PEFT): A ~ Kaiming-uniform(a=√5), B = 0.
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        # Both inits give the uniform softmax 1/k; they differ only for the α/Σα rank form.
+        fill = 1.0 if alpha_init == "ones" else 0.0
+        self.selection_alpha = nn.Parameter(torch.full((max_rank,), fill, **factory))
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def selection_weights(self) -> torch.Tensor:
+        """w = softmax(α): the weight of each rank-1 component."""
+        return torch.softmax(self.selection_alpha, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (x Aᵀ) ⊙ w scales each rank-1 component before B maps it back: Σ_j w_j b_j a_jᵀ x.
+        low_rank = F.linear(self.lora_dropout(x), self.lora_A) * self.selection_weights()
+        return self.base(x) + F.linear(low_rank, self.lora_B) * self.scaling
+
+    def extra_repr(self) -> str:
+        return f"max_rank={self.max_rank}, scaling={self.scaling:g}"

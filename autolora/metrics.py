@@ -1,0 +1,29 @@
+"""GLUE metrics as the benchmark defines them (what the hub's metric scripts wrap)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from autolora.download import GLUE_TASKS
+
+
+def main_metric(task: str) -> str:
+    return GLUE_TASKS[task].main_metric
+
+
+def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
+    """CoLA: Matthews corr.; STS-B: Pearson and Spearman; MRPC, QQP: accuracy and F1; others: accuracy."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if task == "stsb":
+        return {
+            "pearson": float(pearsonr(predictions, labels)[0]),
+            "spearman": float(spearmanr(predictions, labels)[0]),
+        }
+    if task == "cola":
+        return {"matthews_correlation": float(matthews_corrcoef(labels, predictions))}
+    metrics = {"accuracy": float(accuracy_score(labels, predictions))}
+    if task in ("mrpc", "qqp"):
+        metrics["f1"] = float(f1_score(labels, predictions))
+    return metrics

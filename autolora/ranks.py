@@ -1,0 +1,59 @@
+"""Rank extraction (AutoLoRA §3.3): rank of a matrix = #{j : w_j ≥ λ}, λ = 1/k by default.
+
+w is softmax(α) (the form the forward pass uses; the official BioNLP and PEFT-based search
+scripts) or α/Σα on the raw α (the official GLUE script). With softmax the weights sum to one,
+so at least one reaches 1/k and the rank is between 1 and k; α/Σα and other thresholds can give
+0, which ``autolora.retrain`` turns into "not adapted".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+RANK_FORMS = ("softmax", "normalized")
+
+
+def selection_weights(alpha: Sequence[float], form: str = "softmax") -> torch.Tensor:
+    """The weights the threshold is compared with, in float64 so that a uniform softmax
+    is exactly 1/k and ties at the threshold are not decided by rounding."""
+    alpha = torch.as_tensor(alpha, dtype=torch.float64)
+    if form == "softmax":
+        return torch.softmax(alpha, dim=-1)
+    if form == "normalized":
+        total = alpha.sum()
+        if total == 0:
+            raise ValueError("rank form 'normalized' (α/Σα) is undefined when Σα = 0")
+        return alpha / total
+    raise ValueError(f"ranks.form must be one of {RANK_FORMS}, got {form!r}")
+
+
+def default_threshold(max_rank: int) -> float:
+    return 1.0 / max_rank
+
+
+def extract_rank(alpha: Sequence[float], threshold: float, form: str = "softmax") -> int:
+    if not 0 < threshold <= 1:
+        raise ValueError(f"ranks.threshold must be in (0, 1], got {threshold}")
+    return int((selection_weights(alpha, form) >= threshold).sum())
+
+
+def extract_ranks(alphas: Mapping[str, Sequence[float]], threshold: float, form: str = "softmax") -> dict[str, int]:
+    """Rank of every adapted module, keyed by module name, in the given order."""
+    return {name: extract_rank(alpha, threshold, form) for name, alpha in alphas.items()}
+
+
+def rank_record(search: dict, threshold: float | None = None, form: str = "softmax") -> dict:
+    """The ranks stage's output for one search record (λ defaults to 1/k)."""
+    threshold = default_threshold(search["k"]) if threshold is None else threshold
+    ranks = extract_ranks(search["alpha"], threshold, form)
+    return {
+        "task": search["task"],
+        "seed": search["seed"],
+        "k": search["k"],
+        "threshold": threshold,
+        "form": form,
+        "ranks": ranks,
+        "total_rank": sum(ranks.values()),
+    }

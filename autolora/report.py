@@ -1,0 +1,512 @@
+"""Paper-style tables and figures from the pipeline's per-job JSON records.
+
+Three kinds of record arrive here as parsed dicts:
+
+* metrics records, one per (task, method, seed) -> ``glue_table`` / ``write_table``;
+* ranks records, one per (task, seed) -> ``rank_figure``;
+* search records, one per (task, seed), holding the trajectory of the
+  selection weights softmax(alpha) -> ``alpha_trajectory_figure``.
+
+Every output is written to a temporary file in the target directory and then
+renamed over the target, so a crash or a concurrent reader (Snakemake checks
+outputs) never sees a half-written file. Figures are built with
+``matplotlib.figure.Figure`` directly, which renders PNGs with the Agg
+backend without touching pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+# Task key -> column label, in the column order of the paper's GLUE table.
+GLUE_COLUMNS = {
+    "mnli": "MNLI",
+    "sst2": "SST-2",
+    "mrpc": "MRPC",
+    "cola": "CoLA",
+    "qnli": "QNLI",
+    "qqp": "QQP",
+    "rte": "RTE",
+    "stsb": "STS-B",
+}
+AVG_COLUMN = "Avg."
+PARAMS_COLUMN = "# trainable params"
+SEEDS_COLUMN = "seeds"
+DAGGER = "†"
+MISSING_CELL = "-"
+
+# Path components that precede the block index in BERT/RoBERTa, Llama and
+# GPT-2 style module names.
+_LAYER_CONTAINERS = {"layer", "layers", "h"}
+_MATRIX_BY_LEAF = {
+    "query": "q", "q_proj": "q", "q": "q",
+    "value": "v", "v_proj": "v", "v": "v",
+}
+_MATRIX_LABELS = {"q": "query ($W_q$)", "v": "value ($W_v$)"}
+# Colour-blind-safe pair; the hatch on v keeps the bars apart in grey print.
+_MATRIX_STYLE = {"q": {"color": "#0072B2"}, "v": {"color": "#E69F00", "hatch": "//"}}
+# softmax(0) over k entries may land a rounding error below 1/k; a uniform
+# weight must still count as selected.
+_SELECTION_TOLERANCE = 1e-9
+_DPI = 150
+
+_LATEX_ESCAPES = str.maketrans({
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}", "±": r"$\pm$", DAGGER: r"$^\dagger$",
+})
+
+
+# --------------------------------------------------------------------------
+# Module names
+# --------------------------------------------------------------------------
+
+def parse_module_name(name: str) -> tuple[int, str]:
+    """Return (layer index, "q" or "v") for an adapted attention projection.
+
+    The layer is the integer path component right after ``layer``, ``layers``
+    or ``h``; the matrix comes from the last component, so BERT
+    (``bert.encoder.layer.0.attention.self.query``), Llama
+    (``model.layers.3.self_attn.q_proj``) and GPT-2 (``transformer.h.5.attn.q``)
+    names all work, with or without a PEFT ``base_model.model.`` prefix.
+    """
+    parts = name.split(".")
+    layers = [int(after) for before, after in zip(parts, parts[1:])
+              if before in _LAYER_CONTAINERS and after.isdigit()]
+    if len(layers) != 1:
+        raise ValueError(f"cannot find a single layer index in module name {name!r}")
+    matrix = _MATRIX_BY_LEAF.get(parts[-1])
+    if matrix is None:
+        raise ValueError(f"module {name!r} is neither a query nor a value projection")
+    return layers[0], matrix
+
+
+# --------------------------------------------------------------------------
+# GLUE table
+# --------------------------------------------------------------------------
+
+def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
+               expected_seeds: Sequence[int]) -> pd.DataFrame:
+    """Build the paper's GLUE table: one row per method, one column per task.
+
+    Each task cell is "mean ± std" of the task's main metric over seeds, x100,
+    one decimal (std with ddof=1; a single seed shows the mean only, and the
+    seeds column says n=1). "Avg." averages the per-task means over the tasks
+    the method has; "# trainable params" averages over its tasks and seeds.
+    Tasks not evaluated on their official dev split get a dagger.
+
+    Only records of the "glue" family are used. Every (method, task) present
+    must have exactly ``expected_seeds``; a missing, extra or duplicate seed
+    raises ValueError, so a failed job can never vanish into an average.
+
+    ``run_info`` (e.g. model, training budget) is printed as a setup note.
+    Notes go to ``df.attrs["notes"]``; the tidy long form that
+    ``write_table`` saves as CSV goes to ``df.attrs["tidy"]`` as a list of
+    dicts (plain data, so pandas can still compare and copy the attrs).
+    """
+    records = [record for record in metric_records if record["family"] == "glue"]
+    groups = _group_by_method_and_task(records, list(expected_seeds))
+    tidy = pd.DataFrame([_summarise_cell(method, task, group)
+                         for (method, task), group in groups.items()])
+    table = _wide_table(tidy, expected_seeds)
+    table.attrs["notes"] = _table_notes(tidy, run_info)
+    table.attrs["tidy"] = tidy.to_dict("records")
+    return table
+
+
+def _group_by_method_and_task(records: list[Mapping], expected_seeds: list[int]
+                              ) -> dict[tuple[str, str], list[Mapping]]:
+    """Group records by (method, task), ordered by method first appearance,
+    then GLUE column order, each group sorted like ``expected_seeds``."""
+    if not records:
+        raise ValueError("no GLUE metric records to tabulate")
+    if not expected_seeds:
+        raise ValueError("expected_seeds is empty")
+    by_seed: dict[tuple[str, str], dict[int, Mapping]] = defaultdict(dict)
+    for record in records:
+        task, method, seed = record["task"], record["method"], record["seed"]
+        if task not in GLUE_COLUMNS:
+            raise ValueError(f"unknown GLUE task {task!r}; known: {list(GLUE_COLUMNS)}")
+        if seed not in expected_seeds:
+            raise ValueError(f"unexpected seed {seed} for task={task} method={method}; "
+                             f"expected seeds {expected_seeds}")
+        if seed in by_seed[method, task]:
+            raise ValueError(f"duplicate record for task={task} method={method} seed={seed}")
+        by_seed[method, task][seed] = record
+    for (method, task), seeds in by_seed.items():
+        missing = [seed for seed in expected_seeds if seed not in seeds]
+        if missing:
+            raise ValueError(f"missing metrics record for task={task} method={method} "
+                             f"seed={', '.join(map(str, missing))}")
+    methods = list(dict.fromkeys(record["method"] for record in records))
+    keys = sorted(by_seed, key=lambda key: (methods.index(key[0]), _task_sort_key(key[1])))
+    return {key: [by_seed[key][seed] for seed in expected_seeds] for key in keys}
+
+
+def _summarise_cell(method: str, task: str, group: list[Mapping]) -> dict:
+    """One tidy row: main-metric mean/std on the metric's own (0-1) scale,
+    the mean of every reported metric, and what the cell was computed from."""
+    where = f"task={task} method={method}"
+    main_metric = _the_same_in_all(group, "main_metric", where)
+    values = np.array([record["metrics"][main_metric] for record in group], dtype=float)
+    metric_names = sorted({name for record in group for name in record["metrics"]})
+    row = {
+        "method": method,
+        "task": task,
+        "main_metric": main_metric,
+        "mean": values.mean(),
+        "std": values.std(ddof=1) if len(values) > 1 else math.nan,
+        "n": len(values),
+        "seeds": ";".join(str(record["seed"]) for record in group),
+        "eval_split": _the_same_in_all(group, "eval_split", where),
+        "eval_split_official": _the_same_in_all(group, "eval_split_official", where),
+        "trainable_params": float(np.mean([record["trainable_params"] for record in group])),
+    }
+    for name in metric_names:
+        row[f"{name}_mean"] = float(np.mean([record["metrics"][name] for record in group]))
+    return row
+
+
+def _the_same_in_all(group: list[Mapping], field: str, where: str):
+    """A field that must not vary across seeds (else the mean is meaningless)."""
+    values = {record[field] for record in group}
+    if len(values) != 1:
+        raise ValueError(f"{field} differs across seeds for {where}: {sorted(values, key=str)}")
+    return values.pop()
+
+
+def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFrame:
+    """Display table: formatted strings, methods x (tasks present, Avg., params, seeds)."""
+    tasks = sorted(tidy["task"].unique(), key=_task_sort_key)
+    unofficial = set(tidy.loc[~tidy["eval_split_official"].astype(bool), "task"])
+    headers = {task: GLUE_COLUMNS[task] + (DAGGER if task in unofficial else "")
+               for task in tasks}
+    seeds_text = f"{', '.join(map(str, expected_seeds))} (n={len(expected_seeds)})"
+    rows = {}
+    for method, cells in tidy.groupby("method", sort=False):
+        by_task = cells.set_index("task")
+        row = {headers[task]: _format_score(by_task.loc[task]) if task in by_task.index
+               else MISSING_CELL for task in tasks}
+        row[AVG_COLUMN] = f"{100 * cells['mean'].mean():.1f}"
+        row[PARAMS_COLUMN] = _human_count(cells["trainable_params"].mean())
+        row[SEEDS_COLUMN] = seeds_text
+        rows[method] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "Method"
+    return table
+
+
+def _format_score(cell: pd.Series) -> str:
+    mean = f"{100 * cell['mean']:.1f}"
+    return mean if cell["n"] == 1 else f"{mean} ± {100 * cell['std']:.1f}"
+
+
+def _human_count(count: float) -> str:
+    """Parameter counts the way the paper prints them (0.30M, 125.00M)."""
+    if count >= 1e5:
+        return f"{count / 1e6:.2f}M"
+    return f"{count / 1e3:.1f}K"
+
+
+def _table_notes(tidy: pd.DataFrame, run_info: Mapping) -> list[str]:
+    """Footnotes that a reader needs to interpret the numbers correctly."""
+    notes = []
+    unofficial = tidy[~tidy["eval_split_official"].astype(bool)]
+    if not unofficial.empty:
+        listed = ", ".join(f"{GLUE_COLUMNS[row.task]} (split '{row.eval_split}')"
+                           for row in _one_row_per_task(unofficial).itertuples())
+        notes.append(f"{DAGGER} Not the official GLUE dev set; evaluated on a split "
+                     f"held out from the training data: {listed}.")
+    metric_names = ", ".join(f"{GLUE_COLUMNS[row.task]}: {row.main_metric}"
+                             for row in _one_row_per_task(tidy).itertuples())
+    n_seeds = int(tidy["n"].iloc[0])
+    spread = ("single seed (n=1), so no std is shown" if n_seeds == 1
+              else f"mean ± std (ddof=1) over n={n_seeds} seeds")
+    notes.append(f"Cells: main metric x100, {spread}. Main metrics: {metric_names}.")
+    n_tasks = tidy["task"].nunique()
+    for method, cells in tidy.groupby("method", sort=False):
+        if len(cells) < n_tasks:
+            notes.append(f"{AVG_COLUMN} of {method} covers only {len(cells)} of {n_tasks} tasks.")
+    if run_info:
+        notes.append("Setup: " + ", ".join(f"{key}={value}" for key, value in run_info.items()))
+    return notes
+
+
+def _one_row_per_task(tidy: pd.DataFrame) -> pd.DataFrame:
+    """First row of each GLUE task, in paper column order."""
+    order = list(GLUE_COLUMNS)
+    return tidy.drop_duplicates("task").sort_values("task", key=lambda tasks: tasks.map(order.index))
+
+
+def write_table(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) -> None:
+    """Write ``out_prefix``.md, .tex (booktabs) and .csv, each atomically.
+
+    md and tex show the table as built by ``glue_table`` with its notes; the
+    CSV holds the tidy long form from ``df.attrs["tidy"]`` (one row per
+    method x task, metric values on their 0-1 scale) when present, since that
+    is what downstream scripts want, and the table itself otherwise.
+    """
+    prefix = os.fspath(out_prefix)
+    notes = df.attrs.get("notes", [])
+    _write_text_atomically(prefix + ".md", _markdown(df, caption, notes))
+    _write_text_atomically(prefix + ".tex", _latex(df, caption, notes))
+    tidy = pd.DataFrame(df.attrs["tidy"]) if "tidy" in df.attrs else df.reset_index()
+    _write_text_atomically(prefix + ".csv", tidy.to_csv(index=False))
+
+
+def _markdown(df: pd.DataFrame, caption: str, notes: list[str]) -> str:
+    header = [df.index.name or ""] + [str(column) for column in df.columns]
+    body = [[str(index)] + [str(value) for value in row]
+            for index, row in zip(df.index, df.itertuples(index=False))]
+    align = ["---"] + [":---:"] * len(df.columns)
+    lines = [f"Table: {caption}", ""] + [_markdown_row(row) for row in [header, align, *body]]
+    return "\n".join(lines + [""] + [f"{note}\n" for note in notes])
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |"
+
+
+def _latex(df: pd.DataFrame, caption: str, notes: list[str]) -> str:
+    header = [df.index.name or ""] + [str(column) for column in df.columns]
+    body = [[str(index)] + [str(value) for value in row]
+            for index, row in zip(df.index, df.itertuples(index=False))]
+    lines = [
+        "% Generated by autolora.report; needs \\usepackage{booktabs}.",
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\small",
+        f"\\caption{{{_latex_escape(caption)}}}",
+        f"\\begin{{tabular}}{{l{'c' * len(df.columns)}}}",
+        "\\toprule",
+        _latex_row(header),
+        "\\midrule",
+        *[_latex_row(row) for row in body],
+        "\\bottomrule",
+        "\\end{tabular}",
+    ]
+    if notes:
+        lines += ["\\par\\smallskip", "{\\footnotesize"]
+        lines += [_latex_escape(note) + "\\par" for note in notes]
+        lines.append("}")
+    lines.append("\\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def _latex_row(cells: list[str]) -> str:
+    return " & ".join(_latex_escape(cell) for cell in cells) + " \\\\"
+
+
+def _latex_escape(text: str) -> str:
+    return text.translate(_LATEX_ESCAPES)
+
+
+# --------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------
+
+def rank_figure(rank_records: Iterable[Mapping], out_png: str | os.PathLike) -> Figure:
+    """Bar chart of the learned rank of each layer's q and v LoRA matrices.
+
+    One panel per task. Bars are the mean over seeds and whiskers span the
+    min-max over seeds (with the 2-3 seeds of a replication, a std would
+    suggest more precision than there is). The y axis runs from 0 to k (plus
+    a little headroom), k being the largest rank the search could pick. Returns the saved figure.
+    """
+    by_task = _group_by_task(rank_records)
+    tasks = sorted(by_task, key=_task_sort_key)
+    fig, axes = _panel_grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        _plot_rank_panel(ax, task, by_task[task])
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
+    fig.suptitle("Learned LoRA rank per layer (bars: mean over seeds, whiskers: min-max)")
+    _save_figure_atomically(fig, out_png)
+    return fig
+
+
+def _plot_rank_panel(ax, task: str, records: list[Mapping]) -> None:
+    k = _the_same_in_all(records, "k", f"task={task}")
+    ranks = pd.DataFrame(_rank_rows(records))
+    layers = sorted(ranks["layer"].unique())
+    stats = ranks.groupby(["matrix", "layer"])["rank"].agg(["mean", "min", "max"])
+    width = 0.4
+    for offset, matrix in zip((-width / 2, width / 2), ("q", "v")):
+        if matrix not in stats.index.get_level_values("matrix"):
+            continue
+        rows = stats.loc[matrix]
+        errors = [rows["mean"] - rows["min"], rows["max"] - rows["mean"]]
+        ax.bar(rows.index + offset, rows["mean"], width, yerr=errors, capsize=2,
+               edgecolor="black", linewidth=0.5, label=_MATRIX_LABELS[matrix],
+               **_MATRIX_STYLE[matrix])
+    ax.set_xticks(layers)
+    # A little headroom above k so whisker caps at the ceiling stay visible.
+    ax.set_ylim(0, k * 1.05)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("layer index")
+    ax.set_ylabel("learned rank")
+    ax.set_title(f"{_task_label(task)} (n={len(records)} seeds, k={k})")
+
+
+def _rank_rows(records: list[Mapping]) -> list[dict]:
+    rows = []
+    for record in records:
+        seen = set()
+        for module, rank in record["ranks"].items():
+            layer, matrix = parse_module_name(module)
+            if (layer, matrix) in seen:
+                raise ValueError(f"two modules map to layer {layer} {matrix} in "
+                                 f"task={record['task']} seed={record['seed']}")
+            seen.add((layer, matrix))
+            rows.append({"seed": record["seed"], "layer": layer, "matrix": matrix, "rank": rank})
+    return rows
+
+
+def alpha_trajectory_figure(search_records: Iterable[Mapping],
+                            out_png: str | os.PathLike) -> Figure:
+    """Heat maps of each layer's effective rank over the search steps.
+
+    Effective rank = number of the k selection weights softmax(alpha) that are
+    >= 1/k, i.e. the rank the paper's thresholding would pick if the search
+    stopped at that step. It is an integer in 1..k, so line plots of several
+    layers overlap into an unreadable tangle; a heat map (x = search step,
+    y = layer, colour = effective rank) shows every layer at once and still
+    scales to 24-layer models. Grid: one row per task, columns q and v.
+    Only the first (lowest) seed of each task is shown, named in the titles.
+    Returns the saved figure.
+    """
+    by_task = _group_by_task(search_records)
+    tasks = sorted(by_task, key=_task_sort_key)
+    fig = Figure(figsize=(8.0, 2.4 * len(tasks) + 0.6), layout="constrained")
+    axes = fig.subplots(len(tasks), 2, squeeze=False)
+    for row, task in zip(axes, tasks):
+        records = sorted(by_task[task], key=lambda record: record["seed"])
+        _plot_trajectory_row(fig, row, records[0], len(records))
+    fig.suptitle("Effective rank (# selection weights $\\geq 1/k$) during the search")
+    _save_figure_atomically(fig, out_png)
+    return fig
+
+
+def _plot_trajectory_row(fig: Figure, row, record: Mapping, n_seeds: int) -> None:
+    k = record["k"]
+    steps, layers, grids = _effective_rank_grids(record)
+    colours = matplotlib.colormaps["viridis"].resampled(k)
+    for ax, matrix in zip(row, ("q", "v")):
+        mesh = ax.pcolormesh(_cell_edges(steps), _cell_edges(np.array(layers, dtype=float)),
+                             np.ma.masked_invalid(grids[matrix]), cmap=colours,
+                             vmin=0.5, vmax=k + 0.5, shading="flat")
+        ax.set_yticks(layers)
+        ax.set_xlabel("search step")
+        ax.set_ylabel("layer index")
+        ax.set_title(f"{_task_label(record['task'])}: {_MATRIX_LABELS[matrix]}, "
+                     f"seed {record['seed']} (first of {n_seeds})")
+    colorbar = fig.colorbar(mesh, ax=list(row), label="effective rank")
+    colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _effective_rank_grids(record: Mapping) -> tuple[np.ndarray, list[int], dict[str, np.ndarray]]:
+    """Steps, layers and per-matrix (layer x step) effective-rank arrays;
+    NaN where a layer's matrix was not adapted."""
+    k = record["k"]
+    trajectory = record["trajectory"]
+    steps = np.asarray(trajectory["step"], dtype=float)
+    counts = {}
+    for module, history in trajectory["weights"].items():
+        key = parse_module_name(module)
+        if key in counts:
+            raise ValueError(f"two modules map to layer {key[0]} {key[1]} in task={record['task']}")
+        weights = np.asarray(history, dtype=float)
+        if weights.shape != (len(steps), k):
+            raise ValueError(f"trajectory of {module} has shape {weights.shape}, "
+                             f"expected {(len(steps), k)}")
+        counts[key] = (weights >= 1 / k - _SELECTION_TOLERANCE).sum(axis=1)
+    layers = sorted({layer for layer, _ in counts})
+    grids = {matrix: np.full((len(layers), len(steps)), np.nan) for matrix in ("q", "v")}
+    for (layer, matrix), per_step in counts.items():
+        grids[matrix][layers.index(layer)] = per_step
+    return steps, layers, grids
+
+
+def _cell_edges(centres: np.ndarray) -> np.ndarray:
+    """Cell boundaries half-way between centres, so unevenly logged steps
+    still get cells of the right width."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    middles = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - middles[0]], middles,
+                           [2 * centres[-1] - middles[-1]]])
+
+
+# --------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------
+
+def _group_by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
+    by_task = defaultdict(list)
+    for record in records:
+        by_task[record["task"]].append(record)
+    if not by_task:
+        raise ValueError("no records to plot")
+    return by_task
+
+
+def _task_sort_key(task: str) -> tuple[int, str]:
+    """GLUE tasks in paper order, anything else alphabetically after them."""
+    order = list(GLUE_COLUMNS)
+    return (order.index(task), "") if task in order else (len(order), task)
+
+
+def _task_label(task: str) -> str:
+    return GLUE_COLUMNS.get(task, task)
+
+
+def _panel_grid(n_panels: int, max_columns: int = 4):
+    columns = min(max_columns, n_panels)
+    rows = math.ceil(n_panels / columns)
+    fig = Figure(figsize=(3.6 * columns, 2.8 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for unused in axes[n_panels:]:
+        fig.delaxes(unused)
+    return fig, axes[:n_panels]
+
+
+def _save_figure_atomically(fig: Figure, out_png: str | os.PathLike) -> None:
+    _replace_atomically(os.fspath(out_png), lambda path: fig.savefig(path, dpi=_DPI))
+
+
+def _write_text_atomically(path: str, text: str) -> None:
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    _replace_atomically(path, write)
+
+
+def _replace_atomically(path: str, write: Callable[[str], None]) -> None:
+    """Let ``write`` fill a temp file next to ``path``, then rename it over
+    ``path``; the temp file keeps the extension so writers that infer the
+    format from it (savefig) do the right thing."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-",
+                                         suffix=os.path.splitext(path)[1])
+    os.close(handle)
+    try:
+        write(temporary)
+        # mkstemp creates 0600; reports are meant to be read by others too.
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

