@@ -74,7 +74,11 @@ def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list
 
 
 class Trajectory:
-    """softmax(α) of every module and the losses, sampled every ``every`` steps."""
+    """softmax(α) of every module and the losses, sampled every ``every`` steps.
+
+    ``step`` s is recorded right after update s (0-based), with that update's losses; the last
+    entry, labelled with the number of steps, repeats the final state for plotting.
+    """
 
     def __init__(self, every: int):
         self.every = every
