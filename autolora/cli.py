@@ -1,0 +1,27 @@
+"""The `autolora` command. Subcommands:
+
+    autolora score e2e REFS HYP                      E2E challenge metrics (JSON)
+    autolora score webnlg REFS_DIR HYP --split S     WebNLG 2017 metrics (JSON)
+
+The pipeline itself runs through Snakemake (see the README).
+"""
+
+from __future__ import annotations
+
+import sys
+
+SUBCOMMANDS = ("score",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    from autolora.scoring.cli import main as score
+
+    return score(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
