@@ -9,6 +9,8 @@ from autolora.config import validate_config
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on shared cores
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Jobs import autolora from this checkout, also inside --use-conda environments.
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
 if not config:
     # Loaded here rather than with `configfile:` so that a user's --configfile replaces the

@@ -14,6 +14,8 @@ rule prepare_glue:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/prepare_glue.py"
 
@@ -32,5 +34,7 @@ rule tokenize:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/tokenize.py"

@@ -20,5 +20,7 @@ rule evaluate:
     threads: config["threads"]
     resources:
         mem_mb=4000,
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/evaluate.py"

@@ -14,5 +14,7 @@ rule ranks:
         cfg=lambda wildcards: cfg(wildcards.task),
     threads: 1
     localrule: True
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/ranks.py"

@@ -31,5 +31,7 @@ rule report_glue:
         command=run_command(),
     threads: 1
     localrule: True
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/report_glue.py"

@@ -17,5 +17,7 @@ rule retrain:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/retrain.py"

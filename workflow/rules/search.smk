@@ -16,5 +16,7 @@ rule search:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+    conda:
+        "../envs/autolora.yaml"
     script:
         "../scripts/search.py"
