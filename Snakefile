@@ -7,15 +7,25 @@ import yaml
 
 from autolora.config import validate_config
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on shared cores
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # idle OpenMP threads must not spin on shared cores
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Jobs import autolora from this checkout, also inside --use-conda environments.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+    )
+)
 
 if not config:
     # Loaded here rather than with `configfile:` so that a user's --configfile replaces the
     # paper config instead of being deep-merged into it (task overrides would leak across).
     with open(os.path.join(workflow.basedir, "config", "config.yaml")) as handle:
         config.update(yaml.safe_load(handle))
-validate_config(config)  # relative paths (data.mirror) are relative to the working directory
+validate_config(
+    config
+)  # relative paths (data.mirror) are relative to the working directory
 
 
 report: "workflow/report/workflow.rst"

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
+from autolora import atomic
 from autolora.errors import ConfigError, DataError
 
 HUB_DATASET = "nyu-mll/glue"
@@ -334,28 +332,10 @@ def take_train_subset(data: DatasetDict, max_train_examples: int | None,
 
 
 def write_atomically(data: DatasetDict, provenance: dict, out_dir: Path) -> None:
-    """Build the output in a temp sibling and rename it into place: out_dir is never partial."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    """Build the output in a temporary sibling and rename it into place: out_dir is never partial."""
+    with atomic.directory(out_dir) as staging:
         data.save_to_disk(str(staging))
-        (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n",
-                                               encoding="utf-8")
-        replace_dir(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """os.replace cannot overwrite a non-empty directory, so move the old one aside first."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.replace(target, retired / target.name)
-    os.replace(new, target)
-    shutil.rmtree(retired, ignore_errors=True)
+        (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
 
 
 def load_source(task: str, source: str, mirror: Path | str | None,

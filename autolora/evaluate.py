@@ -14,10 +14,11 @@ import torch
 from datasets import load_from_disk
 from tqdm import tqdm
 
+from autolora import atomic
 from autolora.metrics import glue_metrics, main_metric
 from autolora.retrain import load_adapter
 from autolora.model import load_tokenizer
-from autolora.training import make_loader, pick_device, to_device, write_json_atomic, write_text_atomic
+from autolora.training import make_loader, pick_device, to_device
 
 
 @torch.no_grad()
@@ -58,6 +59,6 @@ def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, 
         "n_train": log["n_train"],
         "n_eval": len(labels),
     }
-    write_text_atomic(predictions_path, "".join(f"{p:.6g}\n" for p in predictions))
-    write_json_atomic(out_json, record)
+    atomic.write_text(predictions_path, "".join(f"{p:.6g}\n" for p in predictions))
+    atomic.write_json(out_json, record)
     return record

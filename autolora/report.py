@@ -16,18 +16,18 @@ backend without touching pyplot's global state.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from autolora import atomic
 
 # Task key -> column label, in the column order of the paper's GLUE table.
 GLUE_COLUMNS = {
@@ -259,10 +259,10 @@ def write_table(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) -
     """
     prefix = os.fspath(out_prefix)
     notes = df.attrs.get("notes", [])
-    _write_text_atomically(prefix + ".md", _markdown(df, caption, notes))
-    _write_text_atomically(prefix + ".tex", _latex(df, caption, notes))
+    atomic.write_text(prefix + ".md", _markdown(df, caption, notes))
+    atomic.write_text(prefix + ".tex", _latex(df, caption, notes))
     tidy = pd.DataFrame(df.attrs["tidy"]) if "tidy" in df.attrs else df.reset_index()
-    _write_text_atomically(prefix + ".csv", tidy.to_csv(index=False))
+    atomic.write_text(prefix + ".csv", tidy.to_csv(index=False))
 
 
 def _markdown(df: pd.DataFrame, caption: str, notes: list[str]) -> str:
@@ -482,31 +482,4 @@ def _panel_grid(n_panels: int, max_columns: int = 4):
 
 
 def _save_figure_atomically(fig: Figure, out_png: str | os.PathLike) -> None:
-    _replace_atomically(os.fspath(out_png), lambda path: fig.savefig(path, dpi=_DPI))
-
-
-def _write_text_atomically(path: str, text: str) -> None:
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    _replace_atomically(path, write)
-
-
-def _replace_atomically(path: str, write: Callable[[str], None]) -> None:
-    """Let ``write`` fill a temp file next to ``path``, then rename it over
-    ``path``; the temp file keeps the extension so writers that infer the
-    format from it (savefig) do the right thing."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                                         suffix=os.path.splitext(path)[1])
-    os.close(handle)
-    try:
-        write(temporary)
-        # mkstemp creates 0600; reports are meant to be read by others too.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    atomic.replace_file(out_png, lambda path: fig.savefig(path, dpi=_DPI))

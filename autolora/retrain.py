@@ -19,16 +19,15 @@ from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from autolora import atomic
 from autolora.errors import TrainingError
 from autolora.model import load_sequence_classifier, load_tokenizer
 from autolora.training import (
-    atomic_directory,
     check_finite,
     make_loader,
     pick_device,
     seed_everything,
     to_device,
-    write_json_atomic,
 )
 
 
@@ -118,7 +117,7 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
     peft_model = build_peft_model(config, ranks_record["ranks"])
     started = time.perf_counter()
     epoch_losses = train_peft(peft_model, train, tokenizer, config["retrain"], seed, device, task)
-    with atomic_directory(adapter_dir) as staging:
+    with atomic.directory(adapter_dir) as staging:
         peft_model.save_pretrained(str(staging))
     record = {
         "task": task,
@@ -130,7 +129,7 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
         "seconds": time.perf_counter() - started,
         "device": str(device),
     }
-    write_json_atomic(log_json, record)
+    atomic.write_json(log_json, record)
     return record
 
 

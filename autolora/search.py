@@ -14,6 +14,7 @@ import torch
 from datasets import load_from_disk
 from tqdm import tqdm
 
+from autolora import atomic
 from autolora.bilevel import BilevelSearch
 from autolora.model import (
     inject_selection_lora,
@@ -31,7 +32,6 @@ from autolora.training import (
     pick_device,
     seed_everything,
     to_device,
-    write_json_atomic,
 )
 
 LOWER_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -136,5 +136,5 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         "device": str(device),
         "settings": {"search": settings, "lora": lora},
     }
-    write_json_atomic(out_json, record)
+    atomic.write_json(out_json, record)
     return record

@@ -7,7 +7,7 @@ from pathlib import Path
 from datasets import DatasetDict, load_from_disk
 
 from autolora.model import load_tokenizer
-from autolora.training import atomic_directory
+from autolora import atomic
 
 TEXT_COLUMNS = ("text_a", "text_b")
 
@@ -27,5 +27,5 @@ def tokenize_pairs(dataset: DatasetDict, tokenizer, max_length: int) -> DatasetD
 def tokenize_prepared(prepared_dir: str | Path, model_name: str, max_length: int, out_dir: str | Path) -> None:
     dataset = load_from_disk(str(prepared_dir))
     tokenized = tokenize_pairs(dataset, load_tokenizer(model_name), max_length)
-    with atomic_directory(out_dir) as staging:
+    with atomic.directory(out_dir) as staging:
         tokenized.save_to_disk(str(staging))

@@ -1,15 +1,9 @@
-"""What every training stage shares: seeding, threads, device, batching, atomic outputs, finite losses."""
+"""What every training stage shares: seeding, threads, device, batching, finite losses."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -66,31 +60,3 @@ def to_device(batch: dict, device: torch.device) -> dict:
 def check_finite(loss: float, step: int, stage: str) -> None:
     if not np.isfinite(loss):
         raise TrainingError(f"{stage}: loss is {loss} at step {step}; stopping (lower the learning rate?)")
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write to a temporary file beside the target and rename, so no reader sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
-
-
-def write_json_atomic(path: str | os.PathLike, payload) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling directory; on success it replaces ``path``, on failure it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
-    try:
-        yield staging
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -23,7 +23,11 @@ def slug(text):
 def data_tag(task):
     """Prepared data is shared across runs, so its folder names what shaped it."""
     data = cfg(task)["data"]
-    subset = "full" if data["max_train_examples"] is None else f"n{data['max_train_examples']}-s{data['subset_seed']}"
+    subset = (
+        "full"
+        if data["max_train_examples"] is None
+        else f"n{data['max_train_examples']}-s{data['subset_seed']}"
+    )
     return f"{data['source']}-{subset}"
 
 
@@ -55,4 +59,6 @@ def run_command():
 
 def per_job(name):
     """One file per task and seed, for the report stage."""
-    return expand(f"{RESULTS}/glue/{{task}}/seed{{seed}}/{name}", task=TASKS, seed=SEEDS)
+    return expand(
+        f"{RESULTS}/glue/{{task}}/seed{{seed}}/{name}", task=TASKS, seed=SEEDS
+    )

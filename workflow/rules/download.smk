@@ -9,11 +9,13 @@ rule prepare_glue:
         "resources/logs/prepare_glue/{task}-{tag}.log",
     benchmark:
         "resources/benchmarks/prepare_glue/{task}-{tag}.tsv"
-    params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+    conda:
+        "../envs/autolora.yaml"
     threads: 1
     resources:
         mem_mb=4000,
+    params:
+        cfg=lambda wildcards: cfg(wildcards.task),
     script:
         "../scripts/prepare_glue.py"
 
@@ -27,10 +29,12 @@ rule tokenize:
         "resources/logs/tokenize/{model}-{task}-{tag}.log",
     benchmark:
         "resources/benchmarks/tokenize/{model}-{task}-{tag}.tsv"
-    params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+    conda:
+        "../envs/autolora.yaml"
     threads: 1
     resources:
         mem_mb=4000,
+    params:
+        cfg=lambda wildcards: cfg(wildcards.task),
     script:
         "../scripts/tokenize.py"

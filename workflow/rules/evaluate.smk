@@ -15,10 +15,12 @@ rule evaluate:
         f"{RESULTS}/logs/evaluate/{{task}}-seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{task}}-seed{{seed}}.tsv"
-    params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+    conda:
+        "../envs/autolora.yaml"
     threads: config["threads"]
     resources:
         mem_mb=4000,
+    params:
+        cfg=lambda wildcards: cfg(wildcards.task),
     script:
         "../scripts/evaluate.py"

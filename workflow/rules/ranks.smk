@@ -10,9 +10,11 @@ rule ranks:
         f"{RESULTS}/logs/ranks/{{task}}-seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/ranks/{{task}}-seed{{seed}}.tsv"
+    localrule: True
+    conda:
+        "../envs/autolora.yaml"
+    threads: 1
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
-    threads: 1
-    localrule: True
     script:
         "../scripts/ranks.py"

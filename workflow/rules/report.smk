@@ -24,12 +24,14 @@ rule report_glue:
         f"{RESULTS}/logs/report_glue.log",
     benchmark:
         f"{RESULTS}/benchmarks/report_glue.tsv"
+    localrule: True
+    conda:
+        "../envs/autolora.yaml"
+    threads: 1
     params:
         cfg=config,
         tasks=TASKS,
         seeds=SEEDS,
         command=run_command(),
-    threads: 1
-    localrule: True
     script:
         "../scripts/report_glue.py"

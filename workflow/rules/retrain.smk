@@ -12,10 +12,12 @@ rule retrain:
         f"{RESULTS}/logs/retrain/{{task}}-seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/retrain/{{task}}-seed{{seed}}.tsv"
-    params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+    conda:
+        "../envs/autolora.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
+    params:
+        cfg=lambda wildcards: cfg(wildcards.task),
     script:
         "../scripts/retrain.py"

@@ -11,10 +11,12 @@ rule search:
         f"{RESULTS}/logs/search/{{task}}-seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/search/{{task}}-seed{{seed}}.tsv"
-    params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+    conda:
+        "../envs/autolora.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
+    params:
+        cfg=lambda wildcards: cfg(wildcards.task),
     script:
         "../scripts/search.py"

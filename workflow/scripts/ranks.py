@@ -1,11 +1,11 @@
 """Snakemake job: ranks from the search record."""
 import json
 
+from autolora import atomic
 from autolora.jobs import snakemake_job
 from autolora.ranks import rank_record
-from autolora.training import write_json_atomic
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     with open(snakemake.input.search) as handle:  # noqa: F821
         search = json.load(handle)
-    write_json_atomic(snakemake.output[0], rank_record(search, cfg["ranks"]["threshold"], cfg["ranks"]["form"]))  # noqa: F821
+    atomic.write_json(snakemake.output[0], rank_record(search, cfg["ranks"]["threshold"], cfg["ranks"]["form"]))  # noqa: F821

@@ -2,10 +2,10 @@
 import json
 from pathlib import Path
 
+from autolora import atomic
 from autolora.jobs import snakemake_job
 from autolora.provenance import run_provenance
 from autolora.report import alpha_trajectory_figure, glue_table, rank_figure, write_table
-from autolora.training import write_json_atomic
 
 
 def load_all(paths):
@@ -25,4 +25,4 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     alpha_trajectory_figure(load_all(inputs.search), outputs.trajectories)
     data = {task: json.loads((Path(folder) / "provenance.json").read_text())
             for task, folder in zip(params.tasks, inputs.prepared)}
-    write_json_atomic(outputs.provenance, run_provenance(config, params.command, data))
+    atomic.write_json(outputs.provenance, run_provenance(config, params.command, data))
