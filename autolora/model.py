@@ -24,7 +24,12 @@ PACKAGED_MODELS = {
 }
 
 SELECTION_SUFFIX = "selection_alpha"
-HEAD_NAMES = ("classifier", "score", "qa_outputs")
+# The task head: what a fresh model has to learn beside the adapters. BERT-style classifiers
+# read [CLS] through a pooler (dense + tanh) before `classifier`; it belongs to the head just
+# as the dense layer inside RoBERTa's `classifier` does. Frozen, a pooler never trained for
+# the task (all-MiniLM-L6-v2's: sentence-transformers pool by mean) lets the model learn
+# little beyond the class prior.
+HEAD_MODULES = ("classifier", "score", "pooler")
 
 
 def resolve_model_path(name: str) -> str:
@@ -90,10 +95,14 @@ def inject_selection_lora(
         base = getattr(parent, child)
         setattr(parent, child, SelectionLoRALinear(base, max_rank, lora_alpha, dropout, alpha_init))
     if train_head:
-        for name, param in model.named_parameters():
-            if name.split(".", 1)[0] in HEAD_NAMES:
-                param.requires_grad_(True)
+        for name in head_modules(model):
+            model.get_submodule(name).requires_grad_(True)
     return names
+
+
+def head_modules(model: nn.Module) -> list[str]:
+    """Names of the task-head modules present in the model (classifier, score, pooler)."""
+    return [name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] in HEAD_MODULES]
 
 
 def selection_parameters(model: nn.Module) -> dict[str, nn.Parameter]:

@@ -21,7 +21,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic
 from autolora.errors import TrainingError
-from autolora.model import load_sequence_classifier, load_tokenizer
+from autolora.model import head_modules, load_sequence_classifier, load_tokenizer
 from autolora.training import (
     check_finite,
     make_loader,
@@ -31,8 +31,11 @@ from autolora.training import (
 )
 
 
-def lora_config_for_ranks(ranks: dict[str, int], lora_alpha: float, dropout: float) -> LoraConfig:
-    """A PEFT config that gives each module exactly its searched rank (0 = not adapted)."""
+def lora_config_for_ranks(
+    ranks: dict[str, int], lora_alpha: float, dropout: float, head: tuple[str, ...] = ("classifier",)
+) -> LoraConfig:
+    """A PEFT config that gives each module exactly its searched rank (0 = not adapted);
+    the ``head`` modules train in full and are saved with the adapter."""
     kept = {name: r for name, r in ranks.items() if r > 0}
     if not kept:
         raise TrainingError("every searched rank is 0: nothing left to adapt (lower ranks.threshold?)")
@@ -44,6 +47,7 @@ def lora_config_for_ranks(ranks: dict[str, int], lora_alpha: float, dropout: flo
         rank_pattern={re.escape(name): r for name, r in kept.items()},
         lora_alpha=lora_alpha,
         lora_dropout=dropout,
+        modules_to_save=list(head),
     )
 
 
@@ -68,7 +72,7 @@ def check_ranks(peft_model, ranks: dict[str, int]) -> None:
 
 
 def count_trainable(model) -> dict[str, int]:
-    """LoRA parameters (the papers' count) and the task head, separately."""
+    """LoRA parameters (the papers' count) and the task head (classifier, pooler), separately."""
     counts = {"lora": 0, "head": 0}
     for name, param in model.named_parameters():
         if param.requires_grad:
@@ -78,7 +82,8 @@ def count_trainable(model) -> dict[str, int]:
 
 def build_peft_model(config: dict, ranks: dict[str, int]):
     model = load_sequence_classifier(config["model"]["name"], config["num_labels"])
-    lora_config = lora_config_for_ranks(ranks, config["lora"]["alpha"], config["retrain"]["lora_dropout"])
+    head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
+    lora_config = lora_config_for_ranks(ranks, config["lora"]["alpha"], config["retrain"]["lora_dropout"], head)
     peft_model = get_peft_model(model, lora_config)
     check_ranks(peft_model, ranks)
     return peft_model

@@ -12,7 +12,8 @@ Q0, V0, Q1, V1 = (f"bert.encoder.layer.{i}.attention.self.{m}" for i in (0, 1) f
 
 
 def peft_model(tiny_bert, ranks):
-    return get_peft_model(tiny_bert(dtype=torch.float32), lora_config_for_ranks(ranks, lora_alpha=16, dropout=0.0))
+    config = lora_config_for_ranks(ranks, lora_alpha=16, dropout=0.0, head=("classifier", "pooler"))
+    return get_peft_model(tiny_bert(dtype=torch.float32), config)
 
 
 def test_each_module_gets_its_searched_rank_and_rank_zero_is_not_adapted(tiny_bert):
@@ -45,7 +46,7 @@ def test_all_zero_ranks_are_an_error():
 def test_trainable_count_separates_lora_and_head(tiny_bert):
     counts = count_trainable(peft_model(tiny_bert, {Q0: 2, V0: 1}))
     assert counts["lora"] == 2 * (16 + 16) + 1 * (16 + 16)  # r (in + out) per module, hidden 16
-    assert counts["head"] > 0
+    assert counts["head"] == (16 * 16 + 16) + (16 * 2 + 2)  # pooler dense + classifier
 
 
 def test_saved_adapter_loads_back_with_the_same_predictions(tiny_bert, tmp_path):
