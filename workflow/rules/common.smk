@@ -47,13 +47,11 @@ def tokenized_dir(wildcards):
     )
 
 
-def job_dir(wildcards):
-    return f"{RESULTS}/glue/{wildcards.task}/seed{wildcards.seed}"
-
-
 def run_command():
     """How this run was asked for, for the provenance record next to its tables."""
-    files = " ".join(f"--configfile {path}" for path in workflow.configfiles)
+    files = " ".join(
+        f"--configfile {os.path.relpath(path)}" for path in workflow.configfiles
+    )
     return f"snakemake {files}".strip()
 
 

@@ -1,0 +1,55 @@
+"""Same config and seed, same numbers: the search and retraining stages run twice on a tiny
+real slice (MiniLM, RTE) must agree bit for bit; another seed must not."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from autolora.config import task_config, validate_config
+from autolora.download import prepare_glue
+from autolora.ranks import rank_record
+from autolora.retrain import run_retrain
+from autolora.search import run_search
+from autolora.tokenize import tokenize_prepared
+from tests.conftest import REPO, SHARED
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("determinism")
+    prepare_glue("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=24)
+    tokenize_prepared(root / "prepared", MODEL, 32, root / "tokenized")
+    config = validate_config({
+        "run": "determinism", "tasks": ["rte"], "seeds": [0], "data": {"mirror": str(SHARED / "data")},
+        "model": {"name": MODEL, "max_length": 32},
+        "search": {"epochs": 1, "batch_size": 8, "lr": 1e-2, "alpha_lr": 1e-1, "log_every": 1},
+        "retrain": {"epochs": 1, "batch_size": 8, "lr": 1e-2},
+    }, base_dir=REPO)
+    return root, task_config(config, "rte")
+
+
+def search_and_retrain(root, config, seed, name):
+    search = run_search(root / "tokenized", config, "rte", seed, root / f"{name}-search.json")
+    ranks = rank_record(search)
+    run_retrain(root / "tokenized", ranks, config, "rte", seed, root / f"{name}-adapter", root / f"{name}-retrain.json")
+    weights = load_file(root / f"{name}-adapter" / "adapter_model.safetensors")
+    return search, ranks, weights
+
+
+def test_same_seed_gives_identical_alpha_ranks_and_adapter(job):
+    root, config = job
+    first = search_and_retrain(root, config, 0, "a")
+    second = search_and_retrain(root, config, 0, "b")
+    assert first[0]["alpha"] == second[0]["alpha"]
+    assert first[0]["trajectory"] == second[0]["trajectory"]
+    assert first[1] == second[1]
+    assert first[2].keys() == second[2].keys()
+    assert all(torch.equal(first[2][key], second[2][key]) for key in first[2])
+    third = search_and_retrain(root, config, 1, "c")
+    assert third[0]["alpha"] != first[0]["alpha"]
+    assert json.loads((root / "a-retrain.json").read_text())["epoch_losses"] == \
+        json.loads((root / "b-retrain.json").read_text())["epoch_losses"]
