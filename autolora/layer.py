@@ -24,29 +24,28 @@ from torch.nn import functional as F
 ALPHA_INITS = ("ones", "zeros")
 
 
-class SelectionLoRALinear(nn.Module):
-    """Wraps a frozen ``nn.Linear`` with a rank-``k`` LoRA update weighted by softmax(α)."""
+class SelectionLoRA(nn.Module):
+    """The update alone, (lora_alpha / k) · Σ_j w_j b_j a_jᵀ x, for an in → out linear map."""
 
     def __init__(
         self,
-        base: nn.Linear,
+        in_features: int,
+        out_features: int,
         max_rank: int,
         lora_alpha: float,
         dropout: float = 0.0,
         alpha_init: str = "ones",
+        **factory,
     ):
         super().__init__()
         if max_rank <= 0:
             raise ValueError(f"max_rank must be positive, got {max_rank}")
         if alpha_init not in ALPHA_INITS:
             raise ValueError(f"alpha_init must be one of {ALPHA_INITS}, got {alpha_init!r}")
-        self.base = base
-        self.base.requires_grad_(False)
         self.max_rank = max_rank
         self.scaling = lora_alpha / max_rank
-        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
-        self.lora_A = nn.Parameter(torch.empty(max_rank, base.in_features, **factory))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, max_rank, **factory))
+        self.lora_A = nn.Parameter(torch.empty(max_rank, in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(out_features, max_rank, **factory))
         # Same init as LoRA (and PEFT): A ~ Kaiming-uniform(a=√5), B = 0.
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         # Both inits give the uniform softmax 1/k; they differ only for the α/Σα rank form.
@@ -58,10 +57,47 @@ class SelectionLoRALinear(nn.Module):
         """w = softmax(α): the weight of each rank-1 component."""
         return torch.softmax(self.selection_alpha, dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def update(self, x: torch.Tensor) -> torch.Tensor:
         # (x Aᵀ) ⊙ w scales each rank-1 component before B maps it back: Σ_j w_j b_j a_jᵀ x.
         low_rank = F.linear(self.lora_dropout(x), self.lora_A) * self.selection_weights()
-        return self.base(x) + F.linear(low_rank, self.lora_B) * self.scaling
+        return F.linear(low_rank, self.lora_B) * self.scaling
 
     def extra_repr(self) -> str:
         return f"max_rank={self.max_rank}, scaling={self.scaling:g}"
+
+
+class SelectionLoRALinear(SelectionLoRA):
+    """Wraps a frozen ``nn.Linear`` with a rank-``k`` LoRA update weighted by softmax(α)."""
+
+    def __init__(self, base: nn.Linear, max_rank: int, lora_alpha: float, dropout: float = 0.0, alpha_init: str = "ones"):
+        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
+        super().__init__(base.in_features, base.out_features, max_rank, lora_alpha, dropout, alpha_init, **factory)
+        self.base = base.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The update first: CPU GEMMs may round differently when allocations move, and this
+        # order reproduces the committed results bit for bit.
+        update = self.update(x)
+        return self.base(x) + update
+
+
+class SplitQVSelectionLoRA(nn.Module):
+    """GPT-2's fused attention projection ``c_attn`` (a Conv1D, x W + b with W of shape
+    in × 3h) with separate selection-LoRA updates on its query and value thirds, each searched
+    to its own rank, as the LoRA paper adapts GPT-2 (PEFT would put one LoRA on all of c_attn).
+    The key third stays as it was. The two updates are the child modules ``q`` and ``v``."""
+
+    def __init__(self, base: nn.Module, max_rank: int, lora_alpha: float, dropout: float = 0.0, alpha_init: str = "ones"):
+        super().__init__()
+        in_features, fused = base.weight.shape
+        if fused % 3:
+            raise ValueError(f"c_attn output size {fused} is not 3 × hidden")
+        self.hidden = fused // 3
+        self.base = base.requires_grad_(False)
+        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.q = SelectionLoRA(in_features, self.hidden, max_rank, lora_alpha, dropout, alpha_init, **factory)
+        self.v = SelectionLoRA(in_features, self.hidden, max_rank, lora_alpha, dropout, alpha_init, **factory)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        query, key, value = self.base(x).split(self.hidden, dim=-1)
+        return torch.cat([query + self.q.update(x), key, value + self.v.update(x)], dim=-1)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from autolora.errors import ConfigError
-from autolora.layer import SelectionLoRALinear
+from autolora.layer import SelectionLoRA, SelectionLoRALinear, SplitQVSelectionLoRA
 
 # Models that ship inside PyPI packages, for machines without hub access.
 PACKAGED_MODELS = {
@@ -76,28 +76,47 @@ def inject_selection_lora(
     alpha_init: str = "ones",
     train_head: bool = True,
 ) -> list[str]:
-    """Adapt the target linears in place; return the adapted module names in model order.
+    """Adapt the target modules in place; return the adapted matrices' names in model order.
+
+    A target ``nn.Linear`` (BERT/RoBERTa ``query``/``value``, Llama ``q_proj``/``v_proj``) gets
+    one update; GPT-2's fused ``c_attn`` (target ``c_attn``) gets one on its query and one on its
+    value third, named ``….c_attn.q`` and ``….c_attn.v``.
 
     ``train_head`` keeps the task head trainable as part of the lower level. The official GLUE
     search leaves it out of every optimiser (frozen at its random init): pass False for that.
     """
     model.requires_grad_(False)
-    names = [
-        name
+    wrappers = {
+        name: wrapper
         for name, module in model.named_modules()
-        if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1] in targets
-    ]
-    if not names:
-        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear module has such a name")
-    for name in names:
+        if name.rsplit(".", 1)[-1] in targets and (wrapper := _wrapper_for(name, module)) is not None
+    }
+    if not wrappers:
+        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear (or GPT-2 c_attn) has such a name")
+    for name, wrapper in wrappers.items():
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
-        base = getattr(parent, child)
-        setattr(parent, child, SelectionLoRALinear(base, max_rank, lora_alpha, dropout, alpha_init))
+        setattr(parent, child, wrapper(getattr(parent, child), max_rank, lora_alpha, dropout, alpha_init))
+    names = [name for name, _ in _selection_modules(model)]
     if train_head:
         for name in head_modules(model):
             model.get_submodule(name).requires_grad_(True)
     return names
+
+
+def _wrapper_for(name: str, module: nn.Module):
+    from transformers.pytorch_utils import Conv1D
+
+    if isinstance(module, nn.Linear):
+        return SelectionLoRALinear
+    if isinstance(module, Conv1D) and name.endswith("c_attn"):  # GPT-2's fused q, k, v projection
+        return SplitQVSelectionLoRA
+    return None
+
+
+def _selection_modules(model: nn.Module):
+    """(name, module) of every adapted matrix's update, in model order."""
+    return [(name, module) for name, module in model.named_modules() if isinstance(module, SelectionLoRA)]
 
 
 def head_modules(model: nn.Module) -> list[str]:
@@ -119,16 +138,8 @@ def lower_level_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
 
 def selection_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     """softmax(α) of every adapted module, keyed by module name."""
-    return {
-        name: module.selection_weights().detach()
-        for name, module in model.named_modules()
-        if isinstance(module, SelectionLoRALinear)
-    }
+    return {name: module.selection_weights().detach() for name, module in _selection_modules(model)}
 
 
 def raw_alphas(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {
-        name: module.selection_alpha.detach()
-        for name, module in model.named_modules()
-        if isinstance(module, SelectionLoRALinear)
-    }
+    return {name: module.selection_alpha.detach() for name, module in _selection_modules(model)}
