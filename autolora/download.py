@@ -150,6 +150,19 @@ def verify_checksum(path: Path, relpath: str, actual: str, checksums: dict[str, 
 # ---------------------------------------------------------------- mirror TSV parsing
 
 
+def read_mirror_file(mirror: Path, relpath: str, checksums: dict[str, str] | None,
+                     hashes: dict[str, str]) -> Path:
+    """Check that the file exists, record its sha256 and verify it before anyone parses it,
+    so a truncated file is reported as such, not as a bad last row."""
+    path = mirror / relpath
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    hashes[relpath] = sha256_of(path)
+    if checksums is not None:
+        verify_checksum(path, relpath, hashes[relpath], checksums)
+    return path
+
+
 def read_tsv_lines(path: Path) -> list[str]:
     """The file's lines. Split on '\\n' only: str.splitlines would also break on form feeds etc."""
     try:
@@ -245,14 +258,7 @@ def read_glue_mirror(task: str, mirror: Path | str,
     checksums = read_checksums(mirror) if verify_checksums else None
     splits, hashes = {}, {}
     for split, filename in (("train", "train.tsv"), ("eval", spec.eval_file)):
-        relpath = f"glue/{spec.mirror_dir}/{filename}"
-        path = mirror / relpath
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
-        hashes[relpath] = sha256_of(path)
-        # Verify before parsing, so a truncated file is reported as such, not as a bad last row.
-        if checksums is not None:
-            verify_checksum(path, relpath, hashes[relpath], checksums)
+        path = read_mirror_file(mirror, f"glue/{spec.mirror_dir}/{filename}", checksums, hashes)
         splits[split] = read_tsv_split(path, spec)
     provenance = {
         "source": "mirror",

@@ -26,7 +26,7 @@ import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from autolora.download import read_checksums, sha256_of, verify_checksum
+from autolora.download import read_checksums, read_mirror_file
 from autolora.errors import ConfigError, DataError
 
 HUB_DATASET = "tner/bionlp2004"
@@ -116,14 +116,7 @@ def read_jnlpba_mirror(mirror: Path | str,
     checksums = read_checksums(mirror) if verify_checksums else None
     splits, hashes = {}, {}
     for split, filename in MIRROR_FILES.items():
-        relpath = f"{MIRROR_DIR}/{filename}"
-        path = mirror / relpath
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
-        hashes[relpath] = sha256_of(path)
-        # Verify before parsing, so a truncated file is reported as such, not as a bad last line.
-        if checksums is not None:
-            verify_checksum(path, relpath, hashes[relpath], checksums)
+        path = read_mirror_file(mirror, f"{MIRROR_DIR}/{filename}", checksums, hashes)
         splits[split] = sentences_to_dataset(read_iob2(path))
     provenance = {
         "source": "mirror",

@@ -54,7 +54,7 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 
-from autolora.download import checksum_status, read_checksums, sha256_of, verify_checksum
+from autolora.download import checksum_status, read_checksums, read_mirror_file
 from autolora.errors import ConfigError, DataError
 
 E2E_HUB_DATASET = "e2e_nlg"
@@ -104,18 +104,6 @@ WEBNLG_DEVIATIONS = (
 
 
 # ---------------------------------------------------------------- shared helpers
-
-
-def read_mirror_file(mirror: Path, relpath: str, checksums: dict[str, str] | None,
-                     hashes: dict[str, str]) -> Path:
-    """Check that the file exists, record its sha256 and verify it before anyone parses it."""
-    path = mirror / relpath
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    hashes[relpath] = sha256_of(path)
-    if checksums is not None:
-        verify_checksum(path, relpath, hashes[relpath], checksums)
-    return path
 
 
 def mirror_provenance(task: str, mirror: Path, hashes: dict[str, str],
