@@ -376,9 +376,13 @@ def prepare_glue(task: str, source: str, mirror: Path | str | None, out_dir: Pat
 
 def load_prepared(out_dir: Path | str) -> tuple[DatasetDict, dict]:
     """Read back what prepare_glue wrote."""
-    out_dir = Path(out_dir)
-    provenance_path = out_dir / PROVENANCE_FILE
+    provenance = read_provenance(out_dir)  # first: it says clearly what a stray folder is not
+    return datasets.load_from_disk(str(out_dir)), provenance
+
+
+def read_provenance(out_dir: Path | str) -> dict:
+    """The provenance record prepare_glue wrote beside the data."""
+    provenance_path = Path(out_dir) / PROVENANCE_FILE
     if not provenance_path.is_file():
         raise DataError(f"{provenance_path}: not found; was {out_dir} written by prepare_glue?")
-    provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
-    return datasets.load_from_disk(str(out_dir)), provenance
+    return json.loads(provenance_path.read_text(encoding="utf-8"))

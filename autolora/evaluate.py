@@ -15,6 +15,7 @@ from datasets import load_from_disk
 from tqdm import tqdm
 
 from autolora import atomic
+from autolora.download import read_provenance
 from autolora.metrics import glue_metrics, main_metric
 from autolora.retrain import load_adapter
 from autolora.model import load_tokenizer
@@ -36,7 +37,7 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
 def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, task, seed, out_json, predictions_path) -> dict:
     device = pick_device(config["device"])
     evaluation = load_from_disk(str(tokenized_dir))["eval"]
-    provenance = json.loads((Path(prepared_dir) / "provenance.json").read_text())
+    provenance = read_provenance(prepared_dir)
     model = load_adapter(config, adapter_dir)
     is_regression = config["num_labels"] == 1
     predictions = predict(model, evaluation, load_tokenizer(config["model"]["name"]),

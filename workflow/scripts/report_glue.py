@@ -4,6 +4,7 @@ from pathlib import Path
 
 from autolora import atomic
 from autolora.config import task_config
+from autolora.download import read_provenance
 from autolora.jobs import snakemake_job
 from autolora.provenance import config_hash, run_provenance
 from autolora.report import GLUE_COLUMNS, alpha_trajectory_figure, glue_table, rank_figure, write_table
@@ -46,6 +47,5 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     write_table(table, str(Path(outputs.table[0]).with_suffix("")), caption)
     rank_figure(load_all(inputs.ranks), outputs.ranks)
     alpha_trajectory_figure(load_all(inputs.search), outputs.trajectories)
-    data = {task: json.loads((Path(folder) / "provenance.json").read_text())
-            for task, folder in zip(params.tasks, inputs.prepared)}
+    data = {task: read_provenance(folder) for task, folder in zip(params.tasks, inputs.prepared)}
     atomic.write_json(outputs.provenance, run_provenance(config, params.command, data))
