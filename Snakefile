@@ -42,4 +42,14 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        rules.report_glue.output,
+        expand(
+            f"{RESULTS}/tables/{{table}}.{{ext}}",
+            table=tables(),
+            ext=["md", "tex", "csv"],
+        ),
+        expand(
+            f"{RESULTS}/figures/{{family}}_{{figure}}.png",
+            family=families(),
+            figure=["ranks", "alpha_trajectories"],
+        ),
+        f"{RESULTS}/provenance.json",

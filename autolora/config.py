@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from autolora.download import GLUE_TASKS
 from autolora.errors import ConfigError
+from autolora.tasks import get_spec
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -52,8 +52,13 @@ def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
     if data["source"] != "mirror":
         return
     mirror = Path(base_dir) / data["mirror"]
-    if not (mirror / "glue").is_dir():
-        raise ConfigError(f"config key data.mirror: {mirror} has no glue/ folder (see README, 'Data')")
+    folder = get_spec(task_settings["task"]).mirror_folder
+    if not (mirror / folder).is_dir():
+        raise ConfigError(f"config key data.mirror: {mirror} has no {folder}/ folder for task "
+                          f"{task_settings['task']} (see README, 'Data')")
+
+
+SECTIONS = ("data", "model", "lora", "search", "ranks", "retrain", "generate")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -68,7 +73,9 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     """Everything one job of ``task`` needs: the sections with that task's overrides merged in."""
-    sections = {key: config[key] for key in ("data", "model", "lora", "search", "ranks", "retrain")}
+    sections = {key: config[key] for key in SECTIONS}
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
-    merged.update(device=config["device"], task=task, method=method, num_labels=GLUE_TASKS[task].num_labels)
+    spec = get_spec(task)
+    merged.update(device=config["device"], task=task, family=spec.family, method=method,
+                  num_labels=spec.num_labels)
     return merged

@@ -326,15 +326,27 @@ def subset_indices(n_full: int, max_examples: int, subset_seed: int) -> list[int
     return sorted(random.Random(subset_seed).sample(range(n_full), max_examples))
 
 
-def take_train_subset(data: DatasetDict, max_train_examples: int | None,
-                      subset_seed: int) -> DatasetDict:
-    if max_train_examples is not None and max_train_examples < 1:
-        raise ConfigError("max_train_examples must be a positive integer, "
-                          f"got {max_train_examples}")
-    if max_train_examples is None or max_train_examples >= len(data["train"]):
+def evaluation_units(rows: Dataset) -> list:
+    """What an evaluation counts: data-to-text records (``group``: all references of one record
+    are scored together), otherwise rows."""
+    return sorted(rows.unique("group")) if "group" in rows.column_names else list(range(len(rows)))
+
+
+def take_subset(data: DatasetDict, split: str, max_examples: int | None, subset_seed: int,
+                key: str, by_group: bool = False) -> DatasetDict:
+    """A seeded subset of one split (rows kept in file order). With ``by_group`` whole
+    data-to-text records are sampled, so that every kept record keeps all its references.
+    ``key`` names the config setting in messages."""
+    if max_examples is not None and max_examples < 1:
+        raise ConfigError(f"{key} must be a positive integer, got {max_examples}")
+    rows = data[split]
+    units = evaluation_units(rows) if by_group else list(range(len(rows)))
+    if max_examples is None or max_examples >= len(units):
         return data
-    indices = subset_indices(len(data["train"]), max_train_examples, subset_seed)
-    return DatasetDict({**data, "train": data["train"].select(indices)})
+    chosen = {units[index] for index in subset_indices(len(units), max_examples, subset_seed)}
+    kept = ([row for row, group in enumerate(rows["group"]) if group in chosen]
+            if by_group and "group" in rows.column_names else sorted(chosen))
+    return DatasetDict({**data, split: rows.select(kept)})
 
 
 def write_atomically(data: DatasetDict, provenance: dict, out_dir: Path) -> None:
@@ -344,45 +356,15 @@ def write_atomically(data: DatasetDict, provenance: dict, out_dir: Path) -> None
         (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
 
 
-def load_source(task: str, source: str, mirror: Path | str | None,
-                verify_checksums: bool) -> tuple[DatasetDict, dict]:
-    if source == "mirror":
-        if mirror is None:
-            raise ConfigError("source 'mirror' needs a mirror path")
-        return read_glue_mirror(task, mirror, verify_checksums)
-    if source == "hub":
-        return load_glue_hub(task)
-    raise ConfigError(f"unknown data source {source!r}; expected one of {', '.join(SOURCES)}")
-
-
-def prepare_glue(task: str, source: str, mirror: Path | str | None, out_dir: Path | str,
-                 max_train_examples: int | None = None, subset_seed: int = 0,
-                 verify_checksums: bool = True) -> dict:
-    """Load a GLUE task, optionally subsample train, and save it with provenance to out_dir."""
-    get_task(task)  # fail on an unknown task before touching any source
-    data, provenance = load_source(task, source, mirror, verify_checksums)
-    n_train_full = len(data["train"])
-    data = take_train_subset(data, max_train_examples, subset_seed)
-    provenance.update({
-        "n_train_full": n_train_full,
-        "n_train": len(data["train"]),
-        "max_train_examples": max_train_examples,
-        "subset_seed": subset_seed,
-        "datasets_version": datasets.__version__,
-    })
-    write_atomically(data, provenance, Path(out_dir))
-    return provenance
-
-
 def load_prepared(out_dir: Path | str) -> tuple[DatasetDict, dict]:
-    """Read back what prepare_glue wrote."""
+    """Read back what ``tasks.prepare_task`` wrote."""
     provenance = read_provenance(out_dir)  # first: it says clearly what a stray folder is not
     return datasets.load_from_disk(str(out_dir)), provenance
 
 
 def read_provenance(out_dir: Path | str) -> dict:
-    """The provenance record prepare_glue wrote beside the data."""
+    """The provenance record ``tasks.prepare_task`` wrote beside the data."""
     provenance_path = Path(out_dir) / PROVENANCE_FILE
     if not provenance_path.is_file():
-        raise DataError(f"{provenance_path}: not found; was {out_dir} written by prepare_glue?")
+        raise DataError(f"{provenance_path}: not found; was {out_dir} written by the prepare stage?")
     return json.loads(provenance_path.read_text(encoding="utf-8"))

@@ -1,7 +1,15 @@
 """Evaluation stage: load the saved adapter, predict the evaluation split, score it.
 
-Loading through ``PeftModel.from_pretrained`` (not the in-memory model of the retraining job)
-means every reported number comes from the adapter a user would download.
+Loading through the saved adapter (not the in-memory model of the retraining job) means every
+reported number comes from the adapter a user would download. Per family:
+
+* GLUE: class (or score) per example, the benchmark's metrics (``autolora.metrics``);
+* NER: one tag per word, read back from the windows, seqeval P/R/F1 (``autolora.ner``);
+* data-to-text: beam search per record (``autolora.generate``), the official scorers' metrics
+  (``autolora.scoring``); WebNLG on all, seen and unseen categories.
+
+Every example of the evaluation split is scored; the predictions file holds one line per
+example (GLUE), sentence (NER) or record (data-to-text), in split order.
 """
 
 from __future__ import annotations
@@ -16,9 +24,13 @@ from tqdm import tqdm
 
 from autolora import atomic
 from autolora.download import read_provenance
-from autolora.metrics import glue_metrics, main_metric
+from autolora.generate import generate_texts
+from autolora.metrics import glue_metrics
+from autolora.model import load_tokenizer, model_source
+from autolora.ner import ner_metrics, tag_names, words_from_windows
+from autolora.nlg_data import WEBNLG_EVAL_SPLITS, e2e_reference_groups, webnlg_reference_groups
 from autolora.retrain import load_adapter
-from autolora.model import load_tokenizer
+from autolora.tasks import get_spec
 from autolora.training import make_loader, pick_device, to_device
 
 
@@ -34,23 +46,92 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
     return torch.cat(outputs).cpu().numpy()
 
 
+@torch.no_grad()
+def predict_tokens(model, dataset, tokenizer, batch_size: int, device) -> list[np.ndarray]:
+    """The predicted tag id at every position of every window, in dataset order."""
+    model.to(device).eval()
+    outputs = []
+    for batch in tqdm(make_loader(dataset, tokenizer, batch_size, shuffle=False, seed=0), desc="predict", mininterval=10):
+        batch.pop("labels", None)
+        tag_ids = model(**to_device(batch, device)).logits.argmax(-1).cpu().numpy()
+        outputs.extend(tag_ids)
+    return outputs
+
+
+def evaluate_glue(model, tokenizer, tokenized_dir, prepared_dir, config, device):
+    evaluation = load_from_disk(str(tokenized_dir))["eval"]
+    predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
+                          is_regression=config["num_labels"] == 1)
+    labels = np.asarray(evaluation["labels"])
+    return glue_metrics(config["task"], predictions, labels), [f"{p:.6g}" for p in predictions]
+
+
+def evaluate_ner(model, tokenizer, tokenized_dir, prepared_dir, config, device):
+    windows = load_from_disk(str(tokenized_dir))["eval"]
+    sentences = load_from_disk(str(prepared_dir))["eval"]
+    tag_ids = predict_tokens(model, windows, tokenizer, config["retrain"]["eval_batch_size"], device)
+    bookkeeping = windows.select_columns(["sentence", "word_index", "word_start"]).to_list()
+    by_sentence: dict[int, tuple[list, list]] = {}
+    for window, prediction in zip(bookkeeping, tag_ids):
+        own_windows, own_predictions = by_sentence.setdefault(window["sentence"], ([], []))
+        own_windows.append(window)
+        own_predictions.append(prediction)
+    if sorted(by_sentence) != list(range(len(sentences))):
+        raise ValueError(f"{tokenized_dir}: windows do not cover the {len(sentences)} evaluation sentences")
+    predicted = [tag_names(words_from_windows(*by_sentence[index])) for index in range(len(sentences))]
+    true = [tag_names(tags) for tags in sentences["tags"]]
+    return ner_metrics(true, predicted), [" ".join(tags) for tags in predicted]
+
+
+def evaluate_e2e(model, tokenizer, eval_rows, config, device):
+    from autolora.scoring import score_e2e
+
+    prompts, refs = e2e_reference_groups(eval_rows)
+    hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
+    return score_e2e(refs, hypotheses), hypotheses
+
+
+def evaluate_webnlg(model, tokenizer, eval_rows, config, device):
+    """Decode every test entry once; score all, seen and unseen categories from those texts."""
+    from autolora.scoring import score_webnlg
+
+    prompts, _ = webnlg_reference_groups(eval_rows, "all")
+    hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
+    by_prompt_order = dict(zip(prompts, hypotheses))
+    metrics = {}
+    for split in WEBNLG_EVAL_SPLITS:
+        split_prompts, refs = webnlg_reference_groups(eval_rows, split)
+        if not split_prompts:
+            continue  # a CPU subset may hold no entry of a category group
+        scores = score_webnlg(refs, [by_prompt_order[prompt] for prompt in split_prompts])
+        metrics.update({f"{name}_{split}": scores[name] for name in ("BLEU", "METEOR", "TER")})
+        metrics[f"n_{split}"] = len(split_prompts)
+    return metrics, hypotheses
+
+
+def evaluate_nlg(model, tokenizer, tokenized_dir, prepared_dir, config, device):
+    eval_rows = load_from_disk(str(prepared_dir))["eval"]
+    scorer = evaluate_e2e if config["task"] == "e2e" else evaluate_webnlg
+    return scorer(model, tokenizer, eval_rows, config, device)
+
+
+EVALUATORS = {"glue": evaluate_glue, "ner": evaluate_ner, "nlg": evaluate_nlg}
+
+
 def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, task, seed, out_json, predictions_path) -> dict:
     device = pick_device(config["device"])
-    evaluation = load_from_disk(str(tokenized_dir))["eval"]
     provenance = read_provenance(prepared_dir)
     model = load_adapter(config, adapter_dir)
-    is_regression = config["num_labels"] == 1
-    predictions = predict(model, evaluation, load_tokenizer(config["model"]["name"]),
-                          config["retrain"]["eval_batch_size"], device, is_regression)
-    labels = np.asarray(evaluation["labels"])
+    tokenizer = load_tokenizer(model_source(config["model"]))
+    metrics, lines = EVALUATORS[config["family"]](model, tokenizer, tokenized_dir, prepared_dir, config, device)
     log = json.loads(Path(retrain_log).read_text())
     record = {
-        "family": "glue",
+        "family": config["family"],
         "task": task,
         "method": config["method"],
         "seed": seed,
-        "metrics": glue_metrics(task, predictions, labels),
-        "main_metric": main_metric(task),
+        "metrics": metrics,
+        "main_metric": get_spec(task).main_metric,
         "eval_split": provenance["eval_split"],
         "eval_split_official": provenance["eval_split_official"],
         "trainable_params": log["trainable_params"]["lora"],
@@ -58,8 +139,11 @@ def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, 
         "total_rank": sum(log["ranks"].values()),
         "model": config["model"]["name"],
         "n_train": log["n_train"],
-        "n_eval": len(labels),
+        "n_eval": len(lines),
+        "n_eval_full": provenance.get("n_eval_full", len(lines)),
     }
-    atomic.write_text(predictions_path, "".join(f"{p:.6g}\n" for p in predictions))
+    if config["family"] == "nlg":
+        record["generate"] = config["generate"]
+    atomic.write_text(predictions_path, "".join(f"{line}\n" for line in lines))
     atomic.write_json(out_json, record)
     return record

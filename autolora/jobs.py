@@ -22,12 +22,12 @@ def snakemake_job(snakemake) -> Iterator[dict]:
     configure_threads(snakemake.threads)
     log_path = snakemake.log[0] if snakemake.log else None
     if log_path is None:
-        yield snakemake.params.cfg
+        yield getattr(snakemake.params, "cfg", None)
         return
     with open(log_path, "w", buffering=1) as log:
         sys.stdout = sys.stderr = log
         try:
-            yield snakemake.params.cfg
+            yield getattr(snakemake.params, "cfg", None)
         except BaseException:
             traceback.print_exc(file=log)
             raise

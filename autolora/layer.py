@@ -81,23 +81,80 @@ class SelectionLoRALinear(SelectionLoRA):
         return self.base(x) + update
 
 
-class SplitQVSelectionLoRA(nn.Module):
-    """GPT-2's fused attention projection ``c_attn`` (a Conv1D, x W + b with W of shape
-    in × 3h) with separate selection-LoRA updates on its query and value thirds, each searched
-    to its own rank, as the LoRA paper adapts GPT-2 (PEFT would put one LoRA on all of c_attn).
-    The key third stays as it was. The two updates are the child modules ``q`` and ``v``."""
+class LoRA(nn.Module):
+    """A plain LoRA update of fixed rank r, (lora_alpha / r) · B A x, as PEFT computes it: what
+    retraining puts on GPT-2's query and value thirds (PEFT cannot split a fused c_attn)."""
 
-    def __init__(self, base: nn.Module, max_rank: int, lora_alpha: float, dropout: float = 0.0, alpha_init: str = "ones"):
+    def __init__(self, in_features: int, out_features: int, rank: int, lora_alpha: float,
+                 dropout: float = 0.0, **factory):
         super().__init__()
-        in_features, fused = base.weight.shape
-        if fused % 3:
-            raise ValueError(f"c_attn output size {fused} is not 3 × hidden")
-        self.hidden = fused // 3
+        if rank <= 0:
+            raise ValueError(f"rank must be positive, got {rank}")
+        self.rank = rank
+        self.scaling = lora_alpha / rank
+        self.lora_A = nn.Parameter(torch.empty(rank, in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(out_features, rank, **factory))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def update(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B) * self.scaling
+
+    def extra_repr(self) -> str:
+        return f"rank={self.rank}, scaling={self.scaling:g}"
+
+
+class SplitQV(nn.Module):
+    """GPT-2's fused attention projection ``c_attn`` (a Conv1D, x W + b with W of shape
+    in × 3h) with separate updates on its query and value thirds, each with its own rank, as
+    the LoRA paper adapts GPT-2 (PEFT would put one LoRA on all of c_attn). The key third stays
+    as it was. The updates are the child modules ``q`` and ``v``; either may be absent (rank 0).
+    """
+
+    def __init__(self, base: nn.Module, q: nn.Module | None, v: nn.Module | None):
+        super().__init__()
+        self.hidden = split_sizes(base)[1]
         self.base = base.requires_grad_(False)
-        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
-        self.q = SelectionLoRA(in_features, self.hidden, max_rank, lora_alpha, dropout, alpha_init, **factory)
-        self.v = SelectionLoRA(in_features, self.hidden, max_rank, lora_alpha, dropout, alpha_init, **factory)
+        self.q, self.v = q, v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         query, key, value = self.base(x).split(self.hidden, dim=-1)
-        return torch.cat([query + self.q.update(x), key, value + self.v.update(x)], dim=-1)
+        if self.q is not None:
+            query = query + self.q.update(x)
+        if self.v is not None:
+            value = value + self.v.update(x)
+        return torch.cat([query, key, value], dim=-1)
+
+
+def split_sizes(base: nn.Module) -> tuple[int, int]:
+    """(input size, hidden size) of a fused q/k/v Conv1D."""
+    in_features, fused = base.weight.shape
+    if fused % 3:
+        raise ValueError(f"c_attn output size {fused} is not 3 × hidden")
+    return in_features, fused // 3
+
+
+class SplitQVSelectionLoRA(SplitQV):
+    """``SplitQV`` with a selection-LoRA update on both thirds (the search)."""
+
+    def __init__(self, base: nn.Module, max_rank: int, lora_alpha: float, dropout: float = 0.0, alpha_init: str = "ones"):
+        in_features, hidden = split_sizes(base)
+        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
+        super().__init__(
+            base,
+            SelectionLoRA(in_features, hidden, max_rank, lora_alpha, dropout, alpha_init, **factory),
+            SelectionLoRA(in_features, hidden, max_rank, lora_alpha, dropout, alpha_init, **factory),
+        )
+
+
+class SplitQVLoRA(SplitQV):
+    """``SplitQV`` with plain LoRA of the searched ranks (retraining); rank 0 adds nothing."""
+
+    def __init__(self, base: nn.Module, q_rank: int, v_rank: int, lora_alpha: float, dropout: float = 0.0):
+        in_features, hidden = split_sizes(base)
+        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
+
+        def update(rank):
+            return LoRA(in_features, hidden, rank, lora_alpha, dropout, **factory) if rank > 0 else None
+
+        super().__init__(base, update(q_rank), update(v_rank))

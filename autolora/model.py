@@ -58,11 +58,43 @@ def resolve_model(name: str) -> tuple[str, dict]:
     return folder, ({"gguf_file": packaged.gguf_file} if packaged.gguf_file else {})
 
 
+def needs_conversion(name: str) -> bool:
+    """A packaged GGUF model: converted once to float32 safetensors (``cache_causal_lm``)."""
+    return name in PACKAGED_MODELS and PACKAGED_MODELS[name].gguf_file is not None
+
+
+def model_source(model_settings: dict) -> str:
+    """What to load for a config's ``model`` section: the converted copy where the workflow
+    made one (``model.converted``), else the name itself."""
+    return model_settings.get("converted") or model_settings["name"]
+
+
+def load_task_model(config: dict):
+    """The pretrained model with the head of the task's family (see ``autolora.tasks``)."""
+    source, family = model_source(config["model"]), config["family"]
+    if family == "nlg":
+        return load_causal_lm(source)
+    if family == "ner":
+        return load_token_classifier(source, config["num_labels"])
+    return load_sequence_classifier(source, config["num_labels"])
+
+
 def load_sequence_classifier(name: str, num_labels: int):
     """Pretrained encoder with a fresh classification (or regression, num_labels=1) head."""
     from transformers import AutoModelForSequenceClassification
 
     return _load(AutoModelForSequenceClassification, name, num_labels=num_labels)
+
+
+def load_token_classifier(name: str, num_labels: int):
+    """Pretrained encoder with a fresh per-token tagging head (BioNLP's tag order)."""
+    from transformers import AutoModelForTokenClassification
+
+    from autolora.ner import BIONLP_TAGS
+
+    labels = dict(enumerate(BIONLP_TAGS)) if num_labels == len(BIONLP_TAGS) else None
+    extra = {"id2label": labels, "label2id": {v: k for k, v in labels.items()}} if labels else {}
+    return _load(AutoModelForTokenClassification, name, num_labels=num_labels, **extra)
 
 
 def load_causal_lm(name: str):
@@ -84,10 +116,15 @@ def _load(auto_class, name: str, **kwargs):
 
 
 def load_tokenizer(name: str):
+    """The model's tokenizer; one without a padding token (GPT-2, some Llamas) pads with EOS,
+    which the attention mask and the -100 labels keep out of every loss and prediction."""
     from transformers import AutoTokenizer
 
     path, packaged_kwargs = resolve_model(name)
-    return AutoTokenizer.from_pretrained(path, **packaged_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(path, **packaged_kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def cache_causal_lm(name: str, out_dir: str | Path) -> None:

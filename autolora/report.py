@@ -20,6 +20,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
@@ -125,19 +126,20 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     return table
 
 
-def _group_by_method_and_task(records: list[Mapping], expected_seeds: list[int]
+def _group_by_method_and_task(records: list[Mapping], expected_seeds: list[int],
+                              known_tasks: Mapping[str, str] = GLUE_COLUMNS
                               ) -> dict[tuple[str, str], list[Mapping]]:
     """Group records by (method, task), ordered by method first appearance,
-    then GLUE column order, each group sorted like ``expected_seeds``."""
+    then column order, each group sorted like ``expected_seeds``."""
     if not records:
-        raise ValueError("no GLUE metric records to tabulate")
+        raise ValueError("no metric records to tabulate")
     if not expected_seeds:
         raise ValueError("expected_seeds is empty")
     by_seed: dict[tuple[str, str], dict[int, Mapping]] = defaultdict(dict)
     for record in records:
         task, method, seed = record["task"], record["method"], record["seed"]
-        if task not in GLUE_COLUMNS:
-            raise ValueError(f"unknown GLUE task {task!r}; known: {list(GLUE_COLUMNS)}")
+        if task not in known_tasks:
+            raise ValueError(f"unknown task {task!r}; known: {list(known_tasks)}")
         if seed not in expected_seeds:
             raise ValueError(f"unexpected seed {seed} for task={task} method={method}; "
                              f"expected seeds {expected_seeds}")
@@ -205,6 +207,85 @@ def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFra
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Method"
     return table
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """One column of a single-task table: a metric, how it is printed and its direction."""
+
+    label: str
+    metric: str  # key in the records' ``metrics``
+    scale: float = 100.0
+    decimals: int = 1
+    lower_is_better: bool = False
+
+
+# The column layouts of the data-to-text (as in the LoRA and AutoLoRA papers) and NER tables.
+E2E_COLUMNS = (
+    MetricColumn("BLEU", "BLEU"), MetricColumn("NIST", "NIST", 1.0, 2),
+    MetricColumn("METEOR", "METEOR"), MetricColumn("ROUGE-L", "ROUGE_L"),
+    MetricColumn("CIDEr", "CIDEr", 1.0, 2),
+)
+WEBNLG_COLUMNS = tuple(
+    MetricColumn(f"{label}-{split[0].upper()}", f"{metric}_{split}", scale, decimals, metric == "TER")
+    for label, metric, scale, decimals in (("BLEU", "BLEU", 1.0, 1), ("MET", "METEOR", 1.0, 2), ("TER", "TER", 1.0, 2))
+    for split in ("seen", "unseen", "all")
+)
+BIONLP_COLUMNS = (MetricColumn("P", "precision"), MetricColumn("R", "recall"), MetricColumn("F1", "f1"))
+BIONLP_TYPE_COLUMNS = tuple(
+    MetricColumn(f"F1 {entity}", f"f1_{entity}") for entity in ("DNA", "protein", "cell_type", "cell_line", "RNA")
+)
+
+
+def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequence[MetricColumn],
+                  run_info: Mapping, expected_seeds: Sequence[int]) -> pd.DataFrame:
+    """One task, several metrics: a row per method, a "mean ± std" column per metric.
+
+    Seeds are checked as in ``glue_table`` (a missing or extra seed is an error); a metric
+    absent from a record (e.g. WebNLG unseen on a subset without unseen entries) shows as
+    missing rather than as a number.
+    """
+    records = [record for record in metric_records if record["task"] == task]
+    groups = _group_by_method_and_task(records, list(expected_seeds), {task: task})
+    rows, tidy = {}, []
+    for (method, _), group in groups.items():
+        row = {}
+        for column in columns:
+            values = [record["metrics"].get(column.metric, math.nan) for record in group]
+            stats = _mean_std(values)
+            row[column.label] = _format_column(stats, column)
+            tidy.append({"method": method, "task": task, "metric": column.metric, **stats,
+                         "seeds": ";".join(str(record["seed"]) for record in group)})
+        row[PARAMS_COLUMN] = _human_count(float(np.mean([r["trainable_params"] for r in group])))
+        row[SEEDS_COLUMN] = f"{', '.join(map(str, expected_seeds))} (n={len(expected_seeds)})"
+        rows[method] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "Method"
+    spread = "mean ± std (ddof=1) over seeds" if len(expected_seeds) > 1 else "single seed"
+    directions = [c.label for c in columns if c.lower_is_better]
+    table.attrs["notes"] = [f"Cells: {spread}."
+                            + (f" Lower is better for {', '.join(directions)}." if directions else "")]
+    if run_info:
+        table.attrs["notes"].append("Setup: " + ", ".join(f"{key}={value}" for key, value in run_info.items()))
+    table.attrs["tidy"] = tidy
+    return table
+
+
+def _mean_std(values: Sequence[float]) -> dict:
+    array = np.asarray(values, dtype=float)
+    if np.isnan(array).any():
+        return {"mean": math.nan, "std": math.nan, "n": int((~np.isnan(array)).sum())}
+    return {"mean": float(array.mean()), "std": float(array.std(ddof=1)) if len(array) > 1 else math.nan,
+            "n": len(array)}
+
+
+def _format_column(stats: Mapping, column: MetricColumn) -> str:
+    if math.isnan(stats["mean"]):
+        return MISSING_CELL
+    mean = f"{column.scale * stats['mean']:.{column.decimals}f}"
+    if math.isnan(stats["std"]):
+        return mean
+    return f"{mean} ± {column.scale * stats['std']:.{column.decimals}f}"
 
 
 def _format_score(cell: pd.Series) -> str:
@@ -356,7 +437,7 @@ def _plot_rank_panel(ax, task: str, records: list[Mapping]) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer index")
     ax.set_ylabel("learned rank")
-    ax.set_title(f"{_task_label(task)} (n={len(records)} seeds, k={k})")
+    ax.set_title(f"{task_label(task)} (n={len(records)} seeds, k={k})")
 
 
 def _rank_rows(records: list[Mapping]) -> list[dict]:
@@ -409,7 +490,7 @@ def _plot_trajectory_row(fig: Figure, row, record: Mapping, n_seeds: int) -> Non
         ax.set_yticks(layers)
         ax.set_xlabel("search step")
         ax.set_ylabel("layer index")
-        ax.set_title(f"{_task_label(record['task'])}: {_MATRIX_LABELS[matrix]}, "
+        ax.set_title(f"{task_label(record['task'])}: {_MATRIX_LABELS[matrix]}, "
                      f"seed {record['seed']} (first of {n_seeds})")
     colorbar = fig.colorbar(mesh, ax=list(row), label="effective rank")
     colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -467,8 +548,11 @@ def _task_sort_key(task: str) -> tuple[int, str]:
     return (order.index(task), "") if task in order else (len(order), task)
 
 
-def _task_label(task: str) -> str:
-    return GLUE_COLUMNS.get(task, task)
+TASK_LABELS = {**GLUE_COLUMNS, "e2e": "E2E", "webnlg": "WebNLG", "bionlp": "BioNLP"}
+
+
+def task_label(task: str) -> str:
+    return TASK_LABELS.get(task, task)
 
 
 def _panel_grid(n_panels: int, max_columns: int = 4):

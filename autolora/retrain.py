@@ -5,6 +5,9 @@ scales each module by lora_alpha / r as the official retraining does. Two PEFT p
 guarded: a pattern that matches nothing (or the wrong module) silently falls back to the default
 ``r``, so every adapted module's rank is checked after injection; and a rank of 0 is not a LoRA
 at all, so such modules are left out of ``target_modules``.
+
+GPT-2's fused ``c_attn`` gets separate q and v ranks, which PEFT cannot express; its adapters
+are built, saved and reloaded by ``autolora.split_adapter`` instead.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from autolora import atomic
+from autolora import atomic, split_adapter
 from autolora.errors import TrainingError
-from autolora.model import head_modules, load_sequence_classifier, load_tokenizer
+from autolora.model import head_modules, load_task_model, load_tokenizer, model_source
 from autolora.training import (
     check_finite,
     make_loader,
@@ -31,31 +34,42 @@ from autolora.training import (
 )
 
 
+PEFT_TASK_TYPES = {"glue": TaskType.SEQ_CLS, "ner": TaskType.TOKEN_CLS, "nlg": TaskType.CAUSAL_LM}
+
+
 def lora_config_for_ranks(
-    ranks: dict[str, int], lora_alpha: float, dropout: float, head: tuple[str, ...] = ("classifier",)
+    ranks: dict[str, int],
+    lora_alpha: float,
+    dropout: float,
+    head: tuple[str, ...] = ("classifier",),
+    task_type: TaskType = TaskType.SEQ_CLS,
 ) -> LoraConfig:
     """A PEFT config that gives each module exactly its searched rank (0 = not adapted);
-    the ``head`` modules train in full and are saved with the adapter."""
+    the ``head`` modules (none for a language model) train in full and are saved with the
+    adapter."""
     kept = {name: r for name, r in ranks.items() if r > 0}
     if not kept:
         raise TrainingError("every searched rank is 0: nothing left to adapt (lower ranks.threshold?)")
     # Module names are matched as regular expressions by PEFT: escape their dots.
     return LoraConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=task_type,
         r=max(kept.values()),
         target_modules=list(kept),
         rank_pattern={re.escape(name): r for name, r in kept.items()},
         lora_alpha=lora_alpha,
         lora_dropout=dropout,
-        modules_to_save=list(head),
+        modules_to_save=list(head) or None,
     )
 
 
-def adapted_ranks(peft_model) -> dict[str, int]:
-    """Rank of every LoRA module in a PEFT model, keyed by the base model's module name."""
+def adapted_ranks(model) -> dict[str, int]:
+    """Rank of every LoRA module in a PEFT (or split-q/v) model, keyed by the base model's
+    module name."""
     from peft.tuners.lora import LoraLayer
 
-    prefix = "base_model.model."
+    if not isinstance(model, PeftModel):
+        return split_adapter.split_ranks(model)
+    peft_model, prefix = model, "base_model.model."
     return {
         name.removeprefix(prefix): module.r["default"]
         for name, module in peft_model.named_modules()
@@ -80,28 +94,40 @@ def count_trainable(model) -> dict[str, int]:
     return counts
 
 
-def build_peft_model(config: dict, ranks: dict[str, int]):
-    model = load_sequence_classifier(config["model"]["name"], config["num_labels"])
-    head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
-    lora_config = lora_config_for_ranks(ranks, config["lora"]["alpha"], config["retrain"]["lora_dropout"], head)
-    peft_model = get_peft_model(model, lora_config)
-    check_ranks(peft_model, ranks)
-    return peft_model
+def build_lora_model(config: dict, ranks: dict[str, int]):
+    """The task's pretrained model with LoRA of exactly the searched ranks on it."""
+    model = load_task_model(config)
+    alpha, dropout = config["lora"]["alpha"], config["retrain"]["lora_dropout"]
+    if split_adapter.is_split(ranks):
+        split_adapter.inject_split_lora(model, ranks, alpha, dropout)
+    else:
+        head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
+        model = get_peft_model(model, lora_config_for_ranks(ranks, alpha, dropout, head,
+                                                            PEFT_TASK_TYPES[config["family"]]))
+    check_ranks(model, ranks)
+    return model
 
 
-def train_peft(peft_model, train, tokenizer, settings: dict, seed: int, device, task: str) -> list[float]:
+def save_adapter(model, out_dir, config: dict) -> None:
+    if isinstance(model, PeftModel):
+        model.save_pretrained(str(out_dir))
+    else:
+        split_adapter.save_split_adapter(model, out_dir, config["lora"]["alpha"], config["model"]["name"])
+
+
+def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str) -> list[float]:
     """AdamW with linear warm-up and decay; returns the mean training loss of each epoch."""
     loader = make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed)
-    params = [p for p in peft_model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
     total = settings["epochs"] * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings["warmup_ratio"] * total), total)
-    peft_model.to(device).train()
+    model.to(device).train()
     epoch_losses, step = [], 0
     for epoch in range(settings["epochs"]):
         losses = []
         for batch in tqdm(loader, desc=f"retrain {task} seed {seed} epoch {epoch + 1}", mininterval=10):
-            loss = peft_model(**to_device(batch, device)).loss
+            loss = model(**to_device(batch, device)).loss
             check_finite(loss.item(), step, "retrain")
             loss.backward()
             optimizer.step()
@@ -118,17 +144,17 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
     seed_everything(seed)
     device = pick_device(config["device"])
     train = load_from_disk(str(tokenized_dir))["train"]
-    tokenizer = load_tokenizer(config["model"]["name"])
-    peft_model = build_peft_model(config, ranks_record["ranks"])
+    tokenizer = load_tokenizer(model_source(config["model"]))
+    model = build_lora_model(config, ranks_record["ranks"])
     started = time.perf_counter()
-    epoch_losses = train_peft(peft_model, train, tokenizer, config["retrain"], seed, device, task)
+    epoch_losses = train_lora(model, train, tokenizer, config["retrain"], seed, device, task)
     with atomic.directory(adapter_dir) as staging:
-        peft_model.save_pretrained(str(staging))
+        save_adapter(model, staging, config)
     record = {
         "task": task,
         "seed": seed,
-        "ranks": adapted_ranks(peft_model),
-        "trainable_params": count_trainable(peft_model),
+        "ranks": adapted_ranks(model),
+        "trainable_params": count_trainable(model),
         "epoch_losses": epoch_losses,
         "n_train": len(train),
         "seconds": time.perf_counter() - started,
@@ -140,5 +166,7 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
 
 def load_adapter(config: dict, adapter_dir: str | Path):
     """The retrained model back from its saved adapter (what evaluation and users load)."""
-    base = load_sequence_classifier(config["model"]["name"], config["num_labels"])
+    base = load_task_model(config)
+    if split_adapter.is_split_adapter(adapter_dir):
+        return split_adapter.load_split_adapter(base, adapter_dir)
     return PeftModel.from_pretrained(base, str(adapter_dir))

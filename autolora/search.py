@@ -18,9 +18,10 @@ from autolora import atomic
 from autolora.bilevel import BilevelSearch
 from autolora.model import (
     inject_selection_lora,
-    load_sequence_classifier,
+    load_task_model,
     load_tokenizer,
     lower_level_parameters,
+    model_source,
     raw_alphas,
     selection_parameters,
     selection_weights,
@@ -99,8 +100,8 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     device = pick_device(config["device"])
     train = load_from_disk(str(tokenized_dir))["train"]
     search_train, search_val = split_for_search(train, settings["val_fraction"], seed)
-    tokenizer = load_tokenizer(config["model"]["name"])
-    model = load_sequence_classifier(config["model"]["name"], config["num_labels"]).to(device)
+    tokenizer = load_tokenizer(model_source(config["model"]))
+    model = load_task_model(config).to(device)
     search, modules = build_search(model, settings, lora)
     model.train()
 

@@ -32,17 +32,25 @@ def pick_device(setting: str = "auto") -> torch.device:
     return torch.device(setting)
 
 
+def collator_for(dataset, tokenizer):
+    """Per-token labels (NER tags, causal-LM targets) are padded with -100, which every loss
+    skips; one label per example (GLUE) needs no padding."""
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+    if "labels" in dataset.column_names and hasattr(dataset.features["labels"], "feature"):
+        return DataCollatorForTokenClassification(tokenizer)
+    return DataCollatorWithPadding(tokenizer)
+
+
 def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     """Dynamic padding to the longest sequence of each batch; a seeded shuffle order."""
-    from transformers import DataCollatorWithPadding
-
+    collate = collator_for(dataset, tokenizer)
     columns = [c for c in MODEL_INPUTS if c in dataset.column_names]
-    dataset = dataset.with_format("torch", columns=columns)
     return DataLoader(
-        dataset,
+        dataset.with_format("torch", columns=columns),
         batch_size=batch_size,
         shuffle=shuffle,
-        collate_fn=DataCollatorWithPadding(tokenizer),
+        collate_fn=collate,
         generator=torch.Generator().manual_seed(seed),
     )
 

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from autolora.config import task_config, validate_config
-from autolora.download import prepare_glue
+from autolora.tasks import prepare_task
 from autolora.ranks import rank_record
 from autolora.retrain import run_retrain
 from autolora.search import run_search
@@ -21,8 +21,8 @@ MODEL = "all-MiniLM-L6-v2"
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     root = tmp_path_factory.mktemp("determinism")
-    prepare_glue("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=24)
-    tokenize_prepared(root / "prepared", MODEL, 32, root / "tokenized")
+    prepare_task("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=24)
+    tokenize_prepared(root / "prepared", MODEL, 32, "glue", root / "tokenized")
     config = validate_config({
         "run": "determinism", "tasks": ["rte"], "seeds": [0], "data": {"mirror": str(SHARED / "data")},
         "model": {"name": MODEL, "max_length": 32},

@@ -11,8 +11,8 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from autolora import download
-from autolora.download import (GLUE_TASKS, load_glue_hub, load_prepared, prepare_glue,
-                               read_glue_mirror)
+from autolora.download import GLUE_TASKS, load_glue_hub, load_prepared, read_glue_mirror
+from autolora.tasks import prepare_task
 from autolora.errors import ConfigError, DataError
 
 MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -257,7 +257,7 @@ def test_unknown_task_lists_known_tasks(tmp_path):
         read_glue_mirror("wnli", tmp_path)
 
 
-# ---------------------------------------------------------------- prepare_glue
+# ---------------------------------------------------------------- prepare_task
 
 
 def assert_same_data(left: DatasetDict, right: DatasetDict):
@@ -270,7 +270,7 @@ def assert_same_data(left: DatasetDict, right: DatasetDict):
 def test_prepare_roundtrip(tmp_path):
     mirror = rte_mirror(tmp_path / "mirror")
     out_dir = tmp_path / "out" / "rte"
-    provenance = prepare_glue("rte", "mirror", mirror, out_dir)
+    provenance = prepare_task("rte", "mirror", mirror, out_dir)
     loaded, saved_provenance = load_prepared(out_dir)
     expected, _ = read_glue_mirror("rte", mirror)
     assert_same_data(loaded, expected)
@@ -285,7 +285,7 @@ def test_prepare_replaces_existing_output(tmp_path):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     (out_dir / "stale.txt").write_text("old run")
-    prepare_glue("rte", "mirror", mirror, out_dir, max_train_examples=5)
+    prepare_task("rte", "mirror", mirror, out_dir, max_train_examples=5)
     assert not (out_dir / "stale.txt").exists()
     assert len(load_prepared(out_dir)[0]["train"]) == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror", "out"]
@@ -294,7 +294,7 @@ def test_prepare_replaces_existing_output(tmp_path):
 def test_failing_read_leaves_no_output(tmp_path):
     mirror = rte_mirror(tmp_path / "mirror", dev=RTE_HEADER + "0\tA.\tB.\tmaybe\n")
     with pytest.raises(DataError):
-        prepare_glue("rte", "mirror", mirror, tmp_path / "out" / "rte")
+        prepare_task("rte", "mirror", mirror, tmp_path / "out" / "rte")
     assert not (tmp_path / "out" / "rte").exists()
 
 
@@ -308,20 +308,20 @@ def test_failing_write_leaves_no_partial_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(DatasetDict, "save_to_disk", save_half_then_fail)
     with pytest.raises(OSError, match="disk full"):
-        prepare_glue("rte", "mirror", mirror, out_parent / "rte")
+        prepare_task("rte", "mirror", mirror, out_parent / "rte")
     assert list(out_parent.iterdir()) == []
 
 
 @needs_mirror
 def test_subset_is_deterministic_and_seeded(tmp_path):
-    first = prepare_glue("rte", "mirror", MIRROR, tmp_path / "a", max_train_examples=50)
-    second = prepare_glue("rte", "mirror", MIRROR, tmp_path / "b", max_train_examples=50)
-    other_seed = prepare_glue("rte", "mirror", MIRROR, tmp_path / "c", max_train_examples=50,
+    first = prepare_task("rte", "mirror", MIRROR, tmp_path / "a", max_train_examples=50)
+    second = prepare_task("rte", "mirror", MIRROR, tmp_path / "b", max_train_examples=50)
+    other_seed = prepare_task("rte", "mirror", MIRROR, tmp_path / "c", max_train_examples=50,
                               subset_seed=1)
     a, b, c = (load_prepared(tmp_path / name)[0] for name in "abc")
     assert_same_data(a, b)
     assert a["train"]["text_a"] != c["train"]["text_a"]
-    assert len(a["train"]) == 50 and len(a["eval"]) == 277  # eval is never subsampled
+    assert len(a["train"]) == 50 and len(a["eval"]) == 277  # eval untouched without max_eval_examples
     full, _ = read_glue_mirror("rte", MIRROR)
     full_rows = set(zip(full["train"]["text_a"], full["train"]["text_b"], full["train"]["label"]))
     assert set(zip(a["train"]["text_a"], a["train"]["text_b"], a["train"]["label"])) <= full_rows
@@ -332,12 +332,12 @@ def test_subset_is_deterministic_and_seeded(tmp_path):
 
 def test_prepare_rejects_bad_arguments(tmp_path):
     mirror = rte_mirror(tmp_path / "mirror")
-    with pytest.raises(DataError, match="known tasks"):
-        prepare_glue("wnli", "mirror", mirror, tmp_path / "out")
-    with pytest.raises(ConfigError, match="unknown data source 'ftp'"):
-        prepare_glue("rte", "ftp", mirror, tmp_path / "out")
+    with pytest.raises(ConfigError, match="unknown task 'wnli'; known tasks"):
+        prepare_task("wnli", "mirror", mirror, tmp_path / "out")
+    with pytest.raises(ConfigError, match="data.source 'ftp'"):
+        prepare_task("rte", "ftp", mirror, tmp_path / "out")
     with pytest.raises(ConfigError, match="max_train_examples"):
-        prepare_glue("rte", "mirror", mirror, tmp_path / "out", max_train_examples=0)
+        prepare_task("rte", "mirror", mirror, tmp_path / "out", max_train_examples=0)
     assert not (tmp_path / "out").exists()
 
 
@@ -422,7 +422,7 @@ def test_prepare_from_hub_writes_provenance(tmp_path, monkeypatch):
                             "label": [0, 1], "idx": [0, 1]},
                            ClassLabel(names=["entailment", "not_entailment"]))
     install_fake_hub(monkeypatch, {"train": split, "validation": split})
-    provenance = prepare_glue("rte", "hub", None, tmp_path / "out")
+    provenance = prepare_task("rte", "hub", None, tmp_path / "out")
     loaded, saved = load_prepared(tmp_path / "out")
     assert saved == provenance and saved["source"] == "hub"
     assert loaded["eval"]["text_b"] == ["B.", "D."]

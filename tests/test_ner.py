@@ -396,3 +396,18 @@ def test_metrics_refuse_mismatched_lengths():
         ner_metrics([["O", "O"]], [["O"]])
     with pytest.raises(ValueError, match="1 true sentences but 0 predicted"):
         ner_metrics([["O"]], [])
+
+
+def test_tokenized_windows_carry_their_sentence_and_give_back_every_tag(tokenizer):
+    from autolora.tokenize import tokenize_words
+
+    tags = [TAG_IDS[tag] for tag in ("B-protein", "I-protein", "O", "B-DNA", "O", "O", "B-RNA")]
+    words = ["IL-2", "receptor", "binds", "NF-kappaB", "in", "T", "cells"]
+    data = DatasetDict(eval=ner.sentences_to_dataset([(words, [BIONLP_TAGS[t] for t in tags]),
+                                                  (words[:2], [BIONLP_TAGS[t] for t in tags[:2]])]))
+    windows = tokenize_words(data, tokenizer, max_length=8)["eval"]
+    assert windows["sentence"][0] == 0 and windows["sentence"][-1] == 1
+    assert windows["sentence"].count(0) > 1  # the long sentence needed several windows
+    first = [row for row in windows.to_list() if row["sentence"] == 0]
+    labels_as_predictions = [[tag if tag >= 0 else 0 for tag in row["labels"]] for row in first]
+    assert words_from_windows(first, labels_as_predictions) == tags

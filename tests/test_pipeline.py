@@ -34,27 +34,77 @@ def test_a_bad_config_stops_before_any_job(tmp_path):
     assert not (tmp_path / "work" / "results").exists()
 
 
-@pytest.mark.slow
-def test_reduced_pipeline_runs_to_the_report(tmp_path):
+FAMILY = {"rte": "glue", "stsb": "glue", "e2e": "nlg", "webnlg": "nlg", "bionlp": "ner"}
+
+
+@pytest.fixture(scope="module")
+def reduced_run(tmp_path_factory):
+    """The reduced config (every task family) run once through the whole DAG."""
+    tmp_path = tmp_path_factory.mktemp("reduced")
     config, path = write_config(tmp_path)
     result = snakemake(tmp_path, path)
     assert result.returncode == 0, result.stderr[-3000:]
-    results = tmp_path / "results" / config["run"]
+    return config, tmp_path / "results" / config["run"]
+
+
+def job_dirs(config, results):
     for task in config["tasks"]:
         for seed in config["seeds"]:
-            job = results / "glue" / task / f"seed{seed}"
-            ranks = json.loads((job / "ranks.json").read_text())
-            retrained = json.loads((job / "retrain.json").read_text())
-            metrics = json.loads((job / "metrics.json").read_text())
-            assert retrained["ranks"] == ranks["ranks"]  # PEFT got exactly the searched ranks
-            assert metrics["total_rank"] == ranks["total_rank"]
-            assert metrics["n_eval"] == len((job / "predictions.txt").read_text().splitlines())
-            assert (job / "adapter" / "adapter_config.json").exists()
-            assert (results / "benchmarks" / "search" / f"{task}-seed{seed}.tsv").exists()
+            yield task, results / FAMILY[task] / task / f"seed{seed}"
+
+
+@pytest.mark.slow
+def test_every_job_retrains_the_searched_ranks_and_scores_every_example(reduced_run):
+    config, results = reduced_run
+    for task, job in job_dirs(config, results):
+        ranks = json.loads((job / "ranks.json").read_text())
+        retrained = json.loads((job / "retrain.json").read_text())
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert retrained["ranks"] == ranks["ranks"]  # the adapter got exactly the searched ranks
+        assert metrics["total_rank"] == ranks["total_rank"]
+        assert metrics["n_eval"] == len((job / "predictions.txt").read_text().splitlines())
+        assert (job / "adapter" / "adapter_config.json").exists()
+        assert (results / "benchmarks" / "search" / FAMILY[task] / f"{task}-seed{job.name[4:]}.tsv").exists()
+
+
+@pytest.mark.slow
+def test_data_to_text_jobs_decode_every_test_record_and_score_it(reduced_run):
+    config, results = reduced_run
+    expected = config["task_overrides"]["e2e"]["data"]["max_eval_examples"]
+    for task in ("e2e", "webnlg"):
+        metrics = json.loads((results / "nlg" / task / "seed0" / "metrics.json").read_text())
+        assert metrics["n_eval"] == expected and metrics["n_eval_full"] > 500
+        assert metrics["model"] == "SmolLM2-135M-Instruct"
+    e2e = json.loads((results / "nlg" / "e2e" / "seed0" / "metrics.json").read_text())["metrics"]
+    assert set(e2e) == {"BLEU", "NIST", "METEOR", "ROUGE_L", "CIDEr"}
+    webnlg = json.loads((results / "nlg" / "webnlg" / "seed0" / "metrics.json").read_text())["metrics"]
+    assert {"BLEU_all", "METEOR_all", "TER_all"} <= set(webnlg)
+    assert "BLEU-A" in (results / "tables" / "webnlg.md").read_text()
+
+
+@pytest.mark.slow
+def test_ner_jobs_tag_every_word_of_the_test_sentences(reduced_run):
+    config, results = reduced_run
+    prepared = next((results.parents[1] / "resources" / "data" / "bionlp").iterdir())
+    from datasets import load_from_disk
+
+    sentences = load_from_disk(str(prepared))["eval"]["tokens"]
+    predicted = (results / "ner" / "bionlp" / "seed0" / "predictions.txt").read_text().splitlines()
+    assert [len(line.split()) for line in predicted] == [len(words) for words in sentences]
+    assert "F1 protein" in (results / "tables" / "bionlp_types.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
+    config, results = reduced_run
     table = (results / "tables" / "glue.md").read_text()
     assert "RTE" in table and "STS-B" in table and "autolora" in table
-    for figure in ("glue_ranks.png", "glue_alpha_trajectories.png"):
-        assert (results / "figures" / figure).stat().st_size > 10_000
+    for name in ("glue", "e2e", "webnlg", "bionlp", "bionlp_types"):
+        for ext in ("md", "tex", "csv"):
+            assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
+    for family in ("glue", "nlg", "ner"):
+        for figure in ("ranks", "alpha_trajectories"):
+            assert (results / "figures" / f"{family}_{figure}.png").stat().st_size > 10_000
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["data"]["rte"]["checksums_verified"] is True
     assert len(provenance["config_sha256"]) == 64

@@ -1,14 +1,15 @@
-# Stage 1: read each task from the hub or the local mirror into a normalised HF dataset,
-# then tokenise it once per model (every seed and method reuses it).
+# Stage 1: read each task from the hub or the local mirror into a normalised HF dataset
+# (train + eval), tokenise it once per model (every seed and method reuses it), and convert
+# packaged GGUF models to float32 once.
 
 
-rule prepare_glue:
+rule prepare:
     output:
-        directory("resources/data/glue/{task}/{tag}"),
+        directory("resources/data/{task}/{tag}"),
     log:
-        "resources/logs/prepare_glue/{task}-{tag}.log",
+        "resources/logs/prepare/{task}-{tag}.log",
     benchmark:
-        "resources/benchmarks/prepare_glue/{task}-{tag}.tsv"
+        "resources/benchmarks/prepare/{task}-{tag}.tsv"
     conda:
         "../envs/autolora.yaml"
     threads: 1
@@ -17,14 +18,37 @@ rule prepare_glue:
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:
-        "../scripts/prepare_glue.py"
+        "../scripts/prepare.py"
+
+
+rule convert_model:
+    output:
+        directory("resources/models/{model}"),
+    log:
+        "resources/logs/convert_model/{model}.log",
+    benchmark:
+        "resources/benchmarks/convert_model/{model}.tsv"
+    conda:
+        "../envs/autolora.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        name=lambda wildcards: next(
+            name
+            for name in {cfg(task)["model"]["name"] for task in TASKS}
+            if slug(name) == wildcards.model
+        ),
+    script:
+        "../scripts/convert_model.py"
 
 
 rule tokenize:
     input:
-        prepared=lambda wildcards: f"resources/data/glue/{wildcards.task}/{wildcards.tag}",
+        prepared=lambda wildcards: f"resources/data/{wildcards.task}/{wildcards.tag}",
+        model=model_input,
     output:
-        directory("resources/tokenized/{model}/glue/{task}/{tag}"),
+        directory("resources/tokenized/{model}/{task}/{tag}"),
     log:
         "resources/logs/tokenize/{model}-{task}-{tag}.log",
     benchmark:

@@ -1,25 +1,26 @@
-# Stage 5: reload the saved adapter and score the evaluation split (GLUE dev, or the
-# mirror's held-out split for QQP and MNLI).
+# Stage 5: reload the saved adapter and score the evaluation split (GLUE dev or the mirror's
+# held-out split; E2E / WebNLG test by beam search and the official metrics; JNLPBA test).
 
 
 rule evaluate:
     input:
         tokenized=tokenized_dir,
         prepared=prepared_dir,
-        adapter=f"{RESULTS}/glue/{{task}}/seed{{seed}}/adapter",
-        retrain_log=f"{RESULTS}/glue/{{task}}/seed{{seed}}/retrain.json",
+        adapter=f"{job_dir()}/adapter",
+        retrain_log=f"{job_dir()}/retrain.json",
+        model=model_input,
     output:
-        metrics=f"{RESULTS}/glue/{{task}}/seed{{seed}}/metrics.json",
-        predictions=f"{RESULTS}/glue/{{task}}/seed{{seed}}/predictions.txt",
+        metrics=f"{job_dir()}/metrics.json",
+        predictions=f"{job_dir()}/predictions.txt",
     log:
-        f"{RESULTS}/logs/evaluate/{{task}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate/{{family}}/{{task}}-seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{task}}-seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate/{{family}}/{{task}}-seed{{seed}}.tsv"
     conda:
         "../envs/autolora.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=8000,
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:

@@ -3,13 +3,13 @@
 
 rule ranks:
     input:
-        search=f"{RESULTS}/glue/{{task}}/seed{{seed}}/search.json",
+        search=f"{job_dir()}/search.json",
     output:
-        f"{RESULTS}/glue/{{task}}/seed{{seed}}/ranks.json",
+        f"{job_dir()}/ranks.json",
     log:
-        f"{RESULTS}/logs/ranks/{{task}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/ranks/{{family}}/{{task}}-seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ranks/{{task}}-seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/ranks/{{family}}/{{task}}-seed{{seed}}.tsv"
     localrule: True
     conda:
         "../envs/autolora.yaml"

@@ -1,29 +1,67 @@
 # Stage 6: paper-style tables and figures, and the run's provenance.
 
 
-rule report_glue:
+rule report_table:
     input:
-        metrics=per_job("metrics.json"),
-        ranks=per_job("ranks.json"),
-        search=per_job("search.json"),
-        prepared=[prepared_path(task) for task in TASKS],
+        metrics=lambda wildcards: per_job("metrics.json", table_tasks(wildcards.table)),
     output:
-        table=multiext(f"{RESULTS}/tables/glue", ".md", ".tex", ".csv"),
+        table=multiext(f"{RESULTS}/tables/{{table}}", ".md", ".tex", ".csv"),
+    log:
+        f"{RESULTS}/logs/report_table/{{table}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_table/{{table}}.tsv"
+    wildcard_constraints:
+        table="|".join(name for names in TABLES.values() for name in names),
+    localrule: True
+    conda:
+        "../envs/autolora.yaml"
+    threads: 1
+    params:
+        cfg=config,
+        tasks=lambda wildcards: table_tasks(wildcards.table),
+        seeds=SEEDS,
+        command=run_command(),
+    script:
+        "../scripts/report_table.py"
+
+
+rule report_figures:
+    input:
+        ranks=lambda wildcards: per_job("ranks.json", tasks_of(wildcards.family, TASKS)),
+        search=lambda wildcards: per_job(
+            "search.json", tasks_of(wildcards.family, TASKS)
+        ),
+    output:
         ranks=report(
-            f"{RESULTS}/figures/glue_ranks.png",
-            caption="../report/glue_ranks.rst",
-            category="GLUE",
+            f"{RESULTS}/figures/{{family}}_ranks.png",
+            caption="../report/ranks.rst",
+            category="{family}",
         ),
         trajectories=report(
-            f"{RESULTS}/figures/glue_alpha_trajectories.png",
-            caption="../report/glue_alpha_trajectories.rst",
-            category="GLUE",
+            f"{RESULTS}/figures/{{family}}_alpha_trajectories.png",
+            caption="../report/alpha_trajectories.rst",
+            category="{family}",
         ),
-        provenance=f"{RESULTS}/provenance.json",
     log:
-        f"{RESULTS}/logs/report_glue.log",
+        f"{RESULTS}/logs/report_figures/{{family}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/report_glue.tsv"
+        f"{RESULTS}/benchmarks/report_figures/{{family}}.tsv"
+    localrule: True
+    conda:
+        "../envs/autolora.yaml"
+    threads: 1
+    script:
+        "../scripts/report_figures.py"
+
+
+rule provenance:
+    input:
+        prepared=[prepared_path(task) for task in TASKS],
+        tables=expand(f"{RESULTS}/tables/{{table}}.csv", table=tables()),
+    output:
+        f"{RESULTS}/provenance.json",
+    log:
+        f"{RESULTS}/logs/provenance.log",
     localrule: True
     conda:
         "../envs/autolora.yaml"
@@ -31,7 +69,6 @@ rule report_glue:
     params:
         cfg=config,
         tasks=TASKS,
-        seeds=SEEDS,
         command=run_command(),
     script:
-        "../scripts/report_glue.py"
+        "../scripts/provenance.py"

@@ -1,17 +1,19 @@
-# Stage 4: LoRA with the searched ranks (PEFT), on train = search-train + search-validation.
+# Stage 4: LoRA with the searched ranks (PEFT; GPT-2's split q/v by autolora.split_adapter),
+# on train = search-train + search-validation.
 
 
 rule retrain:
     input:
         tokenized=tokenized_dir,
-        ranks=f"{RESULTS}/glue/{{task}}/seed{{seed}}/ranks.json",
+        ranks=f"{job_dir()}/ranks.json",
+        model=model_input,
     output:
-        adapter=directory(f"{RESULTS}/glue/{{task}}/seed{{seed}}/adapter"),
-        log=f"{RESULTS}/glue/{{task}}/seed{{seed}}/retrain.json",
+        adapter=directory(f"{job_dir()}/adapter"),
+        log=f"{job_dir()}/retrain.json",
     log:
-        f"{RESULTS}/logs/retrain/{{task}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/retrain/{{family}}/{{task}}-seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/retrain/{{task}}-seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/retrain/{{family}}/{{task}}-seed{{seed}}.tsv"
     conda:
         "../envs/autolora.yaml"
     threads: config["threads"]

@@ -1,16 +1,17 @@
 # Stage 2: bilevel search of the selection variables α (LoRA weights on search-train,
-# α on search-validation; the official dev set is never seen).
+# α on search-validation; the evaluation split is never seen).
 
 
 rule search:
     input:
         tokenized=tokenized_dir,
+        model=model_input,
     output:
-        f"{RESULTS}/glue/{{task}}/seed{{seed}}/search.json",
+        f"{job_dir()}/search.json",
     log:
-        f"{RESULTS}/logs/search/{{task}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/search/{{family}}/{{task}}-seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/search/{{task}}-seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/search/{{family}}/{{task}}-seed{{seed}}.tsv"
     conda:
         "../envs/autolora.yaml"
     threads: config["threads"]

@@ -1,10 +1,10 @@
-"""Snakemake job: read one GLUE task (hub or mirror) into resources/data/."""
-from autolora.download import prepare_glue
+"""Snakemake job: read one task (hub or mirror) into resources/data/."""
 from autolora.jobs import snakemake_job
+from autolora.tasks import prepare_task
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     data = cfg["data"]
-    prepare_glue(
+    prepare_task(
         cfg["task"],
         source=data["source"],
         mirror=data["mirror"],
@@ -12,4 +12,5 @@ with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
         max_train_examples=data["max_train_examples"],
         subset_seed=data["subset_seed"],
         verify_checksums=data["verify_checksums"],
+        max_eval_examples=data["max_eval_examples"],
     )

@@ -1,0 +1,10 @@
+"""Snakemake job: the run's provenance (command, config, versions, data checksums)."""
+from autolora import atomic
+from autolora.download import read_provenance
+from autolora.jobs import snakemake_job
+from autolora.provenance import run_provenance
+
+with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
+    params = snakemake.params  # noqa: F821
+    data = {task: read_provenance(folder) for task, folder in zip(params.tasks, snakemake.input.prepared)}  # noqa: F821
+    atomic.write_json(snakemake.output[0], run_provenance(config, params.command, data))  # noqa: F821

@@ -1,0 +1,59 @@
+"""Snakemake job: one paper-style table (GLUE, E2E, WebNLG, BioNLP, BioNLP per type)."""
+import json
+from pathlib import Path
+
+from autolora.config import task_config
+from autolora.jobs import snakemake_job
+from autolora.provenance import config_hash
+from autolora.report import (
+    BIONLP_COLUMNS,
+    BIONLP_TYPE_COLUMNS,
+    E2E_COLUMNS,
+    WEBNLG_COLUMNS,
+    glue_table,
+    metrics_table,
+    task_label,
+    write_table,
+)
+
+COLUMNS = {"e2e": E2E_COLUMNS, "webnlg": WEBNLG_COLUMNS, "bionlp": BIONLP_COLUMNS, "bionlp_types": BIONLP_TYPE_COLUMNS}
+TITLES = {"glue": "GLUE", "e2e": "E2E NLG", "webnlg": "WebNLG 2017", "bionlp": "BioNLP 2004 (JNLPBA) NER",
+          "bionlp_types": "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)"}
+
+
+def budget(config, task, metrics):
+    """What shaped one task's numbers: model, data sizes, epochs, decoding."""
+    settings = task_config(config, task)
+    record = next(record for record in metrics if record["task"] == task)
+    parts = [
+        f"{settings['model']['name']}",
+        f"{record['n_train']} train ex.",
+        f"eval {record['n_eval']} of {record['n_eval_full']}",
+        f"search {settings['search']['epochs']} ep.",
+        f"retrain {settings['retrain']['epochs']} ep.",
+    ]
+    if settings["family"] == "nlg":
+        decoding = settings["generate"]
+        parts.append(f"beam {decoding['num_beams']}, length penalty {decoding['length_penalty']}, "
+                     f"no-repeat {decoding['no_repeat_ngram_size']}-grams, ≤ {decoding['max_new_tokens']} tokens")
+    return f"{task_label(task)}: " + ", ".join(parts)
+
+
+with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
+    inputs, outputs, params, table_name = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards.table  # noqa: F821
+    metrics = [json.loads(Path(path).read_text()) for path in inputs.metrics]
+    run_info = {
+        "budget": "; ".join(budget(config, task, metrics) for task in params.tasks),
+        "command": params.command,
+        "config sha256": config_hash(config)[:12],
+    }
+    if table_name == "glue":
+        table = glue_table(metrics, run_info, params.seeds)
+    else:
+        table = metrics_table(metrics, params.tasks[0], COLUMNS[table_name], run_info, params.seeds)
+    caption = (
+        f"{TITLES[table_name]} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "
+        f"{config['lora']['max_rank']}, {config['search']['hypergradient']} search; "
+        f"mean ± std over seeds {params.seeds}."
+    )
+    write_table(table, str(Path(outputs.table[0]).with_suffix("")), caption)
