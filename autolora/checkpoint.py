@@ -352,8 +352,13 @@ class Checkpointer:
 
     def finish(self) -> None:
         """Remove the folder: call once the job's outputs are written."""
-        if self.folder.exists():
-            shutil.rmtree(self.folder)
+        remove_checkpoints(self.folder)
+
+
+def remove_checkpoints(folder: str | os.PathLike) -> None:
+    """Remove a job's checkpoint folder (``Checkpointer.finish`` for code that holds no Checkpointer)."""
+    if Path(folder).exists():
+        shutil.rmtree(folder)
 
 
 def _refill(target: dict, saved: dict) -> None:
