@@ -15,3 +15,7 @@ class DataError(AutoLoRAError):
 
 class TrainingError(AutoLoRAError):
     """Training went wrong (for example a non-finite loss); the message names the step."""
+
+
+class CheckpointError(AutoLoRAError):
+    """A checkpoint cannot be read or does not fit the job resuming it; the message names the file."""
