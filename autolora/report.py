@@ -117,8 +117,11 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     dicts (plain data, so pandas can still compare and copy the attrs).
     """
     records = [record for record in metric_records if record["family"] == "glue"]
-    groups = _group_by_method_and_task(records, list(expected_seeds))
-    tidy = pd.DataFrame([_summarise_cell(method, task, group)
+    if not records:
+        raise ValueError("no GLUE metric records to tabulate")
+    _check_glue_tasks(records)
+    groups = group_by_method_and_task(records, list(expected_seeds))
+    tidy = pd.DataFrame([summarise_cell(method, task, group)
                          for (method, task), group in groups.items()])
     table = _wide_table(tidy, expected_seeds)
     table.attrs["notes"] = _table_notes(tidy, run_info)
@@ -126,20 +129,28 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     return table
 
 
-def _group_by_method_and_task(records: list[Mapping], expected_seeds: list[int],
-                              known_tasks: Mapping[str, str] = GLUE_COLUMNS
-                              ) -> dict[tuple[str, str], list[Mapping]]:
-    """Group records by (method, task), ordered by method first appearance,
-    then column order, each group sorted like ``expected_seeds``."""
+def _check_glue_tasks(records: list[Mapping]) -> None:
+    for record in records:
+        if record["task"] not in GLUE_COLUMNS:
+            raise ValueError(f"unknown GLUE task {record['task']!r}; known: {list(GLUE_COLUMNS)}")
+
+
+def group_by_method_and_task(records: list[Mapping], expected_seeds: list[int]
+                             ) -> dict[tuple[str, str], list[Mapping]]:
+    """Group metric records by (method, task), ordered by method first appearance,
+    then GLUE column order (other tasks after, alphabetically), each group sorted
+    like ``expected_seeds``.
+
+    Every (method, task) present must have exactly ``expected_seeds``: a missing,
+    extra or duplicate seed raises ValueError naming task, method and seed.
+    """
     if not records:
-        raise ValueError("no metric records to tabulate")
+        raise ValueError("no metric records to group")
     if not expected_seeds:
         raise ValueError("expected_seeds is empty")
     by_seed: dict[tuple[str, str], dict[int, Mapping]] = defaultdict(dict)
     for record in records:
         task, method, seed = record["task"], record["method"], record["seed"]
-        if task not in known_tasks:
-            raise ValueError(f"unknown task {task!r}; known: {list(known_tasks)}")
         if seed not in expected_seeds:
             raise ValueError(f"unexpected seed {seed} for task={task} method={method}; "
                              f"expected seeds {expected_seeds}")
@@ -152,15 +163,15 @@ def _group_by_method_and_task(records: list[Mapping], expected_seeds: list[int],
             raise ValueError(f"missing metrics record for task={task} method={method} "
                              f"seed={', '.join(map(str, missing))}")
     methods = list(dict.fromkeys(record["method"] for record in records))
-    keys = sorted(by_seed, key=lambda key: (methods.index(key[0]), _task_sort_key(key[1])))
+    keys = sorted(by_seed, key=lambda key: (methods.index(key[0]), task_sort_key(key[1])))
     return {key: [by_seed[key][seed] for seed in expected_seeds] for key in keys}
 
 
-def _summarise_cell(method: str, task: str, group: list[Mapping]) -> dict:
+def summarise_cell(method: str, task: str, group: list[Mapping]) -> dict:
     """One tidy row: main-metric mean/std on the metric's own (0-1) scale,
     the mean of every reported metric, and what the cell was computed from."""
     where = f"task={task} method={method}"
-    main_metric = _the_same_in_all(group, "main_metric", where)
+    main_metric = the_same_in_all(group, "main_metric", where)
     values = np.array([record["metrics"][main_metric] for record in group], dtype=float)
     metric_names = sorted({name for record in group for name in record["metrics"]})
     row = {
@@ -171,8 +182,8 @@ def _summarise_cell(method: str, task: str, group: list[Mapping]) -> dict:
         "std": values.std(ddof=1) if len(values) > 1 else math.nan,
         "n": len(values),
         "seeds": ";".join(str(record["seed"]) for record in group),
-        "eval_split": _the_same_in_all(group, "eval_split", where),
-        "eval_split_official": _the_same_in_all(group, "eval_split_official", where),
+        "eval_split": the_same_in_all(group, "eval_split", where),
+        "eval_split_official": the_same_in_all(group, "eval_split_official", where),
         "trainable_params": float(np.mean([record["trainable_params"] for record in group])),
     }
     for name in metric_names:
@@ -180,7 +191,7 @@ def _summarise_cell(method: str, task: str, group: list[Mapping]) -> dict:
     return row
 
 
-def _the_same_in_all(group: list[Mapping], field: str, where: str):
+def the_same_in_all(group: list[Mapping], field: str, where: str):
     """A field that must not vary across seeds (else the mean is meaningless)."""
     values = {record[field] for record in group}
     if len(values) != 1:
@@ -190,7 +201,7 @@ def _the_same_in_all(group: list[Mapping], field: str, where: str):
 
 def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFrame:
     """Display table: formatted strings, methods x (tasks present, Avg., params, seeds)."""
-    tasks = sorted(tidy["task"].unique(), key=_task_sort_key)
+    tasks = sorted(tidy["task"].unique(), key=task_sort_key)
     unofficial = set(tidy.loc[~tidy["eval_split_official"].astype(bool), "task"])
     headers = {task: GLUE_COLUMNS[task] + (DAGGER if task in unofficial else "")
                for task in tasks}
@@ -201,7 +212,7 @@ def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFra
         row = {headers[task]: _format_score(by_task.loc[task]) if task in by_task.index
                else MISSING_CELL for task in tasks}
         row[AVG_COLUMN] = f"{100 * cells['mean'].mean():.1f}"
-        row[PARAMS_COLUMN] = _human_count(cells["trainable_params"].mean())
+        row[PARAMS_COLUMN] = human_count(cells["trainable_params"].mean())
         row[SEEDS_COLUMN] = seeds_text
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -246,7 +257,7 @@ def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequenc
     missing rather than as a number.
     """
     records = [record for record in metric_records if record["task"] == task]
-    groups = _group_by_method_and_task(records, list(expected_seeds), {task: task})
+    groups = group_by_method_and_task(records, list(expected_seeds))
     rows, tidy = {}, []
     for (method, _), group in groups.items():
         row = {}
@@ -256,7 +267,7 @@ def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequenc
             row[column.label] = _format_column(stats, column)
             tidy.append({"method": method, "task": task, "metric": column.metric, **stats,
                          "seeds": ";".join(str(record["seed"]) for record in group)})
-        row[PARAMS_COLUMN] = _human_count(float(np.mean([r["trainable_params"] for r in group])))
+        row[PARAMS_COLUMN] = human_count(float(np.mean([r["trainable_params"] for r in group])))
         row[SEEDS_COLUMN] = f"{', '.join(map(str, expected_seeds))} (n={len(expected_seeds)})"
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -293,7 +304,7 @@ def _format_score(cell: pd.Series) -> str:
     return mean if cell["n"] == 1 else f"{mean} ± {100 * cell['std']:.1f}"
 
 
-def _human_count(count: float) -> str:
+def human_count(count: float) -> str:
     """Parameter counts the way the paper prints them (0.30M, 125.00M)."""
     if count >= 1e5:
         return f"{count / 1e6:.2f}M"
@@ -405,20 +416,20 @@ def rank_figure(rank_records: Iterable[Mapping], out_png: str | os.PathLike) -> 
     suggest more precision than there is). The y axis runs from 0 to k (plus
     a little headroom), k being the largest rank the search could pick. Returns the saved figure.
     """
-    by_task = _group_by_task(rank_records)
-    tasks = sorted(by_task, key=_task_sort_key)
-    fig, axes = _panel_grid(len(tasks))
+    by_task = group_by_task(rank_records)
+    tasks = sorted(by_task, key=task_sort_key)
+    fig, axes = panel_grid(len(tasks))
     for ax, task in zip(axes, tasks):
         _plot_rank_panel(ax, task, by_task[task])
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
     fig.suptitle("Learned LoRA rank per layer (bars: mean over seeds, whiskers: min-max)")
-    _save_figure_atomically(fig, out_png)
+    save_figure_atomically(fig, out_png)
     return fig
 
 
 def _plot_rank_panel(ax, task: str, records: list[Mapping]) -> None:
-    k = _the_same_in_all(records, "k", f"task={task}")
+    k = the_same_in_all(records, "k", f"task={task}")
     ranks = pd.DataFrame(_rank_rows(records))
     layers = sorted(ranks["layer"].unique())
     stats = ranks.groupby(["matrix", "layer"])["rank"].agg(["mean", "min", "max"])
@@ -467,15 +478,15 @@ def alpha_trajectory_figure(search_records: Iterable[Mapping],
     Only the first (lowest) seed of each task is shown, named in the titles.
     Returns the saved figure.
     """
-    by_task = _group_by_task(search_records)
-    tasks = sorted(by_task, key=_task_sort_key)
+    by_task = group_by_task(search_records)
+    tasks = sorted(by_task, key=task_sort_key)
     fig = Figure(figsize=(8.0, 2.4 * len(tasks) + 0.6), layout="constrained")
     axes = fig.subplots(len(tasks), 2, squeeze=False)
     for row, task in zip(axes, tasks):
         records = sorted(by_task[task], key=lambda record: record["seed"])
         _plot_trajectory_row(fig, row, records[0], len(records))
     fig.suptitle("Effective rank (# selection weights $\\geq 1/k$) during the search")
-    _save_figure_atomically(fig, out_png)
+    save_figure_atomically(fig, out_png)
     return fig
 
 
@@ -533,7 +544,7 @@ def _cell_edges(centres: np.ndarray) -> np.ndarray:
 # Shared helpers
 # --------------------------------------------------------------------------
 
-def _group_by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
+def group_by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
     by_task = defaultdict(list)
     for record in records:
         by_task[record["task"]].append(record)
@@ -542,7 +553,7 @@ def _group_by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
     return by_task
 
 
-def _task_sort_key(task: str) -> tuple[int, str]:
+def task_sort_key(task: str) -> tuple[int, str]:
     """GLUE tasks in paper order, anything else alphabetically after them."""
     order = list(GLUE_COLUMNS)
     return (order.index(task), "") if task in order else (len(order), task)
@@ -555,7 +566,7 @@ def task_label(task: str) -> str:
     return TASK_LABELS.get(task, task)
 
 
-def _panel_grid(n_panels: int, max_columns: int = 4):
+def panel_grid(n_panels: int, max_columns: int = 4):
     columns = min(max_columns, n_panels)
     rows = math.ceil(n_panels / columns)
     fig = Figure(figsize=(3.6 * columns, 2.8 * rows + 0.8), layout="constrained")
@@ -565,5 +576,5 @@ def _panel_grid(n_panels: int, max_columns: int = 4):
     return fig, axes[:n_panels]
 
 
-def _save_figure_atomically(fig: Figure, out_png: str | os.PathLike) -> None:
+def save_figure_atomically(fig: Figure, out_png: str | os.PathLike) -> None:
     atomic.replace_file(out_png, lambda path: fig.savefig(path, dpi=_DPI))

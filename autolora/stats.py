@@ -1,0 +1,237 @@
+"""Paired significance tests for comparing AutoLoRA with its baselines.
+
+Two tests, for the two kinds of evidence the pipeline has:
+
+* ``paired_t_test``: the main metric of two methods over the same seeds (seed s
+  of both methods shares the data order and initialisation, so the runs pair);
+* ``paired_bootstrap``: per-example dev predictions of two systems on the same
+  examples, resampled together (Koehn 2004; Berg-Kirkpatrick et al. 2012).
+
+A test that cannot say anything (one seed, differences without spread) returns
+a NaN p-value together with the reason, never a crash and never a fake 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ttest_rel
+
+from autolora import report
+
+AUTOLORA_METHOD = "autolora"
+ALPHA = 0.05
+SIGNIFICANCE_MARKER = "*"
+T_TEST = "paired t-test over seeds"
+BOOTSTRAP_TEST = "paired bootstrap over examples"
+# Differences that are equal in exact arithmetic differ by rounding error in
+# floats (0.7 - 0.6 != 0.8 - 0.7), which would give a huge, meaningless t; a
+# spread below this fraction of the values' magnitude counts as none.
+_RELATIVE_ROUNDING = 1e-9
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """Outcome of one paired test; ``reason`` says why ``p_value`` is NaN ('' otherwise)."""
+
+    test: str
+    statistic: float
+    p_value: float
+    n: int
+    reason: str = ""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+
+def paired_t_test(a: Sequence[float], b: Sequence[float]) -> TestResult:
+    """Two-sided paired t-test of a against b (scipy.stats.ttest_rel).
+
+    statistic = mean(d) / (std(d, ddof=1) / sqrt(n)) with d = a - b. With
+    fewer than two pairs, or differences that are all the same, the t
+    statistic is undefined: the result then has NaN statistic and p-value and
+    a ``reason``.
+    """
+    a, b = _paired_arrays(a, b)
+    differences = a - b
+    if len(differences) < 2:
+        return TestResult(T_TEST, math.nan, math.nan, len(differences),
+                          f"n={len(differences)} paired seeds; a t-test needs at least 2")
+    if _has_no_spread(differences, scale=max(np.abs(a).max(), np.abs(b).max())):
+        return TestResult(T_TEST, math.nan, math.nan, len(differences),
+                          f"all {len(differences)} differences equal {differences[0]:.6g}, "
+                          "so their variance is zero and t is undefined")
+    outcome = ttest_rel(a, b)
+    return TestResult(T_TEST, float(outcome.statistic), float(outcome.pvalue), len(differences))
+
+
+def _paired_arrays(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values must be two 1-D arrays of one length, got shapes "
+                         f"{a.shape} and {b.shape}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(f"paired values must be finite, got {a.tolist()} and {b.tolist()}")
+    return a, b
+
+
+def _has_no_spread(values: np.ndarray, scale: float) -> bool:
+    return float(np.ptp(values)) <= _RELATIVE_ROUNDING * max(scale, 1.0)
+
+
+def paired_bootstrap(scores_a, scores_b, metric: Callable[..., float], *,
+                     references=None, n_resamples: int, seed: int) -> TestResult:
+    """Two-sided paired bootstrap test of metric(a) - metric(b) on the same examples.
+
+    ``scores_a`` and ``scores_b`` hold one entry per example (correctness,
+    prediction or score; their first axis is the example). Each of the
+    ``n_resamples`` resamples draws n examples with replacement, the same ones
+    for both systems, from ``numpy.random.default_rng(seed)``, so a seed fixes
+    the result. ``metric`` is called as ``metric(values)``, or
+    ``metric(values, references)`` when ``references`` (e.g. gold labels) is
+    given, on the resampled entries.
+
+    The p-value counts resampled differences at least as far from the
+    observed one as the observed one is from 0 (the bootstrap distribution
+    shifted to the null hypothesis), with add-one smoothing so a finite
+    number of resamples never claims p = 0. ``statistic`` is the observed
+    difference; identical systems get p = 1.
+    """
+    scores_a, scores_b = np.asarray(scores_a), np.asarray(scores_b)
+    _check_bootstrap_inputs(scores_a, scores_b, references, n_resamples)
+    references = None if references is None else np.asarray(references)
+
+    def difference(indices: np.ndarray) -> float:
+        chosen = () if references is None else (references[indices],)
+        return float(metric(scores_a[indices], *chosen)) - float(metric(scores_b[indices], *chosen))
+
+    n_examples = len(scores_a)
+    observed = difference(np.arange(n_examples))
+    generator = np.random.default_rng(seed)
+    # One resample at a time: a (resamples x examples) index matrix can take gigabytes.
+    resampled = np.array([difference(generator.integers(0, n_examples, n_examples))
+                          for _ in range(n_resamples)])
+    as_extreme = int(np.sum(np.abs(resampled - observed) >= abs(observed)))
+    p_value = (as_extreme + 1) / (n_resamples + 1)
+    return TestResult(BOOTSTRAP_TEST, observed, p_value, n_examples)
+
+
+def _check_bootstrap_inputs(scores_a: np.ndarray, scores_b: np.ndarray, references,
+                            n_resamples: int) -> None:
+    if scores_a.shape != scores_b.shape or scores_a.ndim == 0 or len(scores_a) == 0:
+        raise ValueError(f"the two systems need scores for the same, non-empty set of examples; "
+                         f"got shapes {scores_a.shape} and {scores_b.shape}")
+    if references is not None and len(references) != len(scores_a):
+        raise ValueError(f"references has {len(references)} entries for {len(scores_a)} examples")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+
+
+def compare_with_autolora(metric_records: Iterable[Mapping], task: str,
+                          expected_seeds: Sequence[int], alpha: float = ALPHA) -> list[dict]:
+    """Paired t-tests over seeds of every baseline's main metric against AutoLoRA's on ``task``.
+
+    ``metric_records`` are evaluate's records (task, method, seed, metrics,
+    main_metric, ...); those of other tasks are ignored. Every method must
+    have exactly ``expected_seeds`` (a missing seed raises ValueError naming
+    task, method and seed, so a failed run never silently shrinks n).
+
+    Returns one dict per baseline, in record order: task, baseline,
+    main_metric, autolora_mean, baseline_mean, mean_difference (AutoLoRA minus
+    baseline, on the metric's own scale), test, statistic, p_value, n_seeds,
+    significant (p < alpha; False when p is NaN) and reason (why p is NaN).
+    """
+    values = _main_metric_by_method(metric_records, task, expected_seeds)
+    if AUTOLORA_METHOD not in values:
+        raise ValueError(f"no {AUTOLORA_METHOD} metric records for task={task}; "
+                         f"methods present: {sorted(values)}")
+    main_metric, autolora = values.pop(AUTOLORA_METHOD)
+    comparisons = []
+    for baseline, (baseline_metric, scores) in values.items():
+        if baseline_metric != main_metric:
+            raise ValueError(f"task={task}: {baseline} reports main metric {baseline_metric!r}, "
+                             f"{AUTOLORA_METHOD} {main_metric!r}")
+        comparisons.append(_comparison(task, baseline, main_metric, autolora, scores, alpha))
+    return comparisons
+
+
+def _main_metric_by_method(metric_records: Iterable[Mapping], task: str,
+                           expected_seeds: Sequence[int]) -> dict[str, tuple[str, np.ndarray]]:
+    """method -> (main metric name, its values ordered like ``expected_seeds``)."""
+    records = [record for record in metric_records if record["task"] == task]
+    if not records:
+        raise ValueError(f"no metric records for task={task}")
+    groups = report.group_by_method_and_task(records, list(expected_seeds))
+    by_method = {}
+    for (method, _), group in groups.items():
+        main_metric = report.the_same_in_all(group, "main_metric", f"task={task} method={method}")
+        by_method[method] = (main_metric, np.array([record["metrics"][main_metric]
+                                                    for record in group], dtype=float))
+    return by_method
+
+
+def _comparison(task: str, baseline: str, main_metric: str, autolora: np.ndarray,
+                scores: np.ndarray, alpha: float) -> dict:
+    outcome = paired_t_test(autolora, scores)
+    return {
+        "task": task,
+        "baseline": baseline,
+        "main_metric": main_metric,
+        "autolora_mean": float(autolora.mean()),
+        "baseline_mean": float(scores.mean()),
+        "mean_difference": float((autolora - scores).mean()),
+        "test": outcome.test,
+        "statistic": outcome.statistic,
+        "p_value": outcome.p_value,
+        "n_seeds": outcome.n,
+        "significant": is_significant(outcome.p_value, alpha),
+        "reason": outcome.reason,
+    }
+
+
+def is_significant(p_value: float, alpha: float = ALPHA) -> bool:
+    """p < alpha; a NaN p-value (no test possible) is never significant."""
+    return not math.isnan(p_value) and p_value < alpha
+
+
+def mark_significant(cell: str, significant: bool, marker: str = SIGNIFICANCE_MARKER) -> str:
+    """Append ``marker`` to a formatted table cell when the comparison is significant."""
+    return cell + marker if significant else cell
+
+
+def mark_significant_cells(table: pd.DataFrame, comparisons: Iterable[Mapping],
+                           alpha: float = ALPHA, marker: str = SIGNIFICANCE_MARKER) -> pd.DataFrame:
+    """Copy of a ``report.glue_table`` table with ``marker`` on every baseline
+    cell that differs significantly from AutoLoRA, and a note saying so.
+
+    A comparison whose baseline row or task column is not in the table raises
+    ValueError naming them (a marker must never be lost on the way).
+    """
+    comparisons = list(comparisons)
+    marked = table.copy()
+    for comparison in comparisons:
+        if comparison["baseline"] not in marked.index:
+            raise ValueError(f"no row for baseline {comparison['baseline']!r} in the table; "
+                             f"rows: {list(marked.index)}")
+        column = _column_of_task(marked, comparison["task"])
+        cell = marked.at[comparison["baseline"], column]
+        marked.at[comparison["baseline"], column] = mark_significant(
+            cell, comparison["significant"], marker)
+    marked.attrs["notes"] = list(table.attrs.get("notes", [])) + [
+        f"{marker}: differs from {AUTOLORA_METHOD} at p < {alpha} ({T_TEST}, two-sided)."]
+    marked.attrs["significance"] = [dict(comparison) for comparison in comparisons]
+    return marked
+
+
+def _column_of_task(table: pd.DataFrame, task: str) -> str:
+    """The glue table's column for ``task``: its label, perhaps with the held-out dagger."""
+    label = report.task_label(task)
+    for column in table.columns:
+        if column in (label, label + report.DAGGER):
+            return column
+    raise ValueError(f"no column for task={task} ({label!r}) in the table; "
+                     f"columns: {list(table.columns)}")
+

@@ -1,0 +1,167 @@
+"""Tests for autolora.stats: the paired t-test against its formula, the bootstrap's
+determinism and extremes, the comparisons with AutoLoRA and the table markers."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import matthews_corrcoef
+
+from autolora import report, stats
+from tests.test_report import SEEDS, metric_record
+
+AUTOLORA_RTE = [0.70, 0.72, 0.74]
+LORA_RTE = [0.60, 0.65, 0.70]
+ADALORA_RTE = [0.50, 0.51, 0.52]
+
+
+def two_sided_p_with_two_degrees_of_freedom(t):
+    """Student's t with df=2 has the closed form P(|T| > t) = 1 - t / sqrt(2 + t^2)."""
+    return 1 - abs(t) / math.sqrt(2 + t * t)
+
+
+# ---------------------------------------------------------------- paired t-test
+
+def test_t_statistic_and_p_value_match_the_formula():
+    # d = (0.10, 0.07, 0.04): mean 0.07, std (ddof=1) 0.03, t = 0.07 / (0.03 / sqrt(3))
+    outcome = stats.paired_t_test(AUTOLORA_RTE, LORA_RTE)
+    t = 0.07 / (0.03 / math.sqrt(3))
+    assert outcome.statistic == pytest.approx(t)
+    assert outcome.p_value == pytest.approx(two_sided_p_with_two_degrees_of_freedom(t))
+    assert outcome.n == 3 and outcome.reason == ""
+
+
+def test_a_single_seed_gives_nan_with_a_reason():
+    outcome = stats.paired_t_test([0.7], [0.6])
+    assert math.isnan(outcome.p_value) and math.isnan(outcome.statistic)
+    assert "at least 2" in outcome.reason
+
+
+@pytest.mark.parametrize("a, b", [([0.7, 0.8, 0.9], [0.6, 0.7, 0.8]),  # equal up to rounding
+                                  ([0.7, 0.8, 0.9], [0.7, 0.8, 0.9])])  # identical
+def test_differences_without_spread_give_nan_with_a_reason(a, b):
+    outcome = stats.paired_t_test(a, b)
+    assert math.isnan(outcome.p_value)
+    assert "variance is zero" in outcome.reason
+
+
+def test_unpaired_or_non_finite_values_raise():
+    with pytest.raises(ValueError, match="one length"):
+        stats.paired_t_test([0.1, 0.2], [0.1])
+    with pytest.raises(ValueError, match="finite"):
+        stats.paired_t_test([0.1, math.nan], [0.1, 0.2])
+
+
+# ---------------------------------------------------------------- paired bootstrap
+
+def correctness(seed, accuracy, n=300):
+    return np.random.default_rng(seed).random(n) < accuracy
+
+
+def test_bootstrap_is_reproducible_with_a_seed():
+    a, b = correctness(1, 0.75), correctness(2, 0.70)
+    first = stats.paired_bootstrap(a, b, np.mean, n_resamples=500, seed=7)
+    again = stats.paired_bootstrap(a, b, np.mean, n_resamples=500, seed=7)
+    other = stats.paired_bootstrap(a, b, np.mean, n_resamples=500, seed=8)
+    assert first == again
+    assert other.p_value != first.p_value
+    assert first.statistic == pytest.approx(a.mean() - b.mean())
+
+
+def test_identical_systems_have_p_one():
+    a = correctness(1, 0.75)
+    outcome = stats.paired_bootstrap(a, a.copy(), np.mean, n_resamples=200, seed=0)
+    assert outcome.statistic == 0 and outcome.p_value == 1
+
+
+def test_a_clearly_better_system_has_the_smallest_possible_p():
+    better, worse = correctness(1, 0.95), correctness(2, 0.40)
+    outcome = stats.paired_bootstrap(better, worse, np.mean, n_resamples=999, seed=0)
+    assert outcome.p_value == pytest.approx(1 / 1000)  # add-one smoothing: never 0
+
+
+def test_bootstrap_with_references_calls_the_metric_on_predictions_and_labels():
+    labels = np.random.default_rng(3).integers(0, 2, 200)
+    good = np.where(correctness(4, 0.9, 200), labels, 1 - labels)
+    poor = np.where(correctness(5, 0.6, 200), labels, 1 - labels)
+    outcome = stats.paired_bootstrap(good, poor, lambda p, y: matthews_corrcoef(y, p),
+                                     references=labels, n_resamples=300, seed=0)
+    assert outcome.statistic == pytest.approx(
+        matthews_corrcoef(labels, good) - matthews_corrcoef(labels, poor))
+    assert outcome.p_value < stats.ALPHA
+
+
+def test_bootstrap_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="same, non-empty"):
+        stats.paired_bootstrap([1, 0], [1], np.mean, n_resamples=10, seed=0)
+    with pytest.raises(ValueError, match="references has 1 entries for 2"):
+        stats.paired_bootstrap([1, 0], [1, 1], np.mean, references=[1], n_resamples=10, seed=0)
+    with pytest.raises(ValueError, match="n_resamples"):
+        stats.paired_bootstrap([1, 0], [1, 1], np.mean, n_resamples=0, seed=0)
+
+
+# ---------------------------------------------------------------- comparisons with AutoLoRA
+
+def rte_records():
+    scores = {"autolora": AUTOLORA_RTE, "lora": LORA_RTE, "adalora": ADALORA_RTE}
+    records = [metric_record("rte", method, seed, {"accuracy": value}, "accuracy")
+               for method, values in scores.items() for seed, value in zip(SEEDS, values)]
+    other_task = [metric_record("mrpc", "lora", seed, {"accuracy": 0.8}, "accuracy") for seed in SEEDS]
+    return records + other_task
+
+
+def test_comparisons_give_difference_p_value_and_flag_per_baseline():
+    lora, adalora = stats.compare_with_autolora(rte_records(), "rte", SEEDS)
+    assert lora["baseline"] == "lora" and adalora["baseline"] == "adalora"
+    assert lora["mean_difference"] == pytest.approx(0.07)
+    assert lora["p_value"] == pytest.approx(
+        two_sided_p_with_two_degrees_of_freedom(0.07 / (0.03 / math.sqrt(3))))
+    assert lora["n_seeds"] == 3 and lora["test"] == stats.T_TEST
+    assert not lora["significant"]  # p = 0.056
+    # adalora: d = (0.20, 0.21, 0.22), t = 0.21 / (0.01 / sqrt(3)) = 36.4, p = 0.00075
+    assert adalora["significant"] and adalora["p_value"] < 0.001
+
+
+def test_a_missing_seed_raises_naming_method_task_seed():
+    records = [r for r in rte_records() if not (r["method"] == "lora" and r["seed"] == 1)]
+    with pytest.raises(ValueError, match="task=rte method=lora seed=1"):
+        stats.compare_with_autolora(records, "rte", SEEDS)
+
+
+def test_comparisons_without_autolora_raise():
+    records = [r for r in rte_records() if r["method"] != "autolora"]
+    with pytest.raises(ValueError, match="no autolora metric records for task=rte"):
+        stats.compare_with_autolora(records, "rte", SEEDS)
+
+
+def test_nan_p_value_is_not_significant():
+    assert not stats.is_significant(math.nan)
+    assert stats.is_significant(0.01) and not stats.is_significant(0.05)
+
+
+# ---------------------------------------------------------------- table markers
+
+def test_mark_significant_appends_the_marker_only_when_significant():
+    assert stats.mark_significant("65.0 ± 5.0", True) == "65.0 ± 5.0*"
+    assert stats.mark_significant("65.0 ± 5.0", False) == "65.0 ± 5.0"
+
+
+def test_significant_cells_of_the_glue_table_are_marked(tmp_path):
+    records = [r for r in rte_records() if r["task"] == "rte"]
+    table = report.glue_table(records, {}, SEEDS)
+    marked = stats.mark_significant_cells(table, stats.compare_with_autolora(records, "rte", SEEDS))
+    assert marked.loc["adalora", "RTE"] == table.loc["adalora", "RTE"] + "*"
+    assert marked.loc["lora", "RTE"] == table.loc["lora", "RTE"]
+    assert table.loc["adalora", "RTE"].endswith("*") is False  # the input is left alone
+    assert "differs from autolora at p < 0.05" in marked.attrs["notes"][-1]
+    report.write_table(marked, tmp_path / "glue", "GLUE")
+    assert "| 51.0 ± 1.0* |" in (tmp_path / "glue.md").read_text()
+    assert r"51.0 $\pm$ 1.0* &" in (tmp_path / "glue.tex").read_text()
+
+
+def test_marking_a_task_missing_from_the_table_raises():
+    records = [r for r in rte_records() if r["task"] == "rte"]
+    table = report.glue_table(records, {}, SEEDS)
+    comparison = dict(stats.compare_with_autolora(records, "rte", SEEDS)[0], task="mrpc")
+    with pytest.raises(ValueError, match="no column for task=mrpc"):
+        stats.mark_significant_cells(table, [comparison])
