@@ -171,7 +171,7 @@ class EpochBatches:
 
 
 class EndlessBatches:
-    """A DataLoader cycled forever (as ``training.endless``), resumable: its state is the number of
+    """A DataLoader cycled forever, resumable: its state is the number of
     batches drawn so far. Register it with the Checkpointer."""
 
     def __init__(self, loader: DataLoader):

@@ -88,7 +88,9 @@ def evaluate_e2e(model, tokenizer, eval_rows, config, device):
 
     prompts, refs = e2e_reference_groups(eval_rows)
     hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
-    return score_e2e(refs, hypotheses), hypotheses
+    # A metric the official scorer cannot compute for these outputs is recorded as null (shown as
+    # missing in the tables) instead of ending a long run.
+    return score_e2e(refs, hypotheses, allow_undefined=True), hypotheses
 
 
 def evaluate_webnlg(model, tokenizer, eval_rows, config, device):
@@ -103,7 +105,7 @@ def evaluate_webnlg(model, tokenizer, eval_rows, config, device):
         split_prompts, refs = webnlg_reference_groups(eval_rows, split)
         if not split_prompts:
             continue  # a CPU subset may hold no entry of a category group
-        scores = score_webnlg(refs, [by_prompt_order[prompt] for prompt in split_prompts])
+        scores = score_webnlg(refs, [by_prompt_order[prompt] for prompt in split_prompts], allow_undefined=True)
         metrics.update({f"{name}_{split}": scores[name] for name in ("BLEU", "METEOR", "TER")})
         metrics[f"n_{split}"] = len(split_prompts)
     return metrics, hypotheses

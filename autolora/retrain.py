@@ -23,6 +23,7 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic, split_adapter
+from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
 from autolora.errors import TrainingError
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source
 from autolora.training import (
@@ -115,28 +116,36 @@ def save_adapter(model, out_dir, config: dict) -> None:
         split_adapter.save_split_adapter(model, out_dir, config["lora"]["alpha"], config["model"]["name"])
 
 
-def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str) -> list[float]:
-    """AdamW with linear warm-up and decay; returns the mean training loss of each epoch."""
-    loader = make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed)
+def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
+               checkpoint_folder, fingerprint: str) -> list[float]:
+    """AdamW with linear warm-up and decay, checkpointed (each epoch by default) so that a
+    killed job resumes; returns the mean training loss of each epoch."""
+    batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
-    total = settings["epochs"] * len(loader)
+    total = settings["epochs"] * len(batches)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings["warmup_ratio"] * total), total)
     model.to(device).train()
-    epoch_losses, step = [], 0
-    for epoch in range(settings["epochs"]):
-        losses = []
-        for batch in tqdm(loader, desc=f"retrain {task} seed {seed} epoch {epoch + 1}", mininterval=10):
+    step_losses: list[float] = []
+    checkpointer = Checkpointer(checkpoint_folder, fingerprint, settings["checkpoint_every"] or len(batches), model,
+                                stateful={"optimizer": optimizer, "scheduler": scheduler},
+                                extra={"step_losses": step_losses})
+    step = checkpointer.restore()
+    for epoch in range(step // len(batches), settings["epochs"]):
+        for batch in tqdm(batches.epoch(epoch, resume_from=step), desc=f"retrain {task} seed {seed} epoch {epoch + 1}",
+                          mininterval=10):
             loss = model(**to_device(batch, device)).loss
             check_finite(loss.item(), step, "retrain")
             loss.backward()
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            step_losses.append(loss.item())
             step += 1
-        epoch_losses.append(sum(losses) / len(losses))
-    return epoch_losses
+            checkpointer.after_step(step)
+    per_epoch = len(batches)
+    return [sum(losses) / len(losses)
+            for losses in (step_losses[e * per_epoch:(e + 1) * per_epoch] for e in range(settings["epochs"]))]
 
 
 def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed: int, adapter_dir, log_json) -> dict:
@@ -147,7 +156,10 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
     tokenizer = load_tokenizer(model_source(config["model"]))
     model = build_lora_model(config, ranks_record["ranks"])
     started = time.perf_counter()
-    epoch_losses = train_lora(model, train, tokenizer, config["retrain"], seed, device, task)
+    checkpoints = checkpoint_folder_for(log_json)
+    fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=config,
+                                  ranks=ranks_record["ranks"], data=str(tokenized_dir))
+    epoch_losses = train_lora(model, train, tokenizer, config["retrain"], seed, device, task, checkpoints, fingerprint)
     with atomic.directory(adapter_dir) as staging:
         save_adapter(model, staging, config)
     record = {
@@ -161,6 +173,7 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
         "device": str(device),
     }
     atomic.write_json(log_json, record)
+    remove_checkpoints(checkpoints)
     return record
 
 

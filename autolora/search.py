@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from autolora import atomic
 from autolora.bilevel import BilevelSearch
+from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.model import (
     inject_selection_lora,
     load_task_model,
@@ -28,7 +29,6 @@ from autolora.model import (
 )
 from autolora.training import (
     check_finite,
-    endless,
     make_loader,
     pick_device,
     seed_everything,
@@ -105,21 +105,34 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     search, modules = build_search(model, settings, lora)
     model.train()
 
-    train_loader = make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed)
-    val_batches = endless(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1))
-    trajectory = Trajectory(settings["log_every"])
-    started, step = time.perf_counter(), 0
-    for epoch in range(settings["epochs"]):
-        progress = tqdm(train_loader, desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
+    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
+    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1))
+    trajectory, last_losses = Trajectory(settings["log_every"]), {}
+    checkpointer = Checkpointer(
+        checkpoint_folder_for(out_json),
+        job_fingerprint(stage="search", task=task, seed=seed, config=config, data=str(tokenized_dir)),
+        settings["checkpoint_every"] or len(train_batches),  # default: each epoch
+        model,
+        stateful={"lower": search.lower_optimizer, "upper": search.upper_optimizer, "val_batches": val_batches},
+        extra={"trajectory": trajectory.record, "last_losses": last_losses},
+    )
+    started = time.perf_counter()
+    step = checkpointer.restore()
+    for epoch in range(step // len(train_batches), settings["epochs"]):
+        progress = tqdm(train_batches.epoch(epoch, resume_from=step),
+                        desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
         for batch in progress:
             losses = search.step(to_device(batch, device), to_device(next(val_batches), device))
             check_finite(losses.train, step, "search (training loss)")
             check_finite(losses.val, step, "search (validation loss)")
             if step % trajectory.every == 0:
                 trajectory.add(step, model, losses.train, losses.val)
+            last_losses.update(train=losses.train, val=losses.val)
             step += 1
+            checkpointer.after_step(step)
             progress.set_postfix(train=f"{losses.train:.3f}", val=f"{losses.val:.3f}", refresh=False)
-    trajectory.add(step, model, losses.train, losses.val)
+    # From the saved losses: a job resumed after its last update runs none.
+    trajectory.add(step, model, last_losses["train"], last_losses["val"])
 
     record = {
         "task": task,
@@ -138,4 +151,5 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         "settings": {"search": settings, "lora": lora},
     }
     atomic.write_json(out_json, record)
+    checkpointer.finish()
     return record

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -53,12 +51,6 @@ def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool, seed: int) -
         collate_fn=collate,
         generator=torch.Generator().manual_seed(seed),
     )
-
-
-def endless(loader: DataLoader) -> Iterator[dict]:
-    """Cycle through a loader (the validation batches of the search outlast one pass)."""
-    while True:
-        yield from loader
 
 
 def to_device(batch: dict, device: torch.device) -> dict:

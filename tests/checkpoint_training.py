@@ -21,12 +21,18 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from autolora import atomic
 from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, job_fingerprint
-from autolora.training import check_finite, endless, seed_everything
+from autolora.training import check_finite, seed_everything
 
 EPOCHS = 3
 BATCH_SIZE = 4
 TRAIN_SIZE = 42  # 11 batches, the last one short
 VAL_SIZE = 14  # 4 batches: validation passes do not line up with training epochs
+
+
+def endless(loader):
+    """The reference: a DataLoader cycled forever, as the loops did before checkpoints."""
+    while True:
+        yield from loader
 
 
 class TinyModel(nn.Module):

@@ -20,7 +20,6 @@ from autolora.checkpoint import (
     job_fingerprint,
 )
 from autolora.errors import CheckpointError, TrainingError
-from autolora.training import endless
 from tests import checkpoint_training as tiny
 from tests.conftest import REPO, random_batch
 
@@ -82,7 +81,7 @@ def test_unshuffled_loaders_resume_and_unseeded_shuffles_are_refused():
 
 def test_endless_batches_cycle_as_endless_does_and_resume_from_their_state():
     dataset = tiny.tiny_dataset(1, tiny.VAL_SIZE)
-    expected = endless(tiny.seeded_loader(dataset, seed=5))
+    expected = tiny.endless(tiny.seeded_loader(dataset, seed=5))
     expected = [next(expected) for _ in range(11)]
     stream = EndlessBatches(tiny.seeded_loader(dataset, seed=5))
     assert batches_equal([next(stream) for _ in range(6)], expected[:6])

@@ -349,3 +349,13 @@ def test_webnlg_meteor_and_ter(meteor, case):
     expected = golden_case("webnlg", case)["metrics"]
     assert meteor.score(tok_hyps, tok_refs)[0] == pytest.approx(expected["METEOR"], abs=1e-12, rel=0)
     assert corpus_ter(tok_hyps, tok_refs) == pytest.approx(expected["TER"], abs=1e-12, rel=0)
+
+
+def test_nist_of_empty_outputs_is_undefined_like_the_official_scorer():
+    from autolora.scoring import UndefinedMetric, score_e2e
+
+    refs, hyps = [["The Vaults is a pub ."], ["Aromi is a coffee shop ."]], ["", ""]
+    with pytest.raises(UndefinedMetric, match="NIST undefined"):
+        score_e2e(refs, hyps)
+    scores = score_e2e(refs, hyps, allow_undefined=True)
+    assert scores["NIST"] is None and scores["BLEU"] < 1e-6

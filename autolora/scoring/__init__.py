@@ -10,8 +10,9 @@ wheel, so Java must be installed (workflow/scripts/setup-java.sh). `autolora.sco
 is the command-line front end.
 """
 
+from autolora.scoring.bleu import UndefinedMetric
 from autolora.scoring.e2e import score_e2e, score_e2e_files
 from autolora.scoring.meteor import MeteorStdio
 from autolora.scoring.webnlg import score_webnlg, score_webnlg_files
 
-__all__ = ["MeteorStdio", "score_e2e", "score_e2e_files", "score_webnlg", "score_webnlg_files"]
+__all__ = ["MeteorStdio", "UndefinedMetric", "score_e2e", "score_e2e_files", "score_webnlg", "score_webnlg_files"]

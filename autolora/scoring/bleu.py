@@ -18,6 +18,11 @@ from autolora.scoring.mteval import tokenize_perl, tokenize_python
 BLEU_ORDER = 4
 
 
+
+class UndefinedMetric(ValueError):
+    """The official scorer has no value for these outputs (it would divide by zero)."""
+
+
 def ngram_counts(tokens: list[str], n: int) -> Counter:
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
@@ -88,7 +93,7 @@ def multi_bleu_detok(hyps: list[str], refs: list[list[str]]) -> dict:
             correct[i] += clipped_hits(hyp_toks, ref_toks, i + 1)
             total[i] += max(len(hyp_toks) - i, 0)
     if ref_len == 0 or hyp_len == 0:
-        raise ValueError("multi-bleu-detok.perl is undefined here: "
+        raise UndefinedMetric("multi-bleu-detok.perl is undefined here: "
                          f"hypothesis length {hyp_len}, reference length {ref_len}")
     precisions = [c / t if t else 0.0 for c, t in zip(correct, total)]
     brevity = math.exp(1 - ref_len / hyp_len) if hyp_len < ref_len else 1.0

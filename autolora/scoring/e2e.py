@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from autolora.errors import DataError
-from autolora.scoring.bleu import PyMtevalBleu
+from autolora.scoring.bleu import PyMtevalBleu, UndefinedMetric
 from autolora.scoring.cider import corpus_cider
 from autolora.scoring.meteor import MeteorStdio
 from autolora.scoring.nist import PyMtevalNist
@@ -107,10 +107,13 @@ def read_references(path: Path) -> list[list[str]]:
 
 
 def score_e2e(refs: list[list[str]], hyps: list[str],
-              meteor: MeteorStdio | None = None) -> dict[str, float]:
+              meteor: MeteorStdio | None = None, allow_undefined: bool = False) -> dict[str, float | None]:
     """The five E2E metrics of `hyps` against reference groups `refs` (same order).
 
-    Pass a running `MeteorStdio` to reuse its loaded paraphrase table across calls.
+    Pass a running `MeteorStdio` to reuse its loaded paraphrase table across calls. Where the
+    official scorer would divide by zero (NIST of outputs without 2-grams: a model that emits
+    (nearly) empty texts), this raises ``UndefinedMetric`` like the scorer, or with
+    ``allow_undefined`` gives None for that metric and scores the others.
     """
     if len(refs) != len(hyps):
         raise DataError(f"{len(hyps)} hypotheses but {len(refs)} reference groups")
@@ -129,9 +132,18 @@ def score_e2e(refs: list[list[str]], hyps: list[str],
             meteor_score, _ = own_meteor.score(tok_hyps, tok_refs)
     else:
         meteor_score, _ = meteor.score(tok_hyps, tok_refs)
-    return {"BLEU": bleu.score(), "NIST": nist.score(), "METEOR": meteor_score,
+    return {"BLEU": bleu.score(), "NIST": _defined(nist.score, allow_undefined), "METEOR": meteor_score,
             "ROUGE_L": corpus_rouge_l(tok_hyps, tok_refs)[0],
             "CIDEr": corpus_cider(tok_hyps, tok_refs)[0]}
+
+
+def _defined(score, allow_undefined: bool) -> float | None:
+    try:
+        return score()
+    except UndefinedMetric:
+        if allow_undefined:
+            return None
+        raise
 
 
 def score_e2e_files(refs_path: str | Path, hyp_path: str | Path,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from autolora.scoring.bleu import max_ref_counts, ngram_counts
+from autolora.scoring.bleu import UndefinedMetric, max_ref_counts, ngram_counts
 from autolora.scoring.mteval import tokenize_python
 
 NIST_ORDER = 5
@@ -62,7 +62,7 @@ class PyMtevalNist:
         total = 0.0
         for i in range(NIST_ORDER):
             if self.cand_lens[i] == 0:
-                raise ValueError(f"NIST undefined: the outputs hold no {i + 1}-gram position "
+                raise UndefinedMetric(f"NIST undefined: the outputs hold no {i + 1}-gram position "
                                  "(pymteval divides by zero here)")
             info_sum = 0.0
             for seg_hits in self.hits[i]:  # summed per segment first, as pymteval does

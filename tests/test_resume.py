@@ -1,0 +1,84 @@
+"""A search job killed with SIGKILL mid-run and started again resumes from its last checkpoint
+and writes the same α, trajectory and ranks as an uninterrupted run; the killed run leaves no
+output behind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autolora.config import task_config, validate_config
+from autolora.ranks import rank_record
+from autolora.tasks import prepare_task
+from autolora.tokenize import tokenize_prepared
+from tests.conftest import REPO, SHARED
+
+MODEL = "all-MiniLM-L6-v2"
+JOB = """
+import json, sys
+from autolora.search import run_search
+root = sys.argv[1]
+config = json.load(open(f"{root}/config.json"))
+run_search(f"{root}/tokenized", config, "rte", 0, sys.argv[2])
+"""
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    prepare_task("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=64)
+    tokenize_prepared(root / "prepared", MODEL, 32, "glue", root / "tokenized")
+    config = validate_config({
+        "run": "resume", "tasks": ["rte"], "seeds": [0], "data": {"mirror": str(SHARED / "data")},
+        "model": {"name": MODEL, "max_length": 32},
+        "search": {"epochs": 3, "batch_size": 4, "lr": 1e-2, "alpha_lr": 1e-1, "log_every": 1,
+                   "lora_dropout": 0.1, "checkpoint_every": 2},
+    }, base_dir=REPO)
+    (root / "config.json").write_text(json.dumps(task_config(config, "rte")))
+    return root
+
+
+def start_search(root, out_json):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", JOB, str(root), str(out_json)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_after_first_checkpoint(process, checkpoint, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not checkpoint.exists():
+        assert process.poll() is None, "the search ended before its first checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    time.sleep(0.5)  # a few more steps, so the kill lands between checkpoints
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def same_search(a, b):
+    return (a["alpha"], a["weights"], a["trajectory"], a["steps"]) == (b["alpha"], b["weights"], b["trajectory"], b["steps"])
+
+
+def test_a_search_killed_with_sigkill_resumes_to_the_uninterrupted_result(root):
+    reference_json = root / "reference.json"
+    reference = start_search(root, reference_json)
+    assert reference.wait(timeout=600) == 0, reference.stdout.read()[-2000:]
+
+    out_json = root / "killed.json"
+    killed = start_search(root, out_json)
+    kill_after_first_checkpoint(killed, root / ".killed.json.checkpoint" / "checkpoint.pt")
+    assert killed.returncode == -signal.SIGKILL
+    assert not out_json.exists()  # no output before the job completes
+
+    resumed = start_search(root, out_json)
+    output, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, output[-2000:]
+    assert "resuming from step" in output
+    first, second = (json.loads(path.read_text()) for path in (reference_json, out_json))
+    assert same_search(first, second)
+    assert rank_record(first) == rank_record(second)
+    assert not (root / ".killed.json.checkpoint").exists()  # removed once the output is written
