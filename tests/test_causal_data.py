@@ -31,12 +31,14 @@ def test_loss_covers_the_target_and_its_eos_only(tokenizer):
     target = tokenizer("The Vaults is a pub.", add_special_tokens=False)["input_ids"]
     assert data["input_ids"] == context + target + [tokenizer.eos_token_id]
     assert data["labels"] == [IGNORE_LABEL] * len(context) + target + [tokenizer.eos_token_id]
-    assert context[-1] == tokenizer.eos_token_id  # the separator decoding starts after
+    # SmolLM2-Instruct has a chat template: the record is a user turn, decoding opens the reply.
+    assert tokenizer.decode(context).endswith("name : The Vaults | Type : pub<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_a_row_longer_than_max_length_is_named_not_truncated(tokenizer):
-    with pytest.raises(DataError, match="train row 1: .* exceed model.max_length 12"):
-        tokenize_prompt_target(rows(["a", "a b c d e f g h"], ["x", "one two three four five"]), tokenizer, 12)
+    short = len(prompt_ids(tokenizer, "a")) + 2
+    with pytest.raises(DataError, match=f"train row 1: .* exceed model.max_length {short}"):
+        tokenize_prompt_target(rows(["a", "a b c d e f g h"], ["x", "one two three four five"]), tokenizer, short)
 
 
 def test_batches_pad_labels_with_ignore(tokenizer):
