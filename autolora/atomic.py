@@ -6,6 +6,7 @@ Everything is written under a temporary name beside the target and renamed into 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -57,12 +58,35 @@ def directory(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _replace_directory(new: Path, target: Path) -> None:
-    """os.replace cannot overwrite a non-empty folder, so the old one is moved aside first."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-    os.replace(target, retired / target.name)
-    os.replace(new, target)
-    shutil.rmtree(retired, ignore_errors=True)
+def _replace_directory(new: Path, target: Path, attempts: int = 100) -> None:
+    """os.replace cannot overwrite a non-empty folder, so the old one is moved aside first.
+
+    Parallel writers of the same shared folder (two jobs filling one cache) may interleave:
+    a rename that finds a folder again moves it aside and retries, so every writer ends with a
+    complete folder in place (the last one's) and none fails.
+    """
+    for _ in range(attempts):
+        try:
+            os.replace(new, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+        with contextlib.suppress(FileNotFoundError):  # another writer moved it first
+            os.replace(target, retired / target.name)
+        shutil.rmtree(retired, ignore_errors=True)
+    raise OSError(f"{target}: could not put the new folder in place after {attempts} attempts")
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail at the start of a job, not after hours of training, if ``path`` cannot be written."""
+    from autolora.errors import OutputError
+
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{path}: its folder {folder} is not writable ({exc.strerror or exc})") from None

@@ -19,3 +19,7 @@ class TrainingError(AutoLoRAError):
 
 class CheckpointError(AutoLoRAError):
     """A checkpoint cannot be read or does not fit the job resuming it; the message names the file."""
+
+
+class OutputError(AutoLoRAError):
+    """An output cannot be written (folder missing rights, a file where a folder should be)."""
