@@ -24,8 +24,33 @@ from torch.nn import functional as F
 ALPHA_INITS = ("ones", "zeros")
 
 
-class SelectionLoRA(nn.Module):
-    """The update alone, (lora_alpha / k) · Σ_j w_j b_j a_jᵀ x, for an in → out linear map."""
+class LoRA(nn.Module):
+    """A plain LoRA update of fixed rank r, (lora_alpha / r) · B A x, as PEFT computes it: what
+    retraining puts on GPT-2's query and value thirds (PEFT cannot split a fused c_attn).
+    A is Kaiming-uniform(a=√5) and B zero, as in LoRA and PEFT."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int, lora_alpha: float,
+                 dropout: float = 0.0, **factory):
+        super().__init__()
+        if rank <= 0:
+            raise ValueError(f"rank must be positive, got {rank}")
+        self.rank = rank
+        self.scaling = lora_alpha / rank
+        self.lora_A = nn.Parameter(torch.empty(rank, in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(out_features, rank, **factory))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def update(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B) * self.scaling
+
+    def extra_repr(self) -> str:
+        return f"rank={self.rank}, scaling={self.scaling:g}"
+
+
+class SelectionLoRA(LoRA):
+    """The update alone, (lora_alpha / k) · Σ_j w_j b_j a_jᵀ x, for an in → out linear map:
+    a rank-k LoRA whose k components are weighted by w = softmax(α)."""
 
     def __init__(
         self,
@@ -37,21 +62,18 @@ class SelectionLoRA(nn.Module):
         alpha_init: str = "ones",
         **factory,
     ):
-        super().__init__()
         if max_rank <= 0:
             raise ValueError(f"max_rank must be positive, got {max_rank}")
         if alpha_init not in ALPHA_INITS:
             raise ValueError(f"alpha_init must be one of {ALPHA_INITS}, got {alpha_init!r}")
-        self.max_rank = max_rank
-        self.scaling = lora_alpha / max_rank
-        self.lora_A = nn.Parameter(torch.empty(max_rank, in_features, **factory))
-        self.lora_B = nn.Parameter(torch.zeros(out_features, max_rank, **factory))
-        # Same init as LoRA (and PEFT): A ~ Kaiming-uniform(a=√5), B = 0.
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        super().__init__(in_features, out_features, max_rank, lora_alpha, dropout, **factory)
         # Both inits give the uniform softmax 1/k; they differ only for the α/Σα rank form.
         fill = 1.0 if alpha_init == "ones" else 0.0
         self.selection_alpha = nn.Parameter(torch.full((max_rank,), fill, **factory))
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    @property
+    def max_rank(self) -> int:
+        return self.rank
 
     def selection_weights(self) -> torch.Tensor:
         """w = softmax(α): the weight of each rank-1 component."""
@@ -79,29 +101,6 @@ class SelectionLoRALinear(SelectionLoRA):
         # order reproduces the committed results bit for bit.
         update = self.update(x)
         return self.base(x) + update
-
-
-class LoRA(nn.Module):
-    """A plain LoRA update of fixed rank r, (lora_alpha / r) · B A x, as PEFT computes it: what
-    retraining puts on GPT-2's query and value thirds (PEFT cannot split a fused c_attn)."""
-
-    def __init__(self, in_features: int, out_features: int, rank: int, lora_alpha: float,
-                 dropout: float = 0.0, **factory):
-        super().__init__()
-        if rank <= 0:
-            raise ValueError(f"rank must be positive, got {rank}")
-        self.rank = rank
-        self.scaling = lora_alpha / rank
-        self.lora_A = nn.Parameter(torch.empty(rank, in_features, **factory))
-        self.lora_B = nn.Parameter(torch.zeros(out_features, rank, **factory))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-
-    def update(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B) * self.scaling
-
-    def extra_repr(self) -> str:
-        return f"rank={self.rank}, scaling={self.scaling:g}"
 
 
 class SplitQV(nn.Module):

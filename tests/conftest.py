@@ -36,3 +36,19 @@ def random_batch(seed: int, size: int = 4, length: int = 8, num_labels: int = 2)
         "attention_mask": torch.ones(size, length, dtype=torch.long),
         "labels": torch.randint(0, num_labels, (size,), generator=generator),
     }
+
+
+def tiny_rte_job(root: Path, max_train_examples: int, **sections) -> dict:
+    """A real RTE slice prepared and tokenised for MiniLM under ``root``; returns the job's
+    config view with ``sections`` (search, retrain, ...) over the defaults."""
+    from autolora.config import task_config, validate_config
+    from autolora.tasks import prepare_task
+    from autolora.tokenize import tokenize_prepared
+
+    prepare_task("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=max_train_examples)
+    tokenize_prepared(root / "prepared", "all-MiniLM-L6-v2", 32, "glue", root / "tokenized")
+    config = validate_config({
+        "run": root.name, "tasks": ["rte"], "seeds": [0], "data": {"mirror": str(SHARED / "data")},
+        "model": {"name": "all-MiniLM-L6-v2", "max_length": 32}, **sections,
+    }, base_dir=REPO)
+    return task_config(config, "rte")

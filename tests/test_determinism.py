@@ -7,29 +7,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from autolora.config import task_config, validate_config
-from autolora.tasks import prepare_task
 from autolora.ranks import rank_record
 from autolora.retrain import run_retrain
 from autolora.search import run_search
-from autolora.tokenize import tokenize_prepared
-from tests.conftest import REPO, SHARED
-
-MODEL = "all-MiniLM-L6-v2"
+from tests.conftest import tiny_rte_job
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     root = tmp_path_factory.mktemp("determinism")
-    prepare_task("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=24)
-    tokenize_prepared(root / "prepared", MODEL, 32, "glue", root / "tokenized")
-    config = validate_config({
-        "run": "determinism", "tasks": ["rte"], "seeds": [0], "data": {"mirror": str(SHARED / "data")},
-        "model": {"name": MODEL, "max_length": 32},
-        "search": {"epochs": 1, "batch_size": 8, "lr": 1e-2, "alpha_lr": 1e-1, "log_every": 1},
-        "retrain": {"epochs": 1, "batch_size": 8, "lr": 1e-2},
-    }, base_dir=REPO)
-    return root, task_config(config, "rte")
+    return root, tiny_rte_job(root, 24, search={"epochs": 1, "batch_size": 8, "lr": 1e-2, "alpha_lr": 1e-1, "log_every": 1},
+                              retrain={"epochs": 1, "batch_size": 8, "lr": 1e-2})
 
 
 def search_and_retrain(root, config, seed, name):

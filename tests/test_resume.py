@@ -11,13 +11,9 @@ import time
 
 import pytest
 
-from autolora.config import task_config, validate_config
 from autolora.ranks import rank_record
-from autolora.tasks import prepare_task
-from autolora.tokenize import tokenize_prepared
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, tiny_rte_job
 
-MODEL = "all-MiniLM-L6-v2"
 JOB = """
 import json, sys
 from autolora.search import run_search
@@ -30,15 +26,9 @@ run_search(f"{root}/tokenized", config, "rte", 0, sys.argv[2])
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
-    prepare_task("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=64)
-    tokenize_prepared(root / "prepared", MODEL, 32, "glue", root / "tokenized")
-    config = validate_config({
-        "run": "resume", "tasks": ["rte"], "seeds": [0], "data": {"mirror": str(SHARED / "data")},
-        "model": {"name": MODEL, "max_length": 32},
-        "search": {"epochs": 3, "batch_size": 4, "lr": 1e-2, "alpha_lr": 1e-1, "log_every": 1,
-                   "lora_dropout": 0.1, "checkpoint_every": 2},
-    }, base_dir=REPO)
-    (root / "config.json").write_text(json.dumps(task_config(config, "rte")))
+    config = tiny_rte_job(root, 64, search={"epochs": 3, "batch_size": 4, "lr": 1e-2, "alpha_lr": 1e-1,
+                                            "log_every": 1, "lora_dropout": 0.1, "checkpoint_every": 2})
+    (root / "config.json").write_text(json.dumps(config))
     return root
 
 
