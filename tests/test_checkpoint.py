@@ -314,48 +314,43 @@ def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path):
     assert all(torch.equal(parameters[name], whole_parameters[name]) for name in whole_parameters)
 
 
-# ---- PEFT retraining (AdamW, linear warm-up schedule), resumed with the lines retrain.py needs
+# ---- PEFT retraining (AdamW, linear warm-up schedule): retrain.train_lora itself, interrupted
 
 
-def retrain_job(tiny_bert, folder, stop_step=None, epochs=2):
+def retrain_job(tiny_bert, folder, monkeypatch, stop_step=None, steps_run=None):
+    """autolora.retrain.train_lora on a tiny BERT; ``stop_step`` raises Interrupted there, from
+    the per-step finiteness check the loop calls anyway, which also logs into ``steps_run``."""
+    from datasets import Dataset
     from peft import LoraConfig, get_peft_model
-    from transformers import get_linear_schedule_with_warmup
 
-    lora = LoraConfig(
-        r=2, lora_alpha=4, lora_dropout=0.1, target_modules=["query", "value"], modules_to_save=["classifier"]
-    )
-    peft_model = get_peft_model(tiny_bert(seed=0), lora)
-    loader = DataLoader(token_examples(0, 10), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
-    train_batches = EpochBatches(loader)
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-2)
-    total = epochs * len(train_batches)
-    scheduler = get_linear_schedule_with_warmup(optimizer, 2, total)
-    peft_model.train()
-    step_losses = []
-    checkpointer = Checkpointer(
-        folder, job_fingerprint(stage="retrain", seed=0), len(train_batches), peft_model,
-        stateful={"optimizer": optimizer, "scheduler": scheduler}, extra={"step_losses": step_losses},
-    )
-    step = checkpointer.restore()
-    for epoch in range(step // len(train_batches), epochs):
-        for batch in train_batches.epoch(epoch, resume_from=step):
-            loss = peft_model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step_losses.append(loss.item())
-            step += 1
-            checkpointer.after_step(step)
-            if step == stop_step:
-                raise Interrupted(step)
-    return step_losses, {name: p.detach().clone() for name, p in peft_model.named_parameters()}
+    from autolora import retrain
+    from autolora.model import load_tokenizer
+
+    def check_or_stop(loss, step, stage):
+        if steps_run is not None:
+            steps_run.append(step)
+        if step == stop_step:
+            raise Interrupted(step)
+
+    monkeypatch.setattr(retrain, "check_finite", check_or_stop)
+    lora = LoraConfig(r=2, lora_alpha=4, lora_dropout=0.1, target_modules=["query", "value"],
+                      modules_to_save=["classifier"])
+    model = get_peft_model(tiny_bert(seed=0, dtype=torch.float32), lora)
+    rows = [{key: value.tolist() for key, value in example.items()} for example in token_examples(0, 10)]
+    train = Dataset.from_list(rows)
+    settings = {"batch_size": 4, "lr": 1e-2, "weight_decay": 0.0, "epochs": 2, "warmup_ratio": 0.3,
+                "checkpoint_every": None}
+    losses = retrain.train_lora(model, train, load_tokenizer("all-MiniLM-L6-v2"), settings, 0, "cpu", "tiny",
+                                folder, job_fingerprint(stage="retrain", seed=0))
+    return losses, {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def test_peft_retraining_resumes_bit_for_bit(tiny_bert, tmp_path):
-    whole_losses, whole_parameters = retrain_job(tiny_bert, tmp_path / "whole")
+def test_peft_retraining_resumes_bit_for_bit(tiny_bert, tmp_path, monkeypatch):
+    whole_losses, whole_parameters = retrain_job(tiny_bert, tmp_path / "whole", monkeypatch)
     with pytest.raises(Interrupted):
-        retrain_job(tiny_bert, tmp_path / "resumed", stop_step=5)  # checkpoint each epoch (3 steps)
-    losses, parameters = retrain_job(tiny_bert, tmp_path / "resumed")
+        retrain_job(tiny_bert, tmp_path / "resumed", monkeypatch, stop_step=4)  # after epoch 1's checkpoint
+    steps_run = []
+    losses, parameters = retrain_job(tiny_bert, tmp_path / "resumed", monkeypatch, steps_run=steps_run)
+    assert steps_run == [3, 4, 5]  # resumed from the checkpoint after epoch 1, not from scratch
     assert losses == whole_losses
     assert all(torch.equal(parameters[name], whole_parameters[name]) for name in whole_parameters)
