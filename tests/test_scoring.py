@@ -359,3 +359,14 @@ def test_nist_of_empty_outputs_is_undefined_like_the_official_scorer():
         score_e2e(refs, hyps)
     scores = score_e2e(refs, hyps, allow_undefined=True)
     assert scores["NIST"] is None and scores["BLEU"] < 1e-6
+
+
+def test_webnlg_meteor_takes_an_empty_last_output_and_all_empty_is_undefined():
+    from autolora.scoring import UndefinedMetric, score_webnlg
+
+    refs = [["Aarhus is led by Jacob Bundsgaard ."] * 6, ["The Vaults is a pub ."] * 6]
+    swapped = score_webnlg(refs[::-1], ["", "Aarhus is led by Jacob ."])
+    assert score_webnlg(refs, ["Aarhus is led by Jacob .", ""])["METEOR"] == pytest.approx(swapped["METEOR"], abs=1e-12)
+    with pytest.raises(UndefinedMetric):
+        score_webnlg(refs, ["", ""])
+    assert score_webnlg(refs, ["", ""], allow_undefined=True)["METEOR"] is None

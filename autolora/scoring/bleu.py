@@ -23,6 +23,16 @@ class UndefinedMetric(ValueError):
     """The official scorer has no value for these outputs (it would divide by zero)."""
 
 
+def score_or_none(score, allow_undefined: bool):
+    """``score()``, or None where the metric is undefined and the caller accepts that."""
+    try:
+        return score()
+    except UndefinedMetric:
+        if allow_undefined:
+            return None
+        raise
+
+
 def ngram_counts(tokens: list[str], n: int) -> Counter:
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from autolora.errors import DataError
-from autolora.scoring.bleu import PyMtevalBleu, UndefinedMetric
+from autolora.scoring.bleu import PyMtevalBleu, score_or_none
 from autolora.scoring.cider import corpus_cider
 from autolora.scoring.meteor import MeteorStdio
 from autolora.scoring.nist import PyMtevalNist
@@ -132,18 +132,9 @@ def score_e2e(refs: list[list[str]], hyps: list[str],
             meteor_score, _ = own_meteor.score(tok_hyps, tok_refs)
     else:
         meteor_score, _ = meteor.score(tok_hyps, tok_refs)
-    return {"BLEU": bleu.score(), "NIST": _defined(nist.score, allow_undefined), "METEOR": meteor_score,
+    return {"BLEU": bleu.score(), "NIST": score_or_none(nist.score, allow_undefined), "METEOR": meteor_score,
             "ROUGE_L": corpus_rouge_l(tok_hyps, tok_refs)[0],
             "CIDEr": corpus_cider(tok_hyps, tok_refs)[0]}
-
-
-def _defined(score, allow_undefined: bool) -> float | None:
-    try:
-        return score()
-    except UndefinedMetric:
-        if allow_undefined:
-            return None
-        raise
 
 
 def score_e2e_files(refs_path: str | Path, hyp_path: str | Path,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from autolora.scoring.bleu import UndefinedMetric
 from autolora.scoring._java import JavaError, jar_path, run_jar, start_jar
 
 METEOR_JAR = "meteor/meteor-1.5.jar"
@@ -64,7 +65,14 @@ class MeteorStdio:
 
 
 def meteor_files(hyps: list[str], refs: list[list[str]], num_refs: int) -> float:
-    """GenerationEval's METEOR: file mode with `-r num_refs` (each segment needs that many)."""
+    """GenerationEval's METEOR: file mode with `-r num_refs` (each segment needs that many).
+
+    An empty last hypothesis cannot be written to a line-based file (the jar would read one
+    segment fewer and print no score), so the last non-empty segment is swapped to the end: the
+    corpus score sums statistics over segments, whatever their order. All-empty outputs have
+    no METEOR (``UndefinedMetric``).
+    """
+    hyps, refs = _non_empty_last(hyps, refs)
     jar = jar_path(METEOR_JAR)
     with tempfile.TemporaryDirectory(prefix="autolora-meteor-") as tmp:
         hyp_file, ref_file = Path(tmp) / "hypothesis", Path(tmp) / "reference"
@@ -76,3 +84,14 @@ def meteor_files(hyps: list[str], refs: list[list[str]], num_refs: int) -> float
     if len(lines) < 2 or not lines[-2].startswith("Final score"):
         raise JavaError(f"meteor-1.5.jar printed no final score: {output[-500:]!r}")
     return float(lines[-2].split()[-1])
+
+
+def _non_empty_last(hyps: list[str], refs: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    if not hyps or hyps[-1]:
+        return hyps, refs
+    filled = [index for index, hyp in enumerate(hyps) if hyp]
+    if not filled:
+        raise UndefinedMetric("METEOR undefined: every hypothesis is empty")
+    order = list(range(len(hyps)))
+    order[filled[-1]], order[-1] = order[-1], order[filled[-1]]
+    return [hyps[i] for i in order], [refs[i] for i in order]

@@ -28,7 +28,7 @@ import math
 from pathlib import Path
 
 from autolora.errors import DataError
-from autolora.scoring.bleu import UndefinedMetric, multi_bleu_detok
+from autolora.scoring.bleu import score_or_none, multi_bleu_detok
 from autolora.scoring.meteor import meteor_files
 from autolora.scoring.nltk_tok import nltk_tokenize
 from autolora.scoring.ter import ter
@@ -139,22 +139,18 @@ def score_webnlg(refs: list[list[str]], hyps: list[str], num_refs: int = NUM_REF
                  allow_undefined: bool = False) -> dict:
     """BLEU (0-100, as printed), METEOR and TER (0-1) of `hyps` against `refs` (raw text).
 
-    BLEU of all-empty outputs is undefined (multi-bleu divides by zero): ``UndefinedMetric``, or
-    None with ``allow_undefined``."""
+    BLEU and METEOR of all-empty outputs are undefined (multi-bleu divides by zero, the METEOR
+    jar reads no segment): ``UndefinedMetric``, or None with ``allow_undefined``."""
     if len(refs) != len(hyps) or not hyps:
         raise DataError(f"{len(hyps)} hypotheses for {len(refs)} reference segments")
     if any(len(seg) < num_refs for seg in refs):
         raise DataError(f"every segment needs {num_refs} references (pad with the first one)")
-    try:
-        bleu = webnlg_bleu(refs, hyps, num_refs)
-    except UndefinedMetric:
-        if not allow_undefined:
-            raise
-        bleu = {"BLEU": None, "line": None}
+    bleu = score_or_none(lambda: webnlg_bleu(refs, hyps, num_refs), allow_undefined) or {"BLEU": None, "line": None}
     tok_hyps = [nltk_tokenize(h) for h in hyps]
     tok_refs = [[nltk_tokenize(r) for r in seg[:num_refs]] for seg in refs]
-    return {"BLEU": bleu["BLEU"], "METEOR": meteor_files(tok_hyps, tok_refs, num_refs),
-            "TER": corpus_ter(tok_hyps, tok_refs), "multi_bleu": bleu["line"]}
+    meteor = score_or_none(lambda: meteor_files(tok_hyps, tok_refs, num_refs), allow_undefined)
+    return {"BLEU": bleu["BLEU"], "METEOR": meteor, "TER": corpus_ter(tok_hyps, tok_refs),
+            "multi_bleu": bleu["line"]}
 
 
 def score_webnlg_files(refs_dir: str | Path, hyp_path: str | Path, split: str = "all") -> dict:
