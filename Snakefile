@@ -36,6 +36,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/ranks.smk"
 include: "workflow/rules/retrain.smk"
+include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
@@ -53,3 +54,5 @@ rule all:
             figure=["ranks", "alpha_trajectories"],
         ),
         f"{RESULTS}/provenance.json",
+        expand(f"{RESULTS}/tables/cost.{{ext}}", ext=["md", "tex", "csv"]),
+        f"{RESULTS}/figures/quality_cost.png",

@@ -20,6 +20,8 @@ Modes:
   pass); we reuse the training gradient of the first pass instead.
 - ``first_order``: ξ = 0, i.e. ∇_α L_val(w, α) (2 passes).
 - ``exact``: autograd through the unrolled step (reference for tests; small models only).
+- ``single_level``: no meta-learning (the no_meta ablation): α follows ∇_α L_tr(w, α) on the
+  training batch, in the same step as w; the validation loss is only computed for the record.
 
 ``inner_lr_factor``: the unroll steps by ξ = the inner learning rate. Eq. 6 multiplies the
 correction by the same ξ; the official Betty code omits that factor (ξ = 1 in the correction).
@@ -37,7 +39,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-HYPERGRADIENT_MODES = ("second_order", "first_order", "exact")
+HYPERGRADIENT_MODES = ("second_order", "first_order", "exact", "single_level")
 FINITE_DIFFERENCE_SCALE = 0.01
 
 Batch = Mapping[str, torch.Tensor]
@@ -106,6 +108,8 @@ class BilevelSearch:
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
 
         train_loss = self.loss(train_batch)
+        if self.mode == "single_level":
+            return self._training_gradients(train_loss, w, alphas, val_batch)
         exact = self.mode == "exact"
         grad_w = _grad(train_loss, w, create_graph=exact)
 
@@ -125,6 +129,13 @@ class BilevelSearch:
             hvp = self._finite_difference_hvp(train_batch, w_names, w, v, rng, cuda_rng)
             grad_alpha = [d - self.correction_scale * h for d, h in zip(direct, hvp)]
         return list(grad_alpha), list(grad_w), StepLosses(train_loss.item(), val_loss.item())
+
+    def _training_gradients(self, train_loss, w, alphas, val_batch):
+        """(∇_α L_tr, ∇_w L_tr, losses): α as one more training weight."""
+        grads = _grad(train_loss, w + alphas)
+        with torch.no_grad():
+            val_loss = self.loss(val_batch)  # recorded only, as the bilevel modes record it
+        return list(grads[len(w):]), list(grads[: len(w)]), StepLosses(train_loss.item(), val_loss.item())
 
     def _finite_difference_hvp(self, batch, w_names, w, v, rng, cuda_rng) -> list[torch.Tensor]:
         """(∇_α L_tr(w + εv) − ∇_α L_tr(w − εv)) / 2ε  ≈  ∇²_{α,w} L_tr · v."""

@@ -7,6 +7,7 @@ import copy
 from pathlib import Path
 
 from autolora.errors import ConfigError
+from autolora.methods import apply_method
 from autolora.tasks import get_spec
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -26,8 +27,10 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
         raise ConfigError(_describe_validation_error(exc)) from None
     config["task_overrides"] = overrides
     _check_tasks_in_overrides(config)
+    _check_method_tasks(config)
     for task in config["tasks"]:
         _check_mirror(task_config(config, task), base_dir)
+        _check_ablation_thresholds(config, task)
     return config
 
 
@@ -45,6 +48,24 @@ def _check_tasks_in_overrides(config: dict) -> None:
     unused = sorted(set(config["task_overrides"]) - set(config["tasks"]))
     if unused:
         raise ConfigError(f"config key task_overrides: {unused} not in tasks {config['tasks']}")
+
+
+def _check_method_tasks(config: dict) -> None:
+    restricted = config["method_tasks"]
+    unknown = sorted(set(restricted or []) - set(config["tasks"]))
+    if unknown:
+        raise ConfigError(f"config key method_tasks: {unknown} not in tasks {config['tasks']}")
+
+
+def _check_ablation_thresholds(config: dict, task: str) -> None:
+    # λ = x/k is a weight of the k-simplex, so x beyond k would select nothing by construction.
+    if "thresholds" not in config["ablations"]:
+        return
+    k = task_config(config, task)["lora"]["max_rank"]
+    too_large = [units for units in config["ablation_thresholds"] if units > k]
+    if too_large:
+        raise ConfigError(f"config key ablation_thresholds: {too_large} (in units of 1/k) exceed "
+                          f"k = {k} of task {task}; λ = x/k must be at most 1")
 
 
 def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
@@ -72,10 +93,10 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def task_config(config: dict, task: str, method: str = "autolora") -> dict:
-    """Everything one job of ``task`` needs: the sections with that task's overrides merged in."""
+    """Everything one job of ``task`` needs: the sections with that task's overrides merged in,
+    and what ``method`` changes in them (``autolora.methods.apply_method``)."""
     sections = {key: config[key] for key in SECTIONS}
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
     spec = get_spec(task)
-    merged.update(device=config["device"], task=task, family=spec.family, method=method,
-                  num_labels=spec.num_labels)
-    return merged
+    merged.update(device=config["device"], task=task, family=spec.family, num_labels=spec.num_labels)
+    return apply_method(merged, method)

@@ -120,13 +120,27 @@ def evaluate_nlg(model, tokenizer, tokenized_dir, prepared_dir, config, device):
 EVALUATORS = {"glue": evaluate_glue, "ner": evaluate_ner, "nlg": evaluate_nlg}
 
 
-def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, task, seed, out_json, predictions_path) -> dict:
-    device = pick_device(config["device"])
-    provenance = read_provenance(prepared_dir)
+def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, task, seed, out_json, predictions_path,
+                 extra: dict | None = None) -> dict:
+    """Score the saved adapter (or full model) of one job; ``extra`` goes into its record."""
     model = load_adapter(config, adapter_dir)
+    log = json.loads(Path(retrain_log).read_text())
+    return score_model(model, log, tokenized_dir, prepared_dir, config, seed, out_json, predictions_path, extra)
+
+
+def reported_params(trainable: dict) -> int:
+    """The papers' count: the adapter's parameters, or every parameter for full fine-tuning."""
+    return trainable.get("all", trainable["lora"])
+
+
+def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out_json, predictions_path,
+                extra: dict | None = None) -> dict:
+    """Evaluate ``model`` with the family's evaluator; write the predictions and the metrics
+    record (``log``: what training recorded, i.e. ranks, trainable_params and n_train)."""
+    task, device = config["task"], pick_device(config["device"])
+    provenance = read_provenance(prepared_dir)
     tokenizer = load_tokenizer(model_source(config["model"]))
     metrics, lines = EVALUATORS[config["family"]](model, tokenizer, tokenized_dir, prepared_dir, config, device)
-    log = json.loads(Path(retrain_log).read_text())
     record = {
         "family": config["family"],
         "task": task,
@@ -136,13 +150,15 @@ def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, 
         "main_metric": get_spec(task).main_metric,
         "eval_split": provenance["eval_split"],
         "eval_split_official": provenance["eval_split_official"],
-        "trainable_params": log["trainable_params"]["lora"],
+        "trainable_params": reported_params(log["trainable_params"]),
         "head_params": log["trainable_params"]["head"],
-        "total_rank": sum(log["ranks"].values()),
+        # Full fine-tuning has no rank.
+        "total_rank": sum(log["ranks"].values()) if log["ranks"] else None,
         "model": config["model"]["name"],
         "n_train": log["n_train"],
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
+        **(extra or {}),
     }
     if config["family"] == "nlg":
         record["generate"] = config["generate"]

@@ -181,6 +181,22 @@ def inject_selection_lora(
     return names
 
 
+def target_matrix_names(model: nn.Module, targets: tuple[str, ...]) -> list[str]:
+    """The names the search gives the adapted matrices (GPT-2's c_attn as ``….c_attn.q`` and
+    ``….c_attn.v``), in model order, without building any adapter: for baselines that put one
+    rank on every target module."""
+    names = []
+    for name, module in model.named_modules():
+        wrapper = _wrapper_for(name, module) if name.rsplit(".", 1)[-1] in targets else None
+        if wrapper is SplitQVSelectionLoRA:
+            names += [f"{name}.q", f"{name}.v"]
+        elif wrapper is not None:
+            names.append(name)
+    if not names:
+        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear (or GPT-2 c_attn) has such a name")
+    return names
+
+
 def _wrapper_for(name: str, module: nn.Module):
     from transformers.pytorch_utils import Conv1D
 
@@ -194,6 +210,11 @@ def _wrapper_for(name: str, module: nn.Module):
 def _selection_modules(model: nn.Module):
     """(name, module) of every adapted matrix's update, in model order."""
     return [(name, module) for name, module in model.named_modules() if isinstance(module, SelectionLoRA)]
+
+
+def selection_modules(model: nn.Module) -> dict[str, SelectionLoRA]:
+    """Every adapted matrix's selection-LoRA update, keyed by module name, in model order."""
+    return dict(_selection_modules(model))
 
 
 def head_modules(model: nn.Module) -> list[str]:

@@ -57,3 +57,17 @@ def rank_record(search: dict, threshold: float | None = None, form: str = "softm
         "ranks": ranks,
         "total_rank": sum(ranks.values()),
     }
+
+
+def uniform_rank_record(modules: list[str], rank: int, task: str, seed: int) -> dict:
+    """The ranks of a baseline with one rank r on every adapted module (LoRA r, grid runs)."""
+    ranks = {name: rank for name in modules}
+    return {
+        "task": task,
+        "seed": seed,
+        "k": rank,
+        "threshold": None,
+        "form": "uniform",
+        "ranks": ranks,
+        "total_rank": sum(ranks.values()),
+    }

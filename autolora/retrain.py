@@ -8,24 +8,35 @@ at all, so such modules are left out of ``target_modules``.
 
 GPT-2's fused ``c_attn`` gets separate q and v ranks, which PEFT cannot express; its adapters
 are built, saved and reloaded by ``autolora.split_adapter`` instead.
+
+The baselines train here too, with the same settings (``retrain`` section), chosen by the job's
+``method`` (``autolora.methods``): ``lora_r{r}`` and the grid's ``grid_r{r}`` runs are LoRA with
+uniform ranks (the grid's on the search-train split only, as their validation score picks the
+grid's rank); ``adalora`` is PEFT's AdaLoRA; ``full_ft`` trains every parameter and saves the
+whole model (in the same ``adapter`` folder the rules expect).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from datasets import load_from_disk
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from peft import AdaLoraConfig, LoraConfig, PeftModel, TaskType, get_peft_model
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic, split_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
 from autolora.errors import TrainingError
-from autolora.model import head_modules, load_task_model, load_tokenizer, model_source
+from autolora.errors import ConfigError
+from autolora.methods import ADALORA, FULL_FT, GRID
+from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
+from autolora.search import split_for_search
 from autolora.training import (
     check_finite,
     make_loader,
@@ -36,6 +47,11 @@ from autolora.training import (
 
 
 PEFT_TASK_TYPES = {"glue": TaskType.SEQ_CLS, "ner": TaskType.TOKEN_CLS, "nlg": TaskType.CAUSAL_LM}
+# AdaLoRA's schedule, as fractions of the total steps: train at the initial rank k for the first
+# 10 % (importance scores need trained triplets to mean anything), prune towards the budget, and
+# train the final ranks for the last 20 % (the AdaLoRA paper's GLUE runs spend similar shares).
+ADALORA_TINIT_FRACTION = 0.1
+ADALORA_TFINAL_FRACTION = 0.2
 
 
 def lora_config_for_ranks(
@@ -86,6 +102,22 @@ def check_ranks(peft_model, ranks: dict[str, int]) -> None:
         raise TrainingError(f"PEFT did not apply the searched ranks; differing (module, rank): {wrong[:6]}")
 
 
+def adalora_kept_ranks(model) -> dict[str, int]:
+    """The ranks AdaLoRA kept per module: its final rank pattern, or where the schedule has not
+    fixed one, the singular values its masks left non-zero."""
+    from peft.tuners.adalora import AdaLoraLayer
+
+    pattern = model.peft_config["default"].rank_pattern
+    if pattern:
+        return {_adalora_module_name(name): int(sum(kept)) for name, kept in pattern.items()}
+    return {name.removeprefix("base_model.model."): int((module.lora_E["default"] != 0).sum())
+            for name, module in model.named_modules() if isinstance(module, AdaLoraLayer)}
+
+
+def _adalora_module_name(parameter: str) -> str:
+    return parameter.removeprefix("base_model.model.").removesuffix(".default").removesuffix(".lora_E")
+
+
 def count_trainable(model) -> dict[str, int]:
     """LoRA parameters (the papers' count) and the task head (classifier, pooler), separately."""
     counts = {"lora": 0, "head": 0}
@@ -109,17 +141,57 @@ def build_lora_model(config: dict, ranks: dict[str, int]):
     return model
 
 
+def adalora_budget(autolora_total_rank: int, n_modules: int, max_rank: int) -> int:
+    """AdaLoRA's target_r: AutoLoRA's learned total rank spread evenly over the adapted modules
+    (at least 1). Below init_r = k, since PEFT's schedule cannot prune to the initial budget."""
+    if max_rank < 2:
+        raise ConfigError("config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, "
+                          "its budget below it)")
+    return min(max(1, round(autolora_total_rank / n_modules)), max_rank - 1)
+
+
+def adalora_schedule(total_steps: int) -> dict[str, int]:
+    """tinit, tfinal (at least one step, so the final rank pattern gets fixed) and total_step."""
+    tinit = round(ADALORA_TINIT_FRACTION * total_steps)
+    tfinal = max(1, round(ADALORA_TFINAL_FRACTION * total_steps))
+    if tinit >= total_steps - tfinal:
+        raise ConfigError(f"config key retrain.epochs: {total_steps} training steps leave AdaLoRA no "
+                          "pruning phase; train longer (more epochs or a smaller retrain.batch_size)")
+    return {"tinit": tinit, "tfinal": tfinal, "total_step": total_steps}
+
+
+def build_adalora_model(config: dict, autolora_total_rank: int, total_steps: int):
+    """The task's model with AdaLoRA on the target modules, and the budget it was given."""
+    model = load_task_model(config)
+    lora = config["lora"]
+    n_modules = len(target_matrix_names(model, tuple(lora["targets"])))
+    schedule = {"init_r": lora["max_rank"],
+                "target_r": adalora_budget(autolora_total_rank, n_modules, lora["max_rank"]),
+                **adalora_schedule(total_steps)}
+    head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
+    adalora = AdaLoraConfig(task_type=PEFT_TASK_TYPES[config["family"]], target_modules=list(lora["targets"]),
+                            lora_alpha=lora["alpha"], lora_dropout=config["retrain"]["lora_dropout"],
+                            modules_to_save=list(head) or None, **schedule)
+    return get_peft_model(model, adalora), {"autolora_total_rank": autolora_total_rank, **schedule}
+
+
+def build_full_model(config: dict):
+    """The task's model with every parameter trainable (full fine-tuning)."""
+    return load_task_model(config).requires_grad_(True)
+
+
 def save_adapter(model, out_dir, config: dict) -> None:
-    if isinstance(model, PeftModel):
+    if isinstance(model, PeftModel) or config["method"] == FULL_FT:
         model.save_pretrained(str(out_dir))
     else:
         split_adapter.save_split_adapter(model, out_dir, config["lora"]["alpha"], config["model"]["name"])
 
 
 def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
-               checkpoint_folder, fingerprint: str) -> list[float]:
+               checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None) -> list[float]:
     """AdamW with linear warm-up and decay, checkpointed (each epoch by default) so that a
-    killed job resumes; returns the mean training loss of each epoch."""
+    killed job resumes; returns the mean training loss of each epoch. ``after_update(step)`` runs
+    after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
     batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
@@ -139,6 +211,8 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if after_update is not None:
+                after_update(step)
             optimizer.zero_grad(set_to_none=True)
             step_losses.append(loss.item())
             step += 1
@@ -148,29 +222,72 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
             for losses in (step_losses[e * per_epoch:(e + 1) * per_epoch] for e in range(settings["epochs"]))]
 
 
-def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed: int, adapter_dir, log_json) -> dict:
-    """Retrain with the searched ranks on the whole training set; save the adapter and a log."""
+def training_rows(tokenized_dir, config: dict, seed: int):
+    """The whole training set; a grid run gets the search-train split only, since the
+    search-validation split scores it."""
+    train = load_from_disk(str(tokenized_dir))["train"]
+    if config["method"].startswith(f"{GRID}_r"):
+        return split_for_search(train, config["search"]["val_fraction"], seed)[0]
+    return train
+
+
+def build_method_model(config: dict, ranks_record: dict | None, total_steps: int):
+    """(model, what to run after each update, what to record) for the job's method; the ranks
+    record is the method's own, or AutoLoRA's for adalora (its budget)."""
+    if config["method"] == ADALORA:
+        model, budget = build_adalora_model(config, ranks_record["total_rank"], total_steps)
+        return model, model.base_model.update_and_allocate, {"adalora": budget}
+    if config["method"] == FULL_FT:
+        return build_full_model(config), None, {}
+    return build_lora_model(config, ranks_record["ranks"]), None, {}
+
+
+def trained_ranks(model, config: dict) -> dict[str, int]:
+    if config["method"] == ADALORA:
+        return adalora_kept_ranks(model)
+    if config["method"] == FULL_FT:
+        return {}
+    return adapted_ranks(model)
+
+
+def trainable_counts(model, config: dict) -> dict[str, int]:
+    """LoRA and head parameters; for full fine-tuning ``all`` as well, the count it reports."""
+    counts = count_trainable(model)
+    if config["method"] == FULL_FT:
+        counts["all"] = counts["lora"] + counts["head"]
+    return counts
+
+
+def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: str, seed: int, adapter_dir,
+                log_json) -> dict:
+    """Train the job's method on its training rows; save the adapter (the full model for
+    full_ft) and a log."""
     seed_everything(seed)
     device = pick_device(config["device"])
-    train = load_from_disk(str(tokenized_dir))["train"]
+    train = training_rows(tokenized_dir, config, seed)
     tokenizer = load_tokenizer(model_source(config["model"]))
-    model = build_lora_model(config, ranks_record["ranks"])
+    settings = config["retrain"]
+    total_steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
+    model, after_update, extra = build_method_model(config, ranks_record, total_steps)
     started = time.perf_counter()
     checkpoints = checkpoint_folder_for(log_json)
     fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=config,
-                                  ranks=ranks_record["ranks"], data=str(tokenized_dir))
-    epoch_losses = train_lora(model, train, tokenizer, config["retrain"], seed, device, task, checkpoints, fingerprint)
+                                  ranks=ranks_record and ranks_record["ranks"], data=str(tokenized_dir))
+    epoch_losses = train_lora(model, train, tokenizer, settings, seed, device, task, checkpoints, fingerprint,
+                              after_update)
     with atomic.directory(adapter_dir) as staging:
         save_adapter(model, staging, config)
     record = {
         "task": task,
         "seed": seed,
-        "ranks": adapted_ranks(model),
-        "trainable_params": count_trainable(model),
+        "method": config["method"],
+        "ranks": trained_ranks(model, config),
+        "trainable_params": trainable_counts(model, config),
         "epoch_losses": epoch_losses,
         "n_train": len(train),
         "seconds": time.perf_counter() - started,
         "device": str(device),
+        **extra,
     }
     atomic.write_json(log_json, record)
     remove_checkpoints(checkpoints)
@@ -178,7 +295,10 @@ def run_retrain(tokenized_dir, ranks_record: dict, config: dict, task: str, seed
 
 
 def load_adapter(config: dict, adapter_dir: str | Path):
-    """The retrained model back from its saved adapter (what evaluation and users load)."""
+    """The retrained model back from its saved adapter (what evaluation and users load); for
+    full fine-tuning, the saved model itself."""
+    if config["method"] == FULL_FT:
+        return load_task_model({**config, "model": {**config["model"], "converted": str(adapter_dir)}})
     base = load_task_model(config)
     if split_adapter.is_split_adapter(adapter_dir):
         return split_adapter.load_split_adapter(base, adapter_dir)

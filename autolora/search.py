@@ -12,11 +12,19 @@ from pathlib import Path
 
 import torch
 from datasets import load_from_disk
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from autolora import atomic
 from autolora.bilevel import BilevelSearch
-from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
+from autolora.checkpoint import (
+    Checkpointer,
+    EndlessBatches,
+    EpochBatches,
+    checkpoint_folder_for,
+    job_fingerprint,
+    trainable_parameters,
+)
 from autolora.model import (
     inject_selection_lora,
     load_task_model,
@@ -44,9 +52,9 @@ def split_for_search(train, val_fraction: float, seed: int):
     return parts["train"], parts["test"]
 
 
-def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list[str]]:
-    """Inject selection LoRA and wire both optimisers as the official code does."""
-    modules = inject_selection_lora(
+def inject_search_lora(model, settings: dict, lora: dict) -> list[str]:
+    """Selection LoRA as the search puts it on the model (also how its saved state is reloaded)."""
+    return inject_selection_lora(
         model,
         targets=tuple(lora["targets"]),
         max_rank=lora["max_rank"],
@@ -55,6 +63,11 @@ def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list
         alpha_init=settings["alpha_init"],
         train_head=settings["train_head"],
     )
+
+
+def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list[str]]:
+    """Inject selection LoRA and wire both optimisers as the official code does."""
+    modules = inject_search_lora(model, settings, lora)
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     lower_optimizer = LOWER_OPTIMIZERS[settings["optimizer"]](
         lower.values(), lr=settings["lr"], weight_decay=settings["weight_decay"]
@@ -93,8 +106,27 @@ class Trajectory:
             self.record["weights"].setdefault(name, []).append(weights.tolist())
 
 
-def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, out_json: str | Path) -> dict:
-    """Run the bilevel search for one task and seed; write and return its record."""
+def save_search_state(model, path: str | Path) -> None:
+    """The trained search model's own tensors (selection LoRA A, B, α and the head), for the
+    no_retrain ablation: the frozen base is reloaded from the pretrained model."""
+    tensors = {name: p.detach().cpu().contiguous() for name, p in trainable_parameters(model).items()}
+    atomic.replace_file(path, lambda temporary: save_file(tensors, temporary))
+
+
+def load_search_state(model, path: str | Path) -> None:
+    """Put a saved search state into a model built as the search built it (strictly: every
+    trainable tensor must be in the file and nothing else)."""
+    tensors = load_file(str(path))
+    expected = set(trainable_parameters(model))
+    if set(tensors) != expected:
+        raise ValueError(f"{path}: its tensors differ from the search model's: {sorted(set(tensors) ^ expected)[:4]}")
+    model.load_state_dict(tensors, strict=False)
+
+
+def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, out_json: str | Path,
+               state_path: str | Path | None = None) -> dict:
+    """Run the bilevel search for one task and seed; write and return its record (and the
+    trained search model's state to ``state_path`` when one is given)."""
     settings, lora = config["search"], config["lora"]
     seed_everything(seed)
     device = pick_device(config["device"])
@@ -150,6 +182,8 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         "device": str(device),
         "settings": {"search": settings, "lora": lora},
     }
+    if state_path is not None:
+        save_search_state(model, state_path)
     atomic.write_json(out_json, record)
     checkpointer.finish()
     return record

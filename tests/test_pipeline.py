@@ -108,3 +108,42 @@ def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["data"]["rte"]["checksums_verified"] is True
     assert len(provenance["config_sha256"]) == 64
+
+
+RTE_METHODS = {"autolora", "lora_r2", "grid", "adalora", "full_ft", "autolora_no_meta", "autolora_l0.5",
+               "autolora_no_retrain", "autolora_first_order", "autolora_normalized"}
+
+
+@pytest.mark.slow
+def test_every_method_and_ablation_has_its_own_rows(reduced_run):
+    import pandas as pd
+
+    config, results = reduced_run
+    glue = pd.read_csv(results / "tables" / "glue.csv")
+    assert set(glue.loc[glue["task"] == "rte", "method"]) == RTE_METHODS
+    assert set(glue.loc[glue["task"] == "stsb", "method"]) == {"autolora"}  # method_tasks: [rte]
+    assert "differs from autolora at p < 0.05" in (results / "tables" / "glue.md").read_text()
+    for seed in config["seeds"]:
+        job = results / "glue" / "rte" / f"seed{seed}"
+        grid = json.loads((job / "grid" / "metrics.json").read_text())["grid"]
+        assert grid["chosen_rank"] in config["grid_ranks"] and len(grid["validation_scores"]) == 2
+        adalora = json.loads((job / "adalora" / "retrain.json").read_text())
+        autolora_total = json.loads((job / "ranks.json").read_text())["total_rank"]
+        assert adalora["adalora"]["autolora_total_rank"] == autolora_total
+        assert sum(adalora["ranks"].values()) == adalora["adalora"]["target_r"] * len(adalora["ranks"])
+        full = json.loads((job / "full_ft" / "metrics.json").read_text())
+        assert full["trainable_params"] > 20_000_000 and full["total_rank"] is None
+        assert (job / "search_state.safetensors").exists()
+        assert json.loads((job / "autolora_first_order" / "search.json").read_text())["settings"]["search"][
+            "hypergradient"] == "first_order"
+
+
+@pytest.mark.slow
+def test_the_cost_table_and_figure_cover_every_method(reduced_run):
+    config, results = reduced_run
+    table = (results / "tables" / "cost.md").read_text()
+    for method in ("grid search", "grid_r1", "grid_r4", "adalora", "autolora_no_retrain"):
+        assert f"| {method} |" in table
+    assert "x |" in table  # AutoLoRA's cost over the grid's on RTE
+    assert (results / "benchmarks" / "retrain" / "glue" / "lora_r2" / "rte-seed0.tsv").exists()
+    assert (results / "figures" / "quality_cost.png").stat().st_size > 10_000

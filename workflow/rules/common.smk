@@ -1,5 +1,15 @@
 # Paths and per-job settings shared by every stage.
 from autolora.config import task_config
+from autolora.methods import (
+    ADALORA,
+    AUTOLORA,
+    FULL_FT,
+    GRID,
+    NO_RETRAIN,
+    SEARCH_VARIANTS,
+    grid_runs,
+    methods_of_task,
+)
 from autolora.model import needs_conversion
 from autolora.tasks import FAMILIES, family_of, tasks_of
 
@@ -25,9 +35,10 @@ def converted_model(name):
     return f"resources/models/{slug(name)}"
 
 
-def cfg(task):
-    """The config one job of this task sees (top-level sections with the task's overrides)."""
-    settings = task_config(config, task)
+def cfg(task, method=AUTOLORA):
+    """The config one job of this task and method sees (top-level sections with the task's
+    overrides and what the method changes)."""
+    settings = task_config(config, task, method)
     if needs_conversion(settings["model"]["name"]):
         settings["model"]["converted"] = converted_model(settings["model"]["name"])
     return settings
@@ -73,6 +84,37 @@ def job_dir(family="{family}", task="{task}", seed="{seed}"):
     return f"{RESULTS}/{family}/{task}/seed{seed}"
 
 
+def method_dir(family="{family}", task="{task}", seed="{seed}", method="{method}"):
+    """Every method but AutoLoRA writes to a folder of its own inside the job's folder."""
+    return f"{job_dir(family, task, seed)}/{method}"
+
+
+def method_output(task, seed, method, name):
+    """A method's file; AutoLoRA's stay in the job folder, where committed results have them."""
+    if method == AUTOLORA:
+        return f"{job_dir(family_of(task), task, seed)}/{name}"
+    return f"{method_dir(family_of(task), task, seed, method)}/{name}"
+
+
+def method_log(stage, method="{method}"):
+    """Log and benchmark paths of a method's job: AutoLoRA's without a method folder."""
+    folder = "{family}" if method == AUTOLORA else f"{{family}}/{method}"
+    return f"{stage}/{folder}/{{task}}-seed{{seed}}"
+
+
+GRID_RUNS = grid_runs(config["grid_ranks"])
+# Methods each family of rules serves (rule-level wildcard constraints keep them apart).
+UNIFORM_RANK_METHODS = r"(lora|grid)_r[0-9]+"
+THRESHOLD_METHODS = r"autolora_l[0-9.]+"
+ABLATION_RANK_METHODS = "|".join(
+    [*SEARCH_VARIANTS, "autolora_normalized", THRESHOLD_METHODS]
+)
+TRAINED_METHODS = "|".join(
+    [UNIFORM_RANK_METHODS, ADALORA, FULL_FT, ABLATION_RANK_METHODS]
+)
+EVALUATED_METHODS = "|".join([r"lora_r[0-9]+", ADALORA, FULL_FT, ABLATION_RANK_METHODS])
+
+
 def run_command():
     """How this run was asked for, for the provenance record next to its tables."""
     files = " ".join(
@@ -88,6 +130,56 @@ def per_job(name, tasks=TASKS):
         for task in tasks
         for seed in SEEDS
     ]
+
+
+def method_jobs(name, tasks=TASKS):
+    """One file per task, method that runs on it, and seed: the tables' inputs."""
+    return [
+        method_output(task, seed, method, name)
+        for task in tasks
+        for method in methods_of_task(config, task)
+        for seed in SEEDS
+    ]
+
+
+def stages_of(method):
+    """The benchmarked stages a method's own jobs run (AutoLoRA's search is shared by the
+    threshold, normalized and no_retrain ablations and by AdaLoRA's budget: counted once).
+    """
+    if method in (AUTOLORA, *SEARCH_VARIANTS):
+        return ("search", "retrain", "evaluate")
+    if method == NO_RETRAIN:
+        return ("evaluate",)
+    return ("retrain", "evaluate")
+
+
+def cost_records():
+    """{task, method, stage, seed, path} of every benchmark the cost table sums; the grid
+    as its runs (autolora.cost adds them up; its final evaluation is not part of the search).
+    """
+    records = []
+    for task in TASKS:
+        methods = methods_of_task(config, task)
+        runs = [
+            run
+            for method in methods
+            for run in (GRID_RUNS if method == GRID else [method])
+        ]
+        for method in runs:
+            for stage in stages_of(method):
+                for seed in SEEDS:
+                    path = method_log(f"{RESULTS}/benchmarks/{stage}", method)
+                    path = path.format(family=family_of(task), task=task, seed=seed)
+                    records.append(
+                        dict(
+                            task=task,
+                            method=method,
+                            stage=stage,
+                            seed=seed,
+                            path=f"{path}.tsv",
+                        )
+                    )
+    return records
 
 
 def families():
@@ -107,3 +199,29 @@ def tables():
 
 def table_tasks(table):
     return tasks_of("glue", TASKS) if table == "glue" else [table.split("_")[0]]
+
+
+def ablation_search(wildcards):
+    """A search variant's own search; the threshold and normalized ablations reuse AutoLoRA's."""
+    if wildcards.method in SEARCH_VARIANTS:
+        return f"{method_dir(wildcards.family, wildcards.task, wildcards.seed, wildcards.method)}/search.json"
+    return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/search.json"
+
+
+def method_ranks(wildcards):
+    """What a method trains with: its ranks; AdaLoRA's budget comes from AutoLoRA's."""
+    if wildcards.method == FULL_FT:
+        return []
+    if wildcards.method == ADALORA:
+        return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/ranks.json"
+    return f"{method_dir(wildcards.family, wildcards.task, wildcards.seed, wildcards.method)}/ranks.json"
+
+
+def table_output(name, ext, caption):
+    """A table file, shown by `snakemake --report` under "tables"."""
+    return report(
+        f"{RESULTS}/tables/{name}.{ext}",
+        caption=f"../report/{caption}.rst",
+        category="tables",
+        subcategory=name,
+    )

@@ -3,9 +3,13 @@
 
 rule report_table:
     input:
-        metrics=lambda wildcards: per_job("metrics.json", table_tasks(wildcards.table)),
+        metrics=lambda wildcards: method_jobs(
+            "metrics.json", table_tasks(wildcards.table)
+        ),
     output:
-        table=multiext(f"{RESULTS}/tables/{{table}}", ".md", ".tex", ".csv"),
+        md=table_output("{table}", "md", "table"),
+        tex=table_output("{table}", "tex", "table"),
+        csv=table_output("{table}", "csv", "table"),
     log:
         f"{RESULTS}/logs/report_table/{{table}}.log",
     benchmark:
@@ -23,6 +27,36 @@ rule report_table:
         command=run_command(),
     script:
         "../scripts/report_table.py"
+
+
+rule report_cost:
+    input:
+        benchmarks=[record["path"] for record in cost_records()],
+        metrics=method_jobs("metrics.json"),
+    output:
+        md=table_output("cost", "md", "cost"),
+        tex=table_output("cost", "tex", "cost"),
+        csv=table_output("cost", "csv", "cost"),
+        figure=report(
+            f"{RESULTS}/figures/quality_cost.png",
+            caption="../report/quality_cost.rst",
+            category="cost",
+        ),
+    log:
+        f"{RESULTS}/logs/report_cost.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_cost.tsv"
+    localrule: True
+    conda:
+        "../envs/autolora.yaml"
+    threads: 1
+    params:
+        cfg=config,
+        records=cost_records(),
+        grid_runs=GRID_RUNS if GRID in config["methods"] else [],
+        seeds=SEEDS,
+    script:
+        "../scripts/report_cost.py"
 
 
 rule report_figures:

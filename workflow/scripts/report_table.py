@@ -4,7 +4,9 @@ from pathlib import Path
 
 from autolora.config import task_config
 from autolora.jobs import snakemake_job
+from autolora.methods import AUTOLORA, GRID
 from autolora.provenance import config_hash
+from autolora.stats import compare_with_autolora, mark_significant_cells
 from autolora.report import (
     BIONLP_COLUMNS,
     BIONLP_TYPE_COLUMNS,
@@ -39,6 +41,29 @@ def budget(config, task, metrics):
     return f"{task_label(task)}: " + ", ".join(parts)
 
 
+def method_notes(config, table_name, methods):
+    """How the baselines that need it were run."""
+    notes = []
+    if GRID in methods:
+        how = ("the validation loss (decoding every candidate by beam search would cost more than "
+               "training it)" if table_name in ("e2e", "webnlg") else "the task's main metric")
+        notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split, "
+                     f"the rank with the best {how} on the search-validation split evaluated.")
+    if "adalora" in methods:
+        notes.append("adalora: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / "
+                     "adapted modules of the same task and seed.")
+    return notes
+
+
+def with_significance(table, metrics, tasks, seeds):
+    """GLUE cells of each baseline marked where a paired t-test over seeds against AutoLoRA gives p < 0.05."""
+    methods = {record["method"] for record in metrics}
+    if AUTOLORA not in methods or len(methods) == 1:
+        return table
+    comparisons = [comparison for task in tasks for comparison in compare_with_autolora(metrics, task, seeds)]
+    return mark_significant_cells(table, comparisons)
+
+
 with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     inputs, outputs, params, table_name = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards.table  # noqa: F821
     metrics = [json.loads(Path(path).read_text()) for path in inputs.metrics]
@@ -48,12 +73,13 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
         "config sha256": config_hash(config)[:12],
     }
     if table_name == "glue":
-        table = glue_table(metrics, run_info, params.seeds)
+        table = with_significance(glue_table(metrics, run_info, params.seeds), metrics, params.tasks, params.seeds)
     else:
         table = metrics_table(metrics, params.tasks[0], COLUMNS[table_name], run_info, params.seeds)
+    table.attrs["notes"] = table.attrs["notes"] + method_notes(config, table_name, {r["method"] for r in metrics})
     caption = (
         f"{TITLES[table_name]} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "
         f"{config['lora']['max_rank']}, {config['search']['hypergradient']} search; "
         f"mean ± std over seeds {params.seeds}."
     )
-    write_table(table, str(Path(outputs.table[0]).with_suffix("")), caption)
+    write_table(table, str(Path(outputs.md).with_suffix("")), caption)

@@ -1,12 +1,13 @@
-"""Snakemake job: PEFT LoRA retraining with the searched ranks."""
+"""Snakemake job: train one method (AutoLoRA's ranks, a baseline, an ablation) and save it."""
 import json
+from pathlib import Path
 
 from autolora.jobs import snakemake_job
 from autolora.retrain import run_retrain
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
-    with open(snakemake.input.ranks) as handle:  # noqa: F821
-        ranks = json.load(handle)
+    ranks_path = snakemake.input.get("ranks")  # noqa: F821 (none for full fine-tuning)
+    ranks = json.loads(Path(ranks_path).read_text()) if ranks_path else None
     run_retrain(
         snakemake.input.tokenized,  # noqa: F821
         ranks,

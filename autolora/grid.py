@@ -1,0 +1,105 @@
+"""The grid baseline: LoRA at each rank of ``grid_ranks``, the best on validation kept.
+
+Each run ``grid_r{r}`` is trained (``autolora.retrain``) on the search-train split and scored
+here on the search-validation split (the same seeded split the AutoLoRA search uses; the
+evaluation split is never seen while choosing). The score is the task's main metric for GLUE
+and NER (NER: entity F1 over the validation windows, each window's labelled words one
+sequence), and the mean per-token validation loss for data-to-text, since decoding every
+candidate with beam search would cost more than training it. The chosen run's adapter is then
+evaluated on the evaluation split like every other method's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import load_from_disk
+
+from autolora import atomic
+from autolora.evaluate import predict, predict_tokens, run_evaluate
+from autolora.metrics import glue_metrics
+from autolora.methods import uniform_rank
+from autolora.model import load_tokenizer, model_source
+from autolora.ner import IGNORE_LABEL, ner_metrics, tag_names
+from autolora.retrain import load_adapter
+from autolora.search import split_for_search
+from autolora.tasks import get_spec
+from autolora.training import make_loader, pick_device, to_device
+
+VALIDATION_LOSS = "validation_loss"
+
+
+def glue_validation_score(model, rows, tokenizer, config, device) -> float:
+    predictions = predict(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device,
+                          is_regression=config["num_labels"] == 1)
+    return glue_metrics(config["task"], predictions, np.asarray(rows["labels"]))[get_spec(config["task"]).main_metric]
+
+
+def ner_validation_score(model, rows, tokenizer, config, device) -> float:
+    tag_ids = predict_tokens(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device)
+    true, predicted = [], []
+    for labels, prediction in zip(rows["labels"], tag_ids):
+        labelled = [position for position, label in enumerate(labels) if label != IGNORE_LABEL]
+        true.append(tag_names([labels[position] for position in labelled]))
+        predicted.append(tag_names([int(prediction[position]) for position in labelled]))
+    return ner_metrics(true, predicted)[get_spec(config["task"]).main_metric]
+
+
+@torch.no_grad()
+def nlg_validation_loss(model, rows, tokenizer, config, device) -> float:
+    """Mean loss per target token (batch losses weighted by their labelled tokens)."""
+    model.to(device).eval()
+    total, tokens = 0.0, 0
+    for batch in make_loader(rows, tokenizer, config["retrain"]["eval_batch_size"], shuffle=False, seed=0):
+        # The model averages over the shifted targets: every labelled token but each row's first.
+        count = int((batch["labels"][:, 1:] != IGNORE_LABEL).sum())
+        total += model(**to_device(batch, device)).loss.item() * count
+        tokens += count
+    return total / tokens
+
+
+SCORERS = {"glue": glue_validation_score, "ner": ner_validation_score, "nlg": nlg_validation_loss}
+
+
+def validation_metric(config: dict) -> tuple[str, bool]:
+    """(what a grid run is scored by, whether higher is better)."""
+    if config["family"] == "nlg":
+        return VALIDATION_LOSS, False
+    return get_spec(config["task"]).main_metric, True
+
+
+def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out_json) -> dict:
+    """Score one grid run's adapter on the search-validation split; write the record."""
+    train = load_from_disk(str(tokenized_dir))["train"]
+    rows = split_for_search(train, config["search"]["val_fraction"], seed)[1]
+    model = load_adapter(config, adapter_dir)
+    tokenizer = load_tokenizer(model_source(config["model"]))
+    value = SCORERS[config["family"]](model, rows, tokenizer, config, pick_device(config["device"]))
+    metric, higher_is_better = validation_metric(config)
+    record = {"task": config["task"], "seed": seed, "method": config["method"], "rank": uniform_rank(config["method"]),
+              "metric": metric, "value": float(value), "higher_is_better": higher_is_better, "n_search_val": len(rows)}
+    atomic.write_json(out_json, record)
+    return record
+
+
+def choose_rank(scores: list[dict]) -> dict:
+    """The best-scoring run; among equal scores the smaller rank (fewer parameters)."""
+    if not scores:
+        raise ValueError("no grid runs to choose from (config key grid_ranks)")
+    sign = 1.0 if scores[0]["higher_is_better"] else -1.0
+    return max(scores, key=lambda score: (sign * score["value"], -score["rank"]))
+
+
+def run_grid_evaluate(validation_jsons, adapter_dirs, retrain_logs, tokenized_dir, prepared_dir, config: dict,
+                      seed: int, out_json, predictions_path) -> dict:
+    """Evaluate the chosen grid run on the evaluation split, recording the choice."""
+    scores = [json.loads(Path(path).read_text()) for path in validation_jsons]
+    chosen = choose_rank(scores)
+    index = scores.index(chosen)
+    extra = {"grid": {"chosen_rank": chosen["rank"], "validation_metric": chosen["metric"],
+                      "validation_scores": {str(score["rank"]): score["value"] for score in scores}}}
+    return run_evaluate(tokenized_dir, prepared_dir, adapter_dirs[index], retrain_logs[index], config,
+                        config["task"], seed, out_json, predictions_path, extra)

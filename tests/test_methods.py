@@ -1,0 +1,149 @@
+"""Baselines and ablations (autolora.methods, grid, no_retrain, AdaLoRA and no_meta training)."""
+
+import copy
+
+import pytest
+import torch
+from datasets import Dataset
+
+from autolora import retrain
+from autolora.bilevel import BilevelSearch
+from autolora.config import task_config, validate_config
+from autolora.grid import choose_rank
+from autolora.methods import ablation_methods, apply_method, uniform_rank
+from autolora.model import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
+from autolora.no_retrain import kept_components, zero_dropped_components
+from autolora.ranks import uniform_rank_record
+from tests.conftest import REPO, random_batch
+from tests.test_config import TEST_CONFIG
+
+BERT_MATRICES = [f"bert.encoder.layer.{layer}.attention.self.{matrix}" for layer in (0, 1) for matrix in ("query", "value")]
+
+
+def test_uniform_ranks_list_every_target_matrix_without_training(tiny_bert):
+    model = tiny_bert()
+    names = target_matrix_names(model, ("query", "value"))
+    assert names == BERT_MATRICES
+    assert not any("lora" in name for name, _ in model.named_parameters())  # nothing was injected
+    record = uniform_rank_record(names, uniform_rank("lora_r8"), "rte", 0)
+    assert record["ranks"] == dict.fromkeys(BERT_MATRICES, 8) and record["total_rank"] == 32
+
+
+def test_method_names_and_what_they_change():
+    assert (uniform_rank("lora_r16"), uniform_rank("grid_r2"), uniform_rank("adalora")) == (16, 2, None)
+    assert ablation_methods(["thresholds", "no_meta"], [0.5, 1.0, 2.0]) == [
+        "autolora_l0.5", "autolora_l1", "autolora_l2", "autolora_no_meta"]
+    settings = {"lora": {"max_rank": 8}, "ranks": {"threshold": None, "form": "softmax"}, "search": {}}
+    assert apply_method(copy.deepcopy(settings), "autolora_l0.5")["ranks"]["threshold"] == 0.5 / 8
+    assert apply_method(copy.deepcopy(settings), "autolora_normalized")["ranks"]["form"] == "normalized"
+    assert apply_method(copy.deepcopy(settings), "autolora_first_order")["search"]["hypergradient"] == "first_order"
+
+
+def grid_score(rank, value, higher_is_better=True):
+    return {"rank": rank, "value": value, "higher_is_better": higher_is_better, "metric": "accuracy"}
+
+
+def test_grid_picks_the_best_validation_score_and_the_smaller_rank_on_ties():
+    assert choose_rank([grid_score(1, 0.6), grid_score(2, 0.7), grid_score(4, 0.65)])["rank"] == 2
+    assert choose_rank([grid_score(8, 0.7), grid_score(2, 0.7), grid_score(4, 0.5)])["rank"] == 2
+    losses = [grid_score(1, 2.0, False), grid_score(4, 1.5, False), grid_score(8, 1.5, False)]
+    assert choose_rank(losses)["rank"] == 4  # a loss: lower is better
+
+
+def test_adalora_budget_matches_autolora_total_rank():
+    assert retrain.adalora_budget(37, 12, 8) == 3
+    assert retrain.adalora_budget(2, 12, 8) == 1  # at least one
+    assert retrain.adalora_budget(96, 12, 8) == 7  # below init_r = k, which PEFT cannot prune to
+    assert retrain.adalora_schedule(10) == {"tinit": 1, "tfinal": 2, "total_step": 10}
+
+
+def word_tokenizer(tmp_path):
+    from transformers import BertTokenizerFast
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(59)]) + "\n")
+    return BertTokenizerFast(vocab_file=str(vocab))
+
+
+def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.setattr(retrain, "load_task_model", lambda config: tiny_bert(dtype=torch.float32))
+    config = {"lora": {"targets": ["query", "value"], "max_rank": 4, "alpha": 8}, "family": "glue",
+              "method": "adalora", "retrain": {"lora_dropout": 0.0}}
+    settings = {"batch_size": 4, "lr": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.0, "epochs": 2,
+                "checkpoint_every": None}
+    batch = random_batch(0, size=12)
+    rows = Dataset.from_dict({key: value.tolist() for key, value in batch.items()})
+    model, budget = retrain.build_adalora_model(config, autolora_total_rank=4, total_steps=6)
+    calls = []
+    allocate = model.base_model.update_and_allocate
+
+    def counted(step):
+        # Importance scores are gradient-based: the gradients must still be there.
+        calls.append((step, all(p.grad is not None for n, p in model.named_parameters() if "lora_" in n)))
+        allocate(step)
+
+    retrain.train_lora(model, rows, word_tokenizer(tmp_path), settings, 0, torch.device("cpu"), "rte",
+                       tmp_path / "checkpoints", "test", counted)
+    assert calls == [(step, True) for step in range(6)]
+    assert budget["target_r"] == 1
+    kept = retrain.adalora_kept_ranks(model)
+    assert set(kept) == set(BERT_MATRICES) and sum(kept.values()) == budget["target_r"] * len(BERT_MATRICES)
+
+
+def test_no_meta_moves_alpha_and_weights_on_the_training_batch_alone(tiny_bert):
+    outcomes = []
+    for val_seed in (1, 2):
+        model = tiny_bert()
+        inject_selection_lora(model, max_rank=4)
+        for module in selection_modules(model).values():
+            torch.nn.init.normal_(module.lora_B)  # with B = 0 (LoRA's init) α has no gradient yet
+        lower, upper = lower_level_parameters(model), selection_parameters(model)
+        search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.1),
+                               torch.optim.SGD(upper.values(), lr=0.1), mode="single_level")
+        before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+        search.step(random_batch(0), random_batch(val_seed))
+        moved = {name for name, p in model.named_parameters() if p.requires_grad and not torch.equal(p, before[name])}
+        assert set(upper) <= moved and any("lora_B" in name for name in moved)
+        outcomes.append(torch.cat([p.detach().flatten() for p in upper.values()]))
+    torch.testing.assert_close(outcomes[0], outcomes[1], rtol=0, atol=0)  # the validation batch played no part
+
+
+def test_no_retrain_zeroes_exactly_the_dropped_components(tiny_bert):
+    model = tiny_bert()
+    inject_selection_lora(model, max_rank=4)
+    for module in selection_modules(model).values():
+        torch.nn.init.normal_(module.lora_B)
+    alphas = {name: [2.0, 0.0, 1.5, -1.0] for name in BERT_MATRICES}
+    kept = kept_components(alphas, threshold=0.25, form="softmax")
+    assert kept[BERT_MATRICES[0]] == [True, False, True, False]
+    before = {name: (m.lora_A.detach().clone(), m.lora_B.detach().clone()) for name, m in selection_modules(model).items()}
+    zero_dropped_components(model, kept)
+    for name, module in selection_modules(model).items():
+        a, b = before[name]
+        assert torch.equal(module.lora_A[[0, 2]], a[[0, 2]]) and torch.equal(module.lora_B[:, [0, 2]], b[:, [0, 2]])
+        assert not module.lora_A[[1, 3]].any() and not module.lora_B[:, [1, 3]].any()
+
+
+def test_method_views_of_the_test_config():
+    config = validate_config(copy.deepcopy(TEST_CONFIG), base_dir=REPO)
+    assert task_config(config, "rte", "autolora_l0.5")["ranks"]["threshold"] == 0.5 / config["lora"]["max_rank"]
+    assert task_config(config, "rte")["method"] == "autolora"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"methods": ["autolora", "lora_r0"]}, "config key methods.1"),
+        ({"methods": ["lora"]}, "config key methods.0"),
+        ({"ablations": ["no_search"]}, "config key ablations.0"),
+        ({"method_tasks": ["cola"]}, "config key method_tasks: ['cola'] not in tasks"),
+        ({"ablations": ["thresholds"], "ablation_thresholds": [0.5, 9]}, "config key ablation_thresholds: [9]"),
+    ],
+)
+def test_bad_method_settings_name_the_key(changes, message):
+    from autolora.errors import ConfigError
+
+    config = copy.deepcopy(TEST_CONFIG) | changes
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, base_dir=REPO)
+    assert message in str(error.value)
