@@ -79,7 +79,7 @@ def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
                           f"{task_settings['task']} (see README, 'Data')")
 
 
-SECTIONS = ("data", "model", "lora", "search", "ranks", "retrain", "generate")
+SECTIONS = ("data", "model", "lora", "search", "ranks", "retrain", "generate", "resources")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -98,5 +98,6 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     sections = {key: config[key] for key in SECTIONS}
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
     spec = get_spec(task)
-    merged.update(device=config["device"], task=task, family=spec.family, num_labels=spec.num_labels)
+    merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
+                  num_labels=spec.num_labels)
     return apply_method(merged, method)

@@ -31,7 +31,7 @@ from autolora.ner import ner_metrics, tag_names, words_from_windows
 from autolora.nlg_data import WEBNLG_EVAL_SPLITS, e2e_reference_groups, webnlg_reference_groups
 from autolora.retrain import load_adapter
 from autolora.tasks import get_spec
-from autolora.training import make_loader, pick_device, to_device
+from autolora.training import autocast, make_loader, pick_device, to_device
 
 
 @torch.no_grad()
@@ -43,7 +43,7 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
         batch.pop("labels", None)
         logits = model(**to_device(batch, device)).logits
         outputs.append(logits.squeeze(-1) if is_regression else logits.argmax(-1))
-    return torch.cat(outputs).cpu().numpy()
+    return torch.cat(outputs).float().cpu().numpy()  # float(): numpy has no bf16
 
 
 @torch.no_grad()
@@ -140,7 +140,8 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
     task, device = config["task"], pick_device(config["device"])
     provenance = read_provenance(prepared_dir)
     tokenizer = load_tokenizer(model_source(config["model"]))
-    metrics, lines = EVALUATORS[config["family"]](model, tokenizer, tokenized_dir, prepared_dir, config, device)
+    with autocast(device, config["precision"]):
+        metrics, lines = EVALUATORS[config["family"]](model, tokenizer, tokenized_dir, prepared_dir, config, device)
     record = {
         "family": config["family"],
         "task": task,

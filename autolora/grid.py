@@ -27,7 +27,7 @@ from autolora.ner import IGNORE_LABEL, ner_metrics, tag_names
 from autolora.retrain import load_adapter
 from autolora.search import split_for_search
 from autolora.tasks import get_spec
-from autolora.training import make_loader, pick_device, to_device
+from autolora.training import autocast, make_loader, pick_device, to_device
 
 VALIDATION_LOSS = "validation_loss"
 
@@ -77,7 +77,9 @@ def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out
     rows = split_for_search(train, config["search"]["val_fraction"], seed)[1]
     model = load_adapter(config, adapter_dir)
     tokenizer = load_tokenizer(model_source(config["model"]))
-    value = SCORERS[config["family"]](model, rows, tokenizer, config, pick_device(config["device"]))
+    device = pick_device(config["device"])
+    with autocast(device, config["precision"]):
+        value = SCORERS[config["family"]](model, rows, tokenizer, config, device)
     metric, higher_is_better = validation_metric(config)
     record = {"task": config["task"], "seed": seed, "method": config["method"], "rank": uniform_rank(config["method"]),
               "metric": metric, "value": float(value), "higher_is_better": higher_is_better, "n_search_val": len(rows)}

@@ -38,6 +38,7 @@ from autolora.methods import ADALORA, FULL_FT, GRID
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
 from autolora.search import split_for_search
 from autolora.training import (
+    autocast,
     check_finite,
     make_loader,
     pick_device,
@@ -188,7 +189,8 @@ def save_adapter(model, out_dir, config: dict) -> None:
 
 
 def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
-               checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None) -> list[float]:
+               checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None,
+               precision: str = "auto") -> list[float]:
     """AdamW with linear warm-up and decay, checkpointed (each epoch by default) so that a
     killed job resumes; returns the mean training loss of each epoch. ``after_update(step)`` runs
     after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
@@ -206,7 +208,8 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
     for epoch in range(step // len(batches), settings["epochs"]):
         for batch in tqdm(batches.epoch(epoch, resume_from=step), desc=f"retrain {task} seed {seed} epoch {epoch + 1}",
                           mininterval=10):
-            loss = model(**to_device(batch, device)).loss
+            with autocast(device, precision):
+                loss = model(**to_device(batch, device)).loss
             check_finite(loss.item(), step, "retrain")
             loss.backward()
             optimizer.step()
@@ -274,7 +277,7 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=config,
                                   ranks=ranks_record and ranks_record["ranks"], data=str(tokenized_dir))
     epoch_losses = train_lora(model, train, tokenizer, settings, seed, device, task, checkpoints, fingerprint,
-                              after_update)
+                              after_update, config["precision"])
     with atomic.directory(adapter_dir) as staging:
         save_adapter(model, staging, config)
     record = {

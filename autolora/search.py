@@ -36,6 +36,7 @@ from autolora.model import (
     selection_weights,
 )
 from autolora.training import (
+    autocast,
     check_finite,
     make_loader,
     pick_device,
@@ -154,7 +155,8 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         progress = tqdm(train_batches.epoch(epoch, resume_from=step),
                         desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
         for batch in progress:
-            losses = search.step(to_device(batch, device), to_device(next(val_batches), device))
+            with autocast(device, config["precision"]):
+                losses = search.step(to_device(batch, device), to_device(next(val_batches), device))
             check_finite(losses.train, step, "search (training loss)")
             check_finite(losses.val, step, "search (validation loss)")
             if step % trajectory.every == 0:

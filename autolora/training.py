@@ -30,6 +30,16 @@ def pick_device(setting: str = "auto") -> torch.device:
     return torch.device(setting)
 
 
+def autocast(device: torch.device, precision: str = "auto"):
+    """The forward passes' precision: bf16 autocast on GPUs that support it (``auto``) or when
+    asked (``bf16``), fp32 otherwise. Parameters, optimiser states and α stay fp32."""
+    if precision == "auto":
+        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    else:
+        use_bf16 = precision == "bf16"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
 def collator_for(dataset, tokenizer):
     """Per-token labels (NER tags, causal-LM targets) are padded with -100, which every loss
     skips; one label per example (GLUE) needs no padding."""

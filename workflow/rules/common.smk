@@ -1,4 +1,6 @@
 # Paths and per-job settings shared by every stage.
+import math
+
 from autolora.config import task_config
 from autolora.methods import (
     ADALORA,
@@ -42,6 +44,25 @@ def cfg(task, method=AUTOLORA):
     if needs_conversion(settings["model"]["name"]):
         settings["model"]["converted"] = converted_model(settings["model"]["name"])
     return settings
+
+
+def runtime(stage):
+    """Minutes a job of ``stage`` may run (sbatch --time on SLURM): per epoch × the task's
+    epochs for the training stages, a fixed allowance for the others."""
+
+    def minutes(wildcards):
+        settings = cfg(wildcards.task)["resources"]
+        if stage in ("search", "retrain"):
+            epochs = cfg(wildcards.task)[stage]["epochs"]
+            return math.ceil(settings[f"{stage}_minutes_per_epoch"] * epochs)
+        return math.ceil(settings[f"{stage}_minutes"])
+
+    return minutes
+
+
+def gpus(wildcards):
+    """GPUs of a training or evaluation job (the SLURM plugin's ``gpu`` resource)."""
+    return cfg(wildcards.task)["resources"]["gpus"]
 
 
 def model_input(wildcards):

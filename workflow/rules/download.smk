@@ -15,6 +15,7 @@ rule prepare:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=runtime("data"),
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:
@@ -33,6 +34,7 @@ rule convert_model:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=math.ceil(config["resources"]["data_minutes"]),
     params:
         name=lambda wildcards: next(
             name
@@ -58,6 +60,7 @@ rule tokenize:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=runtime("data"),
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:

@@ -21,6 +21,8 @@ rule evaluate:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("evaluate"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:

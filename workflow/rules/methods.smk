@@ -20,6 +20,8 @@ rule search_variant:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("search"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
     script:
@@ -40,6 +42,7 @@ rule uniform_ranks:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=runtime("data"),
     params:
         cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
     script:
@@ -84,6 +87,8 @@ rule retrain_method:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("retrain"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
     script:
@@ -111,6 +116,8 @@ rule evaluate_method:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("evaluate"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
     script:
@@ -135,6 +142,8 @@ rule grid_validate:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("evaluate"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
     script:
@@ -165,6 +174,8 @@ rule evaluate_grid:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("evaluate"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task, GRID),
     script:
@@ -190,6 +201,8 @@ rule evaluate_no_retrain:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("evaluate"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task, NO_RETRAIN),
     script:

@@ -19,6 +19,8 @@ rule retrain:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("retrain"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:

@@ -26,6 +26,8 @@ rule search:
     threads: config["threads"]
     resources:
         mem_mb=8000,
+        runtime=runtime("search"),
+        gpu=gpus,
     params:
         cfg=lambda wildcards: cfg(wildcards.task),
     script:
