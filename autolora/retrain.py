@@ -265,6 +265,8 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
                 log_json) -> dict:
     """Train the job's method on its training rows; save the adapter (the full model for
     full_ft) and a log."""
+    for output in (adapter_dir, log_json):
+        atomic.check_writable(output)  # now, not after the training
     seed_everything(seed)
     device = pick_device(config["device"])
     train = training_rows(tokenized_dir, config, seed)

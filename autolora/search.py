@@ -128,6 +128,7 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
                state_path: str | Path | None = None) -> dict:
     """Run the bilevel search for one task and seed; write and return its record (and the
     trained search model's state to ``state_path`` when one is given)."""
+    atomic.check_writable(out_json)  # now, not after the search
     settings, lora = config["search"], config["lora"]
     seed_everything(seed)
     device = pick_device(config["device"])
