@@ -210,8 +210,8 @@ cleanup() {
 # SLURM run, with the profile's partition variable set to this cluster's partition:
 # squeue status queries (no accounting database here, so sacct cannot answer) and a
 # short first status check (the plugin's default of 40 s would dominate this tiny DAG).
-# The reduced config's GLUE tasks: the data-to-text tasks (SmolLM2) would triple the time of
-# both runs and exercise nothing more of SLURM.
+# The reduced config's GLUE tasks with AutoLoRA alone: the data-to-text tasks (SmolLM2) and the
+# baselines would multiply the time of both runs and exercise nothing more of SLURM.
 write_glue_config() {
     PYTHONPATH=$REPO "$PYTHON" - "$WORK/config.yaml" <<'EOF'
 import sys, yaml
@@ -219,6 +219,8 @@ from autolora.tasks import family_of
 config = yaml.safe_load(open("config/test.yaml"))
 config["tasks"] = [task for task in config["tasks"] if family_of(task) == "glue"]
 config["task_overrides"] = {t: o for t, o in config.get("task_overrides", {}).items() if t in config["tasks"]}
+for key in ("methods", "ablations", "method_tasks"):
+    config.pop(key, None)
 yaml.safe_dump(config, open(sys.argv[1], "w"))
 EOF
 }
