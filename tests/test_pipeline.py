@@ -147,3 +147,17 @@ def test_the_cost_table_and_figure_cover_every_method(reduced_run):
     assert "x |" in table  # AutoLoRA's cost over the grid's on RTE
     assert (results / "benchmarks" / "retrain" / "glue" / "lora_r2" / "rte-seed0.tsv").exists()
     assert (results / "figures" / "quality_cost.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_snakemake_builds_the_html_report_with_every_table_and_figure(reduced_run, tmp_path):
+    config, results = reduced_run
+    workdir = results.parents[1]
+    report = tmp_path / "report.html"
+    result = snakemake(workdir, workdir / "config.yaml", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    for name in ("glue_ranks.png", "nlg_ranks.png", "ner_ranks.png", "quality_cost.png", "cost.md", "e2e.md"):
+        assert name in html, name
+    print(f"HTML report: {report.stat().st_size / 1e6:.1f} MB")  # shown with pytest -rP
+    assert report.stat().st_size > 100_000
