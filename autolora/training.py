@@ -30,9 +30,10 @@ def pick_device(setting: str = "auto") -> torch.device:
     return torch.device(setting)
 
 
-def autocast(device: torch.device, precision: str = "auto"):
+def autocast(device: torch.device | str, precision: str = "auto"):
     """The forward passes' precision: bf16 autocast on GPUs that support it (``auto``) or when
     asked (``bf16``), fp32 otherwise. Parameters, optimiser states and α stay fp32."""
+    device = torch.device(device)
     if precision == "auto":
         use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     else:
