@@ -14,7 +14,7 @@ from tests.conftest import REPO, SHARED
 def snakemake(workdir, configfile, *extra):
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
                "--configfile", str(configfile), "--cores", "2", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, capture_output=True, text=True, timeout=2700)
 
 
 def write_config(tmp_path, **changes):
