@@ -24,7 +24,7 @@ def gpt2_dir(tmp_path):
 
 
 def job_config(model_dir):
-    return {"family": "nlg", "num_labels": None, "model": {"name": model_dir},
+    return {"family": "nlg", "num_labels": None, "method": "autolora", "model": {"name": model_dir},
             "lora": {"alpha": 16}, "retrain": {"lora_dropout": 0.0}}
 
 
