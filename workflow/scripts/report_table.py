@@ -30,7 +30,8 @@ def budget(config, task, metrics):
     parts = [
         f"{settings['model']['name']}",
         f"{record['n_train']} train ex.",
-        f"eval {record['n_eval']} of {record['n_eval_full']}",
+        # Records written before eval subsets existed have no n_eval_full: they scored the whole split.
+        f"eval {record['n_eval']} of {record.get('n_eval_full', record['n_eval'])}",
         f"search {settings['search']['epochs']} ep.",
         f"retrain {settings['retrain']['epochs']} ep.",
     ]
