@@ -87,10 +87,9 @@ def adapted_ranks(model) -> dict[str, int]:
 
     if not isinstance(model, PeftModel):
         return split_adapter.split_ranks(model)
-    peft_model, prefix = model, "base_model.model."
     return {
-        name.removeprefix(prefix): module.r["default"]
-        for name, module in peft_model.named_modules()
+        name.removeprefix("base_model.model."): module.r["default"]
+        for name, module in model.named_modules()
         if isinstance(module, LoraLayer)
     }
 

@@ -51,11 +51,11 @@ def runtime(stage):
     epochs for the training stages, a fixed allowance for the others."""
 
     def minutes(wildcards):
-        settings = cfg(wildcards.task)["resources"]
+        settings = cfg(wildcards.task)
         if stage in ("search", "retrain"):
-            epochs = cfg(wildcards.task)[stage]["epochs"]
-            return math.ceil(settings[f"{stage}_minutes_per_epoch"] * epochs)
-        return math.ceil(settings[f"{stage}_minutes"])
+            per_epoch = settings["resources"][f"{stage}_minutes_per_epoch"]
+            return math.ceil(per_epoch * settings[stage]["epochs"])
+        return math.ceil(settings["resources"][f"{stage}_minutes"])
 
     return minutes
 
