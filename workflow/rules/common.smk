@@ -65,6 +65,13 @@ def gpus(wildcards):
     return cfg(wildcards.task)["resources"]["gpus"]
 
 
+# Conda env of the jobs that may use GPUs (paths relative to workflow/rules): the CUDA build of
+# PyTorch when any task asks for GPUs. Static rather than per job so `--containerize` works.
+GPU_ENV = "../envs/autolora-{}.yaml".format(
+    "cuda" if any(cfg(task)["resources"]["gpus"] for task in TASKS) else "cpu"
+)
+
+
 def model_input(wildcards):
     """The converted model a job loads, where its model needs one."""
     name = cfg(wildcards.task)["model"]["name"]

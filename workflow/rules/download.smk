@@ -11,7 +11,7 @@ rule prepare:
     benchmark:
         "resources/benchmarks/prepare/{task}-{tag}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -30,7 +30,7 @@ rule convert_model:
     benchmark:
         "resources/benchmarks/convert_model/{model}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -56,7 +56,7 @@ rule tokenize:
     benchmark:
         "resources/benchmarks/tokenize/{model}-{task}-{tag}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -17,7 +17,7 @@ rule evaluate:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{family}}/{{task}}-seed{{seed}}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,

@@ -16,7 +16,7 @@ rule search_variant:
     wildcard_constraints:
         method="|".join(SEARCH_VARIANTS),
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -38,7 +38,7 @@ rule uniform_ranks:
     wildcard_constraints:
         method=UNIFORM_RANK_METHODS,
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -60,7 +60,7 @@ rule ablation_ranks:
         method=ABLATION_RANK_METHODS,
     localrule: True
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     params:
         cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
@@ -83,7 +83,7 @@ rule retrain_method:
     wildcard_constraints:
         method=TRAINED_METHODS,
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -112,7 +112,7 @@ rule evaluate_method:
     wildcard_constraints:
         method=EVALUATED_METHODS,
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -138,7 +138,7 @@ rule grid_validate:
     wildcard_constraints:
         method=r"grid_r[0-9]+",
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -170,7 +170,7 @@ rule evaluate_grid:
     benchmark:
         f"{RESULTS}/benchmarks/{method_log('evaluate', GRID)}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -197,7 +197,7 @@ rule evaluate_no_retrain:
     benchmark:
         f"{RESULTS}/benchmarks/{method_log('evaluate', NO_RETRAIN)}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,

@@ -12,7 +12,7 @@ rule ranks:
         f"{RESULTS}/benchmarks/ranks/{{family}}/{{task}}-seed{{seed}}.tsv"
     localrule: True
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     params:
         cfg=lambda wildcards: cfg(wildcards.task),

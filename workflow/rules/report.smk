@@ -18,7 +18,7 @@ rule report_table:
         table="|".join(name for names in TABLES.values() for name in names),
     localrule: True
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     params:
         cfg=config,
@@ -48,7 +48,7 @@ rule report_cost:
         f"{RESULTS}/benchmarks/report_cost.tsv"
     localrule: True
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     params:
         cfg=config,
@@ -82,7 +82,7 @@ rule report_figures:
         f"{RESULTS}/benchmarks/report_figures/{{family}}.tsv"
     localrule: True
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     script:
         "../scripts/report_figures.py"
@@ -98,7 +98,7 @@ rule provenance:
         f"{RESULTS}/logs/provenance.log",
     localrule: True
     conda:
-        "../envs/autolora.yaml"
+        "../envs/autolora-cpu.yaml"
     threads: 1
     params:
         cfg=config,

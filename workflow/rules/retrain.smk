@@ -15,7 +15,7 @@ rule retrain:
     benchmark:
         f"{RESULTS}/benchmarks/retrain/{{family}}/{{task}}-seed{{seed}}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,

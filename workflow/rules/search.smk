@@ -22,7 +22,7 @@ rule search:
     benchmark:
         f"{RESULTS}/benchmarks/search/{{family}}/{{task}}-seed{{seed}}.tsv"
     conda:
-        "../envs/autolora.yaml"
+        GPU_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
