@@ -32,8 +32,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic, split_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
-from autolora.errors import TrainingError
-from autolora.errors import ConfigError
+from autolora.errors import ConfigError, TrainingError
 from autolora.methods import ADALORA, FULL_FT, GRID
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
 from autolora.search import split_for_search
