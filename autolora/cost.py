@@ -195,6 +195,10 @@ def _max_or_nan(values: pd.Series) -> float:
     return values.max(skipna=False)
 
 
+def _mean_or_nan(values: pd.Series) -> float:
+    return values.mean(skipna=False)
+
+
 def _grid_costs(costs: pd.DataFrame, grid_methods: list[str]) -> pd.DataFrame:
     """GRID_METHOD rows: each grid stage summed over the grid's runs, per task and seed."""
     if not grid_methods:
@@ -231,7 +235,7 @@ def summarise_costs(per_seed: pd.DataFrame) -> pd.DataFrame:
     summary = grouped.agg(n_seeds=("seed", "size"),
                           seeds=("seed", lambda seeds: ";".join(map(str, sorted(seeds)))))
     for cost in COSTS:
-        summary[f"{cost}_mean"] = grouped[cost].agg(lambda values: values.mean(skipna=False))
+        summary[f"{cost}_mean"] = grouped[cost].agg(_mean_or_nan)
         summary[f"{cost}_std"] = grouped[cost].agg(lambda values: values.std(skipna=False))
     return summary.reset_index()
 
@@ -251,7 +255,8 @@ def grid_ratios(per_seed: pd.DataFrame) -> pd.DataFrame:
 def _mean_cost_of(per_seed: pd.DataFrame, method: str, stages: Sequence[str]) -> pd.DataFrame:
     rows = per_seed[(per_seed["method"] == method) & per_seed["stage"].isin(stages)]
     per_task_and_seed = rows.groupby(["task", "seed"])[["wall_s", "cpu_s"]].agg(_sum_or_nan)
-    return per_task_and_seed.groupby("task").mean()
+    # A seed without a measurement makes the mean NaN, as in summarise_costs.
+    return per_task_and_seed.groupby("task").agg(_mean_or_nan)
 
 
 # --------------------------------------------------------------------------
@@ -266,8 +271,8 @@ def cost_table(benchmark_records: Iterable[Mapping], param_records: Iterable[Map
     time of all stages (minutes), peak RSS over the stages (MB), trainable
     parameters (mean over seeds of ``param_records``' ``trainable_params``;
     records are {task, method, seed, trainable_params}, e.g. evaluate's
-    metric records) and, on AutoLoRA's row, its search + retrain wall time
-    over the grid search's, when the task has both. Cells are mean ± std
+    metric records) and, on AutoLoRA's row, its search + retrain wall and CPU
+    time over the grid search's, when the task has both. Cells are mean ± std
     over ``expected_seeds``; ``grid_methods`` are the LoRA runs (one per rank)
     that make up the grid search. Notes go to ``attrs["notes"]``, the tidy
     per-(task, method, stage) summary with the ratios to ``attrs["tidy"]``.
@@ -314,7 +319,8 @@ def _cost_row(task: str, method: str, cells: pd.DataFrame, params: Mapping,
     row["Peak RSS (MB)"] = _cost_cell(by_stage, TOTAL_STAGE, "max_rss_mb", scale=1.0, digits=0)
     row[report.PARAMS_COLUMN] = (report.human_count(params[task, method])
                                  if (task, method) in params else report.MISSING_CELL)
-    row["Wall vs. grid"] = _ratio_cell(task, method, ratios)
+    row["Wall vs. grid"] = _ratio_cell(task, method, ratios, "wall_s")
+    row["CPU vs. grid"] = _ratio_cell(task, method, ratios, "cpu_s")
     return row
 
 
@@ -332,10 +338,10 @@ def _cost_cell(by_stage: pd.DataFrame, stage: str, cost: str, scale: float, digi
     return text if math.isnan(std) else f"{text} ± {std * scale:.{digits}f}"
 
 
-def _ratio_cell(task: str, method: str, ratios: pd.DataFrame) -> str:
+def _ratio_cell(task: str, method: str, ratios: pd.DataFrame, cost: str) -> str:
     if method != AUTOLORA_METHOD or task not in set(ratios["task"]):
         return report.MISSING_CELL
-    ratio = ratios.loc[ratios["task"] == task, "wall_s_ratio"].item()
+    ratio = ratios.loc[ratios["task"] == task, f"{cost}_ratio"].item()
     return NOT_MEASURED_CELL if math.isnan(ratio) else f"{ratio:.2f}x"
 
 
@@ -350,8 +356,9 @@ def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: 
              "on jobs running beside them; CPU time less so."]
     if grid_methods and GRID_METHOD in set(summary["method"]):
         notes.append(f"{GRID_METHOD}: one LoRA retrain + evaluate for each of "
-                     f"{', '.join(grid_methods)}, summed per seed. Wall vs. grid: mean wall time "
-                     f"of {AUTOLORA_METHOD}'s search + retrain over that of the {GRID_METHOD}.")
+                     f"{', '.join(grid_methods)}, summed per seed. Wall (CPU) vs. grid: mean wall "
+                     f"(CPU) time of {AUTOLORA_METHOD}'s search + retrain over that of the "
+                     f"{GRID_METHOD}.")
     if summary[[f"{cost}_mean" for cost in COSTS]].isna().any(axis=None):
         notes.append(f"{NOT_MEASURED_CELL}: Snakemake wrote NA for some seed, the job having "
                      "ended before its first resource sample.")

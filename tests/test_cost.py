@@ -209,12 +209,22 @@ def test_table_cells(table):
     assert autolora["Total CPU (min)"] == "1.55 ± 0.17"
     assert autolora["Peak RSS (MB)"] == "1000 ± 0"
     assert autolora[report.PARAMS_COLUMN] == "38.4K"
-    assert autolora["Wall vs. grid"] == "0.75x"
+    assert autolora["Wall vs. grid"] == autolora["CPU vs. grid"] == "0.75x"
     assert rows.at["lora_r8", report.PARAMS_COLUMN] == "0.15M"
     assert rows.at["lora_r1", report.PARAMS_COLUMN] == report.MISSING_CELL
     assert rows.at["lora_r1", "Search wall (min)"] == report.MISSING_CELL
     assert rows.at[cost.GRID_METHOD, "Total wall (min)"] == "4.00 ± 0.00"
     assert rows.at[cost.GRID_METHOD, "Wall vs. grid"] == report.MISSING_CELL
+    assert rows.at[cost.GRID_METHOD, "CPU vs. grid"] == report.MISSING_CELL
+
+
+def test_cpu_ratio_is_not_measured_when_a_search_cpu_time_is_na(tmp_path):
+    records = benchmark_records(tmp_path)
+    search = next(r for r in records if r["method"] == "autolora" and r["stage"] == "search")
+    search["path"] = str(write_benchmark(tmp_path / "na.tsv", (120, "NA", 1000)))
+    autolora = cost.cost_table(records, [], SEEDS, GRID).set_index("Method").loc["autolora"]
+    assert autolora["CPU vs. grid"] == cost.NOT_MEASURED_CELL
+    assert autolora["Wall vs. grid"] != cost.NOT_MEASURED_CELL
 
 
 def test_table_files_are_written(table, tmp_path):
