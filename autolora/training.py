@@ -30,15 +30,16 @@ def pick_device(setting: str = "auto") -> torch.device:
     return torch.device(setting)
 
 
-def autocast(device: torch.device | str, precision: str = "auto"):
-    """The forward passes' precision: bf16 autocast on GPUs that support it (``auto``) or when
-    asked (``bf16``), fp32 otherwise. Parameters, optimiser states and α stay fp32."""
-    device = torch.device(device)
+def uses_bf16(device: torch.device | str, precision: str = "auto") -> bool:
+    """bf16 on GPUs that support it (``auto``) or when asked (``bf16``), fp32 otherwise."""
     if precision == "auto":
-        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    else:
-        use_bf16 = precision == "bf16"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+        return torch.device(device).type == "cuda" and torch.cuda.is_bf16_supported()
+    return precision == "bf16"
+
+
+def autocast(device: torch.device | str, precision: str = "auto"):
+    """The forward passes' precision (see uses_bf16). Parameters, optimiser states and α stay fp32."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=uses_bf16(device, precision))
 
 
 def collator_for(dataset, tokenizer):

@@ -7,6 +7,10 @@ Targets (issue #2): our LoRA ≥ 0.95× PEFT throughput; first_order search step
 step; second_order ≤ 4.0× (train, validation and two finite-difference passes).
 
     python benchmarks/step_time.py --threads 2 --batch-size 16 --seq-len 128
+
+On a GPU: `--device cuda` (bf16 autocast under `--precision auto`, as the pipeline does) and
+`--random-init roberta-base` for the paper's model shape with random weights (step time does
+not depend on the weights; the GPU machines here cannot fetch roberta-base).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
 
 from autolora.bilevel import BilevelSearch  # noqa: E402
+from autolora.training import autocast, pick_device, to_device, uses_bf16  # noqa: E402
 from autolora.model import (  # noqa: E402
     inject_selection_lora,
     load_sequence_classifier,
@@ -45,23 +50,35 @@ def lora_step(model, optimizer, batch):
     optimizer.zero_grad(set_to_none=True)
 
 
-def ours(model_name: str, k: int):
-    model = load_sequence_classifier(model_name, 2)
+def base_model(model_name: str, random_init: str | None):
+    """The pretrained classifier, or one of a named shape with random weights."""
+    if random_init is None:
+        return load_sequence_classifier(model_name, 2)
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    # transformers' default RoBERTa config is roberta-base's shape (12 layers, 768 wide).
+    shapes = {"roberta-base": lambda: AutoConfig.for_model("roberta", num_labels=2)}
+    torch.manual_seed(0)
+    return AutoModelForSequenceClassification.from_config(shapes[random_init]())
+
+
+def ours(model_name: str, k: int, random_init: str | None, device: torch.device):
+    model = base_model(model_name, random_init)
     inject_selection_lora(model, max_rank=k, lora_alpha=16)
-    model.train()
+    model.to(device).train()
     return model
 
 
-def variants(model_name: str, k: int, train, val):
+def variants(model_name: str, k: int, train, val, random_init: str | None, device: torch.device):
     """name -> zero-argument callable doing one step."""
-    our_model = ours(model_name, k)
+    our_model = ours(model_name, k, random_init, device)
     our_opt = torch.optim.Adam([p for p in our_model.parameters() if p.requires_grad], lr=3e-4)
 
     peft_model = get_peft_model(
-        load_sequence_classifier(model_name, 2),
+        base_model(model_name, random_init),
         LoraConfig(task_type="SEQ_CLS", r=k, lora_alpha=16, lora_dropout=0.0, target_modules=["query", "value"]),
     )
-    peft_model.train()
+    peft_model.to(device).train()
     peft_opt = torch.optim.Adam([p for p in peft_model.parameters() if p.requires_grad], lr=3e-4)
 
     steps = {
@@ -69,7 +86,7 @@ def variants(model_name: str, k: int, train, val):
         "lora_step_peft": lambda: lora_step(peft_model, peft_opt, train),
     }
     for mode in ("first_order", "second_order"):
-        model = ours(model_name, k)
+        model = ours(model_name, k, random_init, device)
         lower, upper = lower_level_parameters(model), selection_parameters(model)
         search = BilevelSearch(
             model, lower, upper,
@@ -81,22 +98,32 @@ def variants(model_name: str, k: int, train, val):
     return steps
 
 
-def measure(steps: dict, rounds: int, per_round: int) -> dict[str, float]:
+def measure(steps: dict, rounds: int, per_round: int, device: torch.device, precision: str) -> dict[str, float]:
+    def timed(step) -> float:
+        start = time.perf_counter()
+        with autocast(device, precision):
+            for _ in range(per_round):
+                step()
+        if device.type == "cuda":  # kernels run asynchronously: wait for them before stopping the clock
+            torch.cuda.synchronize(device)
+        return (time.perf_counter() - start) / per_round
+
     for step in steps.values():  # warm-up: allocator, kernels, optimizer state
-        step()
+        timed(step)
     times = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(per_round):
-                step()
-            times[name].append((time.perf_counter() - start) / per_round)
+            times[name].append(timed(step))
     return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--random-init", choices=["roberta-base"], default=None,
+                        help="a model of this shape with random weights instead of --model")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=128)
@@ -107,13 +134,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    train = make_batch(args.batch_size, args.seq_len, seed=0)
-    val = make_batch(args.batch_size, args.seq_len, seed=1)
-    medians = measure(variants(args.model, args.max_rank, train, val), args.rounds, args.per_round)
+    device = pick_device(args.device)
+    train = to_device(make_batch(args.batch_size, args.seq_len, seed=0), device)
+    val = to_device(make_batch(args.batch_size, args.seq_len, seed=1), device)
+    steps = variants(args.model, args.max_rank, train, val, args.random_init, device)
+    medians = measure(steps, args.rounds, args.per_round, device, args.precision)
 
     base = medians["lora_step_ours"]
-    print(f"model {args.model}, batch {args.batch_size} x {args.seq_len}, k {args.max_rank}, "
-          f"{args.threads} threads, median of {args.rounds} rounds x {args.per_round} steps")
+    model = f"{args.random_init} (random weights)" if args.random_init else args.model
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} threads"
+    print(f"model {model}, batch {args.batch_size} x {args.seq_len}, k {args.max_rank}, {where}, "
+          f"{'bf16 autocast' if uses_bf16(device, args.precision) else 'fp32'}, median of {args.rounds} rounds x {args.per_round} steps")
     print(f"{'variant':<22}{'s/step':>10}{'x our LoRA step':>18}")
     for name, seconds in medians.items():
         print(f"{name:<22}{seconds:>10.4f}{seconds / base:>18.2f}")
