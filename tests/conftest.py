@@ -52,3 +52,18 @@ def tiny_rte_job(root: Path, max_train_examples: int, **sections) -> dict:
         "model": {"name": "all-MiniLM-L6-v2", "max_length": 32}, **sections,
     }, base_dir=REPO)
     return task_config(config, "rte")
+
+
+def selection_lora_bert(tiny_bert, dtype=torch.float64, device="cpu"):
+    """tiny_bert with selection LoRA (k = 4) in eval mode (no dropout: a deterministic function),
+    with non-trivial B and α so that the second-order term is not zero (B = 0 at init kills it)."""
+    from autolora.model import inject_selection_lora
+
+    model = tiny_bert(dtype=dtype)
+    inject_selection_lora(model, max_rank=4, lora_alpha=8)
+    model.to(device).eval()
+    torch.manual_seed(1)
+    for name, param in model.named_parameters():
+        if name.endswith(("lora_B", "selection_alpha")):
+            param.data.normal_(0, 0.5)
+    return model

@@ -5,18 +5,11 @@ import torch
 
 from autolora.bilevel import BilevelSearch
 from autolora.model import inject_selection_lora, lower_level_parameters, selection_parameters
-from tests.conftest import random_batch
+from tests.conftest import random_batch, selection_lora_bert
 
 
 def make_search(tiny_bert, mode, unroll_lr=0.5, inner_lr_factor=True):
-    model = tiny_bert()
-    inject_selection_lora(model, max_rank=4, lora_alpha=8)
-    model.eval()  # no dropout: the three modes must see the same deterministic function
-    # Non-trivial B and α, so the second-order term is not zero (B = 0 at init kills it).
-    torch.manual_seed(1)
-    for name, param in model.named_parameters():
-        if name.endswith(("lora_B", "selection_alpha")):
-            param.data.normal_(0, 0.5)
+    model = selection_lora_bert(tiny_bert)  # the three modes must see the same function
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     opt_w = torch.optim.SGD(lower.values(), lr=0.0)
     opt_a = torch.optim.SGD(upper.values(), lr=0.0)

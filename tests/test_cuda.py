@@ -7,22 +7,16 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from autolora.bilevel import BilevelSearch
-from autolora.model import inject_selection_lora, lower_level_parameters, selection_parameters
+from autolora.model import lower_level_parameters, selection_parameters
 from autolora.training import autocast, pick_device, to_device, uses_bf16
-from tests.conftest import random_batch
+from tests.conftest import random_batch, selection_lora_bert
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 CUDA = torch.device("cuda")
 
 
 def search_on(device, tiny_bert, dtype):
-    model = tiny_bert(dtype=dtype)
-    inject_selection_lora(model, max_rank=4, lora_alpha=8)
-    model.to(device).eval()  # no dropout: CPU and GPU must compute the same function
-    torch.manual_seed(1)  # non-trivial B and α, so the second-order term is not zero
-    for name, param in model.named_parameters():
-        if name.endswith(("lora_B", "selection_alpha")):
-            param.data.normal_(0, 0.5)
+    model = selection_lora_bert(tiny_bert, dtype, device)  # CPU and GPU compute the same function
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     return BilevelSearch(
         model, lower, upper,

@@ -46,13 +46,14 @@ def method_notes(config, table_name, methods):
     """How the baselines that need it were run."""
     notes = []
     if GRID in methods:
-        how = ("the validation loss (decoding every candidate by beam search would cost more than "
-               "training it)" if table_name in ("e2e", "webnlg") else "the task's main metric")
-        notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split, "
-                     f"the rank with the best {how} on the search-validation split evaluated.")
+        how = ("lowest validation loss (decoding every candidate by beam search would cost more "
+               "than training it)" if table_name in ("e2e", "webnlg") else "best main metric")
+        notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; "
+                     f"the rank with the {how} on the search-validation split is evaluated.")
     if "adalora" in methods:
         notes.append("adalora: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / "
-                     "adapted modules of the same task and seed.")
+                     "adapted modules of the same task and seed; LoRA retraining's optimiser, learning "
+                     "rate and epochs; ranks pruned between 10 % and 80 % of the steps.")
     return notes
 
 
