@@ -56,10 +56,9 @@ def base_model(model_name: str, random_init: str | None):
         return load_sequence_classifier(model_name, 2)
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    # transformers' default RoBERTa config is roberta-base's shape (12 layers, 768 wide).
-    shapes = {"roberta-base": lambda: AutoConfig.for_model("roberta", num_labels=2)}
+    # roberta-base (the only choice) is transformers' default RoBERTa config: 12 layers, 768 wide.
     torch.manual_seed(0)
-    return AutoModelForSequenceClassification.from_config(shapes[random_init]())
+    return AutoModelForSequenceClassification.from_config(AutoConfig.for_model("roberta", num_labels=2))
 
 
 def ours(model_name: str, k: int, random_init: str | None, device: torch.device):
