@@ -163,18 +163,11 @@ def inject_selection_lora(
     search leaves it out of every optimiser (frozen at its random init): pass False for that.
     """
     model.requires_grad_(False)
-    wrappers = {
-        name: wrapper
-        for name, module in model.named_modules()
-        if name.rsplit(".", 1)[-1] in targets and (wrapper := _wrapper_for(name, module)) is not None
-    }
-    if not wrappers:
-        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear (or GPT-2 c_attn) has such a name")
-    for name, wrapper in wrappers.items():
+    for name, wrapper in _target_wrappers(model, targets).items():
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
         setattr(parent, child, wrapper(getattr(parent, child), max_rank, lora_alpha, dropout, alpha_init))
-    names = [name for name, _ in _selection_modules(model)]
+    names = list(selection_modules(model))
     if train_head:
         for name in head_modules(model):
             model.get_submodule(name).requires_grad_(True)
@@ -186,15 +179,21 @@ def target_matrix_names(model: nn.Module, targets: tuple[str, ...]) -> list[str]
     ``….c_attn.v``), in model order, without building any adapter: for baselines that put one
     rank on every target module."""
     names = []
-    for name, module in model.named_modules():
-        wrapper = _wrapper_for(name, module) if name.rsplit(".", 1)[-1] in targets else None
-        if wrapper is SplitQVSelectionLoRA:
-            names += [f"{name}.q", f"{name}.v"]
-        elif wrapper is not None:
-            names.append(name)
-    if not names:
-        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear (or GPT-2 c_attn) has such a name")
+    for name, wrapper in _target_wrappers(model, targets).items():
+        names += [f"{name}.q", f"{name}.v"] if wrapper is SplitQVSelectionLoRA else [name]
     return names
+
+
+def _target_wrappers(model: nn.Module, targets: tuple[str, ...]) -> dict[str, type]:
+    """The selection-LoRA class each target module gets, keyed by module name, in model order."""
+    wrappers = {
+        name: wrapper
+        for name, module in model.named_modules()
+        if name.rsplit(".", 1)[-1] in targets and (wrapper := _wrapper_for(name, module)) is not None
+    }
+    if not wrappers:
+        raise ConfigError(f"lora.targets {list(targets)}: no nn.Linear (or GPT-2 c_attn) has such a name")
+    return wrappers
 
 
 def _wrapper_for(name: str, module: nn.Module):
@@ -207,14 +206,9 @@ def _wrapper_for(name: str, module: nn.Module):
     return None
 
 
-def _selection_modules(model: nn.Module):
-    """(name, module) of every adapted matrix's update, in model order."""
-    return [(name, module) for name, module in model.named_modules() if isinstance(module, SelectionLoRA)]
-
-
 def selection_modules(model: nn.Module) -> dict[str, SelectionLoRA]:
     """Every adapted matrix's selection-LoRA update, keyed by module name, in model order."""
-    return dict(_selection_modules(model))
+    return {name: module for name, module in model.named_modules() if isinstance(module, SelectionLoRA)}
 
 
 def head_modules(model: nn.Module) -> list[str]:
@@ -236,8 +230,8 @@ def lower_level_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
 
 def selection_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     """softmax(α) of every adapted module, keyed by module name."""
-    return {name: module.selection_weights().detach() for name, module in _selection_modules(model)}
+    return {name: module.selection_weights().detach() for name, module in selection_modules(model).items()}
 
 
 def raw_alphas(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: module.selection_alpha.detach() for name, module in _selection_modules(model)}
+    return {name: module.selection_alpha.detach() for name, module in selection_modules(model).items()}
