@@ -52,6 +52,11 @@ def grid_runs(grid_ranks: list[int]) -> list[str]:
     return [f"grid_r{rank}" for rank in grid_ranks]
 
 
+def is_grid_run(method: str) -> bool:
+    match = UNIFORM_RANK.match(method)
+    return bool(match) and match.group(1) == GRID
+
+
 def ablation_methods(ablations: list[str], thresholds: list[float]) -> list[str]:
     """The method names the configured ablations add, in the order they are listed."""
     names = []

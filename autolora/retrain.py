@@ -33,7 +33,7 @@ from transformers import get_linear_schedule_with_warmup
 from autolora import atomic, split_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
 from autolora.errors import ConfigError, TrainingError
-from autolora.methods import ADALORA, FULL_FT, GRID
+from autolora.methods import ADALORA, FULL_FT, is_grid_run
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
 from autolora.search import split_for_search
 from autolora.training import (
@@ -227,7 +227,7 @@ def training_rows(tokenized_dir, config: dict, seed: int):
     """The whole training set; a grid run gets the search-train split only, since the
     search-validation split scores it."""
     train = load_from_disk(str(tokenized_dir))["train"]
-    if config["method"].startswith(f"{GRID}_r"):
+    if is_grid_run(config["method"]):
         return split_for_search(train, config["search"]["val_fraction"], seed)[0]
     return train
 
