@@ -9,6 +9,8 @@ from autolora.methods import (
     GRID,
     NO_RETRAIN,
     SEARCH_VARIANTS,
+    THRESHOLD_ABLATION,
+    UNIFORM_RANK,
     grid_runs,
     methods_of_task,
 )
@@ -132,8 +134,8 @@ def method_log(stage, method="{method}"):
 
 GRID_RUNS = grid_runs(config["grid_ranks"])
 # Methods each family of rules serves (rule-level wildcard constraints keep them apart).
-UNIFORM_RANK_METHODS = r"(lora|grid)_r[0-9]+"
-THRESHOLD_METHODS = r"autolora_l[0-9.]+"
+UNIFORM_RANK_METHODS = UNIFORM_RANK.pattern.strip("^$")
+THRESHOLD_METHODS = THRESHOLD_ABLATION.pattern.strip("^$")
 ABLATION_RANK_METHODS = "|".join(
     [*SEARCH_VARIANTS, "autolora_normalized", THRESHOLD_METHODS]
 )
