@@ -33,6 +33,11 @@ UNIFORM_RANK = re.compile(r"^(lora|grid)_r([0-9]+)$")
 THRESHOLD_ABLATION = re.compile(r"^autolora_l([0-9]+(?:\.[0-9]+)?)$")
 ABLATION_METHODS = {"no_meta": NO_META, "first_order": FIRST_ORDER, "normalized": NORMALIZED,
                     "no_retrain": NO_RETRAIN}
+# AdaLoRA's schedule, as fractions of the total steps: train at the initial rank k for the first
+# 10 % (importance scores need trained triplets to mean anything), prune towards the budget, and
+# train the final ranks for the last 20 % (the AdaLoRA paper's GLUE runs spend similar shares).
+ADALORA_TINIT_FRACTION = 0.1
+ADALORA_TFINAL_FRACTION = 0.2
 # Ablations that run a search of their own; the others reuse AutoLoRA's search.json.
 SEARCH_VARIANTS = (NO_META, FIRST_ORDER)
 

@@ -33,7 +33,7 @@ from transformers import get_linear_schedule_with_warmup
 from autolora import atomic, split_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
 from autolora.errors import ConfigError, TrainingError
-from autolora.methods import ADALORA, FULL_FT, is_grid_run
+from autolora.methods import ADALORA, ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, FULL_FT, is_grid_run
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
 from autolora.search import split_for_search
 from autolora.training import (
@@ -47,11 +47,6 @@ from autolora.training import (
 
 
 PEFT_TASK_TYPES = {"glue": TaskType.SEQ_CLS, "ner": TaskType.TOKEN_CLS, "nlg": TaskType.CAUSAL_LM}
-# AdaLoRA's schedule, as fractions of the total steps: train at the initial rank k for the first
-# 10 % (importance scores need trained triplets to mean anything), prune towards the budget, and
-# train the final ranks for the last 20 % (the AdaLoRA paper's GLUE runs spend similar shares).
-ADALORA_TINIT_FRACTION = 0.1
-ADALORA_TFINAL_FRACTION = 0.2
 
 
 def lora_config_for_ranks(

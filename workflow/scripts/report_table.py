@@ -4,7 +4,7 @@ from pathlib import Path
 
 from autolora.config import task_config
 from autolora.jobs import snakemake_job
-from autolora.methods import AUTOLORA, GRID
+from autolora.methods import ADALORA, ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, AUTOLORA, GRID
 from autolora.provenance import config_hash
 from autolora.stats import compare_with_autolora, mark_significant_cells
 from autolora.report import (
@@ -50,10 +50,11 @@ def method_notes(config, table_name, methods):
                "than training it)" if table_name in ("e2e", "webnlg") else "best main metric")
         notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; "
                      f"the rank with the {how} on the search-validation split is evaluated.")
-    if "adalora" in methods:
-        notes.append("adalora: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / "
+    if ADALORA in methods:
+        pruning = f"{ADALORA_TINIT_FRACTION:.0%} and {1 - ADALORA_TFINAL_FRACTION:.0%}"
+        notes.append(f"{ADALORA}: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / "
                      "adapted modules of the same task and seed; LoRA retraining's optimiser, learning "
-                     "rate and epochs; ranks pruned between 10 % and 80 % of the steps.")
+                     f"rate and epochs; ranks pruned between {pruning} of the steps.")
     return notes
 
 
