@@ -10,6 +10,9 @@ from autolora.errors import ConfigError
 from autolora.methods import apply_method
 from autolora.tasks import get_spec
 
+# autolora.bilevel's, repeated so that validating a config does not import torch (a test checks
+# that the two agree).
+OPTIMIZER_UNROLL_MODES = ("second_order", "first_order")
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -30,6 +33,7 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     _check_method_tasks(config)
     for task in config["tasks"]:
         _check_mirror(task_config(config, task), base_dir)
+        _check_unroll(task_config(config, task))
         _check_ablation_thresholds(config, task)
     return config
 
@@ -66,6 +70,18 @@ def _check_ablation_thresholds(config: dict, task: str) -> None:
     if too_large:
         raise ConfigError(f"config key ablation_thresholds: {too_large} (in units of 1/k) exceed "
                           f"k = {k} of task {task}; λ = x/k must be at most 1")
+
+
+def _check_unroll(task_settings: dict) -> None:
+    search = task_settings["search"]
+    if search["unroll"] != "optimizer":
+        return
+    if search["hypergradient"] not in OPTIMIZER_UNROLL_MODES:
+        raise ConfigError(f"config key search.unroll: 'optimizer' works with search.hypergradient "
+                          f"{list(OPTIMIZER_UNROLL_MODES)}, not {search['hypergradient']!r} (task {task_settings['task']})")
+    if search["inner_lr_factor"]:
+        raise ConfigError("config key search.inner_lr_factor: true scales the sgd unroll's correction by its "
+                          f"pseudo-step; search.unroll 'optimizer' has none (task {task_settings['task']})")
 
 
 def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:

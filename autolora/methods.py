@@ -92,6 +92,7 @@ def apply_method(settings: dict, method: str) -> dict:
     settings["method"] = method
     if method == NO_META:
         settings["search"]["hypergradient"] = SINGLE_LEVEL
+        settings["search"]["unroll"] = "sgd"  # α and w learn in one step: there is nothing to unroll
     elif method == FIRST_ORDER:
         settings["search"]["hypergradient"] = "first_order"
     elif method == NORMALIZED:

@@ -84,6 +84,9 @@ def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list
         mode=settings["hypergradient"],
         unroll_lr=settings["lr"],
         inner_lr_factor=settings["inner_lr_factor"],
+        unroll=settings["unroll"],
+        fd_dropout=settings["fd_dropout"],
+        hypergradient_fp32=settings["hypergradient_fp32"],
     )
     return search, modules
 

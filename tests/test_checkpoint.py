@@ -264,7 +264,8 @@ def test_the_folder_sits_hidden_beside_the_output_and_finish_tolerates_its_absen
 SEARCH_SETTINGS = {
     "optimizer": "adam", "lr": 1e-2, "weight_decay": 0.0, "alpha_lr": 5e-2, "alpha_betas": [0.5, 0.999],
     "alpha_weight_decay": 0.0, "alpha_init": "ones", "hypergradient": "second_order", "inner_lr_factor": False,
-    "train_head": True, "lora_dropout": 0.1, "log_every": 2,
+    "train_head": True, "lora_dropout": 0.1, "log_every": 2, "unroll": "sgd", "fd_dropout": "replay",
+    "hypergradient_fp32": True,
 }
 
 
@@ -272,12 +273,13 @@ def token_examples(seed, count):
     return [{key: value[0] for key, value in random_batch(seed + i, size=1).items()} for i in range(count)]
 
 
-def search_job(tiny_bert, folder, stop_step=None, epochs=2):
+def search_job(tiny_bert, folder, stop_step=None, epochs=2, unroll="sgd"):
     """run_search's loop with checkpoints, on a tiny BERT with dropout (second-order, RNG replays)."""
     from autolora.search import Trajectory, build_search
 
     model = tiny_bert(seed=0)
-    search, _ = build_search(model, SEARCH_SETTINGS, {"targets": ["query", "value"], "max_rank": 2, "alpha": 4})
+    settings = {**SEARCH_SETTINGS, "unroll": unroll}
+    search, _ = build_search(model, settings, {"targets": ["query", "value"], "max_rank": 2, "alpha": 4})
     model.train()
     loader = DataLoader(token_examples(0, 10), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
     train_batches = EpochBatches(loader)
@@ -286,7 +288,7 @@ def search_job(tiny_bert, folder, stop_step=None, epochs=2):
     )
     trajectory, last_losses = Trajectory(SEARCH_SETTINGS["log_every"]), {}
     checkpointer = Checkpointer(
-        folder, job_fingerprint(stage="search", seed=0, settings=SEARCH_SETTINGS), 2, model,
+        folder, job_fingerprint(stage="search", seed=0, settings=settings), 2, model,
         stateful={"lower": search.lower_optimizer, "upper": search.upper_optimizer, "val_batches": val_batches},
         extra={"trajectory": trajectory.record, "last_losses": last_losses},
     )
@@ -305,11 +307,12 @@ def search_job(tiny_bert, folder, stop_step=None, epochs=2):
     return trajectory.record, {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path):
-    whole_record, whole_parameters = search_job(tiny_bert, tmp_path / "whole")
+@pytest.mark.parametrize("unroll", ["sgd", "optimizer"])
+def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path, unroll):
+    whole_record, whole_parameters = search_job(tiny_bert, tmp_path / "whole", unroll=unroll)
     with pytest.raises(Interrupted):
-        search_job(tiny_bert, tmp_path / "resumed", stop_step=5)  # 3 batches an epoch: mid-epoch 2
-    record, parameters = search_job(tiny_bert, tmp_path / "resumed")
+        search_job(tiny_bert, tmp_path / "resumed", stop_step=5, unroll=unroll)  # 3 batches an epoch: mid-epoch 2
+    record, parameters = search_job(tiny_bert, tmp_path / "resumed", unroll=unroll)
     assert record == whole_record
     assert all(torch.equal(parameters[name], whole_parameters[name]) for name in whole_parameters)
 

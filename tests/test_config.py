@@ -42,6 +42,12 @@ def test_shipped_configs_are_valid(config_file):
         ({"search__hypergradient": "third"}, "config key search.hypergradient: 'third' is not one of"),
         ({"search__epoch": 3}, "config key search: Additional properties are not allowed ('epoch' was unexpected)"),
         ({"task_overrides": {"cola": {"retrain": {"epochs": 2}}}}, "config key task_overrides: ['cola'] not in tasks"),
+        ({"search": {"unroll": "adam"}}, "config key search.unroll: 'adam' is not one of"),
+        ({"search": {"unroll": "optimizer", "hypergradient": "exact"}},
+         "config key search.unroll: 'optimizer' works with search.hypergradient ['second_order', 'first_order'], not 'exact'"),
+        ({"task_overrides": {"rte": {"search": {"unroll": "optimizer", "hypergradient": "single_level"}}}},
+         "not 'single_level' (task rte)"),
+        ({"search": {"unroll": "optimizer", "inner_lr_factor": True}}, "config key search.inner_lr_factor: true"),
     ],
 )
 def test_bad_values_name_the_key(changes, message):
@@ -73,3 +79,15 @@ def test_defaults_are_filled_from_the_schema():
 def test_the_mirror_is_beside_the_repo():
     assert (SHARED / "data" / "glue").is_dir(), "tests need ../shared/data (see README, 'Data')"
     assert Path(TEST_CONFIG["data"]["mirror"]) == Path("../shared/data")
+
+
+def test_the_optimizer_unroll_modes_are_the_search_core_s():
+    from autolora import bilevel, config
+
+    assert config.OPTIMIZER_UNROLL_MODES == bilevel.OPTIMIZER_UNROLL_MODES
+
+
+def test_the_no_meta_ablation_needs_no_unroll():
+    config = validate_config(config_with(search={"unroll": "optimizer"}, ablations=["no_meta", "first_order"]), base_dir=REPO)
+    assert task_config(config, "rte", "autolora_no_meta")["search"]["unroll"] == "sgd"
+    assert task_config(config, "rte", "autolora_first_order")["search"]["unroll"] == "optimizer"

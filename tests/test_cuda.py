@@ -15,13 +15,13 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 CUDA = torch.device("cuda")
 
 
-def search_on(device, tiny_bert, dtype):
+def search_on(device, tiny_bert, dtype, unroll="sgd"):
     model = selection_lora_bert(tiny_bert, dtype, device)  # CPU and GPU compute the same function
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     return BilevelSearch(
         model, lower, upper,
         torch.optim.Adam(lower.values(), lr=1e-2), torch.optim.Adam(upper.values(), lr=1e-2),
-        "second_order", unroll_lr=1e-2,
+        "second_order", unroll_lr=1e-2, unroll=unroll,
     )
 
 
@@ -39,8 +39,9 @@ def test_second_order_hypergradient_on_cuda_equals_the_cpu_one(tiny_bert):
         torch.testing.assert_close(gpu_grad.cpu(), cpu_grad, rtol=1e-6, atol=1e-9)
 
 
-def test_search_steps_in_bf16_autocast_keep_fp32_parameters_and_move_both_levels(tiny_bert):
-    search = search_on(CUDA, tiny_bert, torch.float32)
+@pytest.mark.parametrize("unroll", ["sgd", "optimizer"])
+def test_search_steps_in_bf16_autocast_keep_fp32_parameters_and_move_both_levels(tiny_bert, unroll):
+    search = search_on(CUDA, tiny_bert, torch.float32, unroll)
     before = {name: param.detach().clone() for name, param in search.upper.items()}
     with autocast(CUDA, "bf16"):
         for seed in range(3):
