@@ -34,6 +34,7 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     for task in config["tasks"]:
         _check_mirror(task_config(config, task), base_dir)
         _check_unroll(task_config(config, task))
+        _check_eval_every_epoch(task_config(config, task))
         _check_ablation_thresholds(config, task)
     return config
 
@@ -82,6 +83,12 @@ def _check_unroll(task_settings: dict) -> None:
     if search["inner_lr_factor"]:
         raise ConfigError("config key search.inner_lr_factor: true scales the sgd unroll's correction by its "
                           f"pseudo-step; search.unroll 'optimizer' has none (task {task_settings['task']})")
+
+
+def _check_eval_every_epoch(task_settings: dict) -> None:
+    if task_settings["retrain"]["eval_every_epoch"] and task_settings["family"] != "glue":
+        raise ConfigError(f"config key retrain.eval_every_epoch: per-epoch dev scores exist for GLUE tasks only, "
+                          f"not {task_settings['task']} (set it false in task_overrides.{task_settings['task']})")
 
 
 def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:

@@ -31,19 +31,7 @@ from autolora.ner import ner_metrics, tag_names, words_from_windows
 from autolora.nlg_data import WEBNLG_EVAL_SPLITS, e2e_reference_groups, webnlg_reference_groups
 from autolora.retrain import load_adapter
 from autolora.tasks import get_spec
-from autolora.training import autocast, make_loader, pick_device, to_device
-
-
-@torch.no_grad()
-def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: bool) -> np.ndarray:
-    """Predictions for every example, in dataset order (no example is dropped)."""
-    model.to(device).eval()
-    outputs = []
-    for batch in tqdm(make_loader(dataset, tokenizer, batch_size, shuffle=False, seed=0), desc="predict", mininterval=10):
-        batch.pop("labels", None)
-        logits = model(**to_device(batch, device)).logits
-        outputs.append(logits.squeeze(-1) if is_regression else logits.argmax(-1))
-    return torch.cat(outputs).float().cpu().numpy()  # float(): numpy has no bf16
+from autolora.training import autocast, make_loader, pick_device, predict, to_device
 
 
 @torch.no_grad()
@@ -129,8 +117,16 @@ def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, 
 
 
 def reported_params(trainable: dict) -> int:
-    """The papers' count: the adapter's parameters, or every parameter for full fine-tuning."""
-    return trainable.get("all", trainable["lora"])
+    """The papers' count: the adapter's parameters (LoRA, and the biases where
+    ``retrain.lora_bias: all`` trains them), or every parameter for full fine-tuning."""
+    return trainable.get("all", trainable["lora"] + trainable.get("bias", 0))
+
+
+def best_epoch(epoch_metrics: list[dict], main_metric: str) -> dict:
+    """The retraining epoch with the best dev score (1-based; ties: the earlier) and its metrics:
+    what the official GLUE script reports, optimistic since the epoch is chosen on the dev set."""
+    index = max(range(len(epoch_metrics)), key=lambda i: (epoch_metrics[i][main_metric], -i))
+    return {"epoch": index + 1, "metrics": epoch_metrics[index]}
 
 
 def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out_json, predictions_path,
@@ -157,12 +153,23 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
         "total_rank": sum(log["ranks"].values()) if log["ranks"] else None,
         "model": config["model"]["name"],
         "n_train": log["n_train"],
+        **_per_epoch_fields(log, get_spec(task).main_metric),
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
         **(extra or {}),
     }
+    if log["trainable_params"].get("bias"):
+        record["bias_params"] = log["trainable_params"]["bias"]
     if config["family"] == "nlg":
         record["generate"] = config["generate"]
     atomic.write_text(predictions_path, "".join(f"{line}\n" for line in lines))
     atomic.write_json(out_json, record)
     return record
+
+
+def _per_epoch_fields(log: dict, main_metric: str) -> dict:
+    """The dev score after every retraining epoch and the best of them, where they were taken."""
+    if not log.get("epoch_metrics"):
+        return {}
+    return {"epoch_metrics": log["epoch_metrics"], "best_epoch": best_epoch(log["epoch_metrics"], main_metric)}
+

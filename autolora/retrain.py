@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from datasets import load_from_disk
 from peft import AdaLoraConfig, LoraConfig, PeftModel, TaskType, get_peft_model
@@ -33,6 +34,7 @@ from transformers import get_linear_schedule_with_warmup
 from autolora import atomic, split_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
 from autolora.errors import ConfigError, TrainingError
+from autolora.metrics import glue_metrics
 from autolora.methods import ADALORA, ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, FULL_FT, is_grid_run
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
 from autolora.search import split_for_search
@@ -41,6 +43,7 @@ from autolora.training import (
     check_finite,
     make_loader,
     pick_device,
+    predict,
     seed_everything,
     to_device,
 )
@@ -55,10 +58,11 @@ def lora_config_for_ranks(
     dropout: float,
     head: tuple[str, ...] = ("classifier",),
     task_type: TaskType = TaskType.SEQ_CLS,
+    bias: str = "none",
 ) -> LoraConfig:
     """A PEFT config that gives each module exactly its searched rank (0 = not adapted);
     the ``head`` modules (none for a language model) train in full and are saved with the
-    adapter."""
+    adapter; ``bias="all"`` trains every bias of the model as well."""
     kept = {name: r for name, r in ranks.items() if r > 0}
     if not kept:
         raise TrainingError("every searched rank is 0: nothing left to adapt (lower ranks.threshold?)")
@@ -71,6 +75,7 @@ def lora_config_for_ranks(
         lora_alpha=lora_alpha,
         lora_dropout=dropout,
         modules_to_save=list(head) or None,
+        bias=bias,
     )
 
 
@@ -113,24 +118,39 @@ def _adalora_module_name(parameter: str) -> str:
 
 
 def count_trainable(model) -> dict[str, int]:
-    """LoRA parameters (the papers' count) and the task head (classifier, pooler), separately."""
-    counts = {"lora": 0, "head": 0}
+    """LoRA parameters (the papers' count), the task head (classifier, pooler) and, with
+    ``retrain.lora_bias: all``, the model's other biases, separately; anything else trainable
+    (full fine-tuning) counts as ``other``."""
+    head = tuple(head_modules(model))
+    counts = {"lora": 0, "head": 0, "bias": 0, "other": 0}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            counts["lora" if "lora_" in name else "head"] += param.numel()
+            counts[_parameter_kind(name, head)] += param.numel()
     return counts
+
+
+def _parameter_kind(name: str, head: tuple[str, ...]) -> str:
+    if "lora_" in name:
+        return "lora"
+    # PEFT names the head's trained copy ``….classifier.modules_to_save.default.weight``.
+    if any(f".{module}." in f".{name}" for module in head):
+        return "head"
+    return "bias" if name.endswith(".bias") else "other"
 
 
 def build_lora_model(config: dict, ranks: dict[str, int]):
     """The task's pretrained model with LoRA of exactly the searched ranks on it."""
     model = load_task_model(config)
-    alpha, dropout = config["lora"]["alpha"], config["retrain"]["lora_dropout"]
+    alpha, dropout, bias = config["lora"]["alpha"], config["retrain"]["lora_dropout"], config["retrain"]["lora_bias"]
     if split_adapter.is_split(ranks):
+        if bias != "none":
+            raise ConfigError(f"config key retrain.lora_bias: {bias!r} is not implemented for GPT-2's split q/v "
+                              f"adapters (task {config['task']}); use none")
         split_adapter.inject_split_lora(model, ranks, alpha, dropout)
     else:
         head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
         model = get_peft_model(model, lora_config_for_ranks(ranks, alpha, dropout, head,
-                                                            PEFT_TASK_TYPES[config["family"]]))
+                                                            PEFT_TASK_TYPES[config["family"]], bias))
     check_ranks(model, ranks)
     return model
 
@@ -165,7 +185,7 @@ def build_adalora_model(config: dict, autolora_total_rank: int, total_steps: int
     head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
     adalora = AdaLoraConfig(task_type=PEFT_TASK_TYPES[config["family"]], target_modules=list(lora["targets"]),
                             lora_alpha=lora["alpha"], lora_dropout=config["retrain"]["lora_dropout"],
-                            modules_to_save=list(head) or None, **schedule)
+                            bias=config["retrain"]["lora_bias"], modules_to_save=list(head) or None, **schedule)
     return get_peft_model(model, adalora), {"autolora_total_rank": autolora_total_rank, **schedule}
 
 
@@ -183,10 +203,12 @@ def save_adapter(model, out_dir, config: dict) -> None:
 
 def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
                checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None,
-               precision: str = "auto") -> list[float]:
+               precision: str = "auto", score_epoch: Callable[[], dict] | None = None
+               ) -> tuple[list[float], list[dict]]:
     """AdamW with linear warm-up and decay, checkpointed (each epoch by default) so that a
-    killed job resumes; returns the mean training loss of each epoch. ``after_update(step)`` runs
-    after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
+    killed job resumes; returns the mean training loss of each epoch and, when ``score_epoch``
+    is given, what it returned after each epoch (kept in the checkpoints too). ``after_update(step)``
+    runs after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
     batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
@@ -194,9 +216,10 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings["warmup_ratio"] * total), total)
     model.to(device).train()
     step_losses: list[float] = []
+    epoch_scores: list[dict] = []
     checkpointer = Checkpointer(checkpoint_folder, fingerprint, settings["checkpoint_every"] or len(batches), model,
                                 stateful={"optimizer": optimizer, "scheduler": scheduler},
-                                extra={"step_losses": step_losses})
+                                extra={"step_losses": step_losses, "epoch_scores": epoch_scores})
     step = checkpointer.restore()
     for epoch in range(step // len(batches), settings["epochs"]):
         for batch in tqdm(batches.epoch(epoch, resume_from=step), desc=f"retrain {task} seed {seed} epoch {epoch + 1}",
@@ -212,10 +235,31 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
             optimizer.zero_grad(set_to_none=True)
             step_losses.append(loss.item())
             step += 1
+            if score_epoch is not None and step % len(batches) == 0:  # before the epoch's checkpoint
+                epoch_scores.append(score_epoch())
+                model.train()
             checkpointer.after_step(step)
     per_epoch = len(batches)
     return [sum(losses) / len(losses)
-            for losses in (step_losses[e * per_epoch:(e + 1) * per_epoch] for e in range(settings["epochs"]))]
+            for losses in (step_losses[e * per_epoch:(e + 1) * per_epoch] for e in range(settings["epochs"]))], epoch_scores
+
+
+def dev_scorer(model, tokenizer, tokenized_dir, config: dict, device) -> Callable[[], dict] | None:
+    """The dev-set metrics of the model as it is, for ``retrain.eval_every_epoch`` (GLUE, as the
+    official GLUE retraining scores it after every epoch); None when not asked for. Scoring draws
+    no random numbers, so the training is the same with or without it."""
+    if not config["retrain"]["eval_every_epoch"]:
+        return None
+    evaluation = load_from_disk(str(tokenized_dir))["eval"]
+    labels = np.asarray(evaluation["labels"])
+
+    def score() -> dict:
+        with autocast(device, config["precision"]):
+            predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
+                                  is_regression=config["num_labels"] == 1)
+        return glue_metrics(config["task"], predictions, labels)
+
+    return score
 
 
 def training_rows(tokenized_dir, config: dict, seed: int):
@@ -247,10 +291,10 @@ def trained_ranks(model, config: dict) -> dict[str, int]:
 
 
 def trainable_counts(model, config: dict) -> dict[str, int]:
-    """LoRA and head parameters; for full fine-tuning ``all`` as well, the count it reports."""
+    """LoRA, head and bias parameters; for full fine-tuning ``all`` as well, the count it reports."""
     counts = count_trainable(model)
     if config["method"] == FULL_FT:
-        counts["all"] = counts["lora"] + counts["head"]
+        counts["all"] = sum(counts.values())
     return counts
 
 
@@ -271,8 +315,9 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     checkpoints = checkpoint_folder_for(log_json)
     fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=config,
                                   ranks=ranks_record and ranks_record["ranks"], data=str(tokenized_dir))
-    epoch_losses = train_lora(model, train, tokenizer, settings, seed, device, task, checkpoints, fingerprint,
-                              after_update, config["precision"])
+    epoch_losses, epoch_metrics = train_lora(model, train, tokenizer, settings, seed, device, task, checkpoints,
+                                             fingerprint, after_update, config["precision"],
+                                             dev_scorer(model, tokenizer, tokenized_dir, config, device))
     with atomic.directory(adapter_dir) as staging:
         save_adapter(model, staging, config)
     record = {
@@ -282,6 +327,7 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
         "ranks": trained_ranks(model, config),
         "trainable_params": trainable_counts(model, config),
         "epoch_losses": epoch_losses,
+        **({"epoch_metrics": epoch_metrics} if epoch_metrics else {}),
         "n_train": len(train),
         "seconds": time.perf_counter() - started,
         "device": str(device),

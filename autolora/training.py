@@ -1,4 +1,5 @@
-"""What every training stage shares: seeding, threads, device, batching, finite losses."""
+"""What every training stage shares: seeding, threads, device, batching, finite losses, and the
+predictions that retraining (per-epoch dev scores) and evaluation both take."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from autolora.errors import TrainingError
 
@@ -72,3 +74,15 @@ def to_device(batch: dict, device: torch.device) -> dict:
 def check_finite(loss: float, step: int, stage: str) -> None:
     if not np.isfinite(loss):
         raise TrainingError(f"{stage}: loss is {loss} at step {step}; stopping (lower the learning rate?)")
+
+
+@torch.no_grad()
+def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: bool) -> np.ndarray:
+    """Predictions for every example, in dataset order (no example is dropped)."""
+    model.to(device).eval()
+    outputs = []
+    for batch in tqdm(make_loader(dataset, tokenizer, batch_size, shuffle=False, seed=0), desc="predict", mininterval=10):
+        batch.pop("labels", None)
+        logits = model(**to_device(batch, device)).logits
+        outputs.append(logits.squeeze(-1) if is_regression else logits.argmax(-1))
+    return torch.cat(outputs).float().cpu().numpy()  # float(): numpy has no bf16

@@ -343,8 +343,8 @@ def retrain_job(tiny_bert, folder, monkeypatch, stop_step=None, steps_run=None):
     train = Dataset.from_list(rows)
     settings = {"batch_size": 4, "lr": 1e-2, "weight_decay": 0.0, "epochs": 2, "warmup_ratio": 0.3,
                 "checkpoint_every": None}
-    losses = retrain.train_lora(model, train, load_tokenizer("all-MiniLM-L6-v2"), settings, 0, "cpu", "tiny",
-                                folder, job_fingerprint(stage="retrain", seed=0))
+    losses, _ = retrain.train_lora(model, train, load_tokenizer("all-MiniLM-L6-v2"), settings, 0, "cpu", "tiny",
+                                   folder, job_fingerprint(stage="retrain", seed=0))
     return losses, {name: p.detach().clone() for name, p in model.named_parameters()}
 
 

@@ -48,6 +48,9 @@ def test_shipped_configs_are_valid(config_file):
         ({"task_overrides": {"rte": {"search": {"unroll": "optimizer", "hypergradient": "single_level"}}}},
          "not 'single_level' (task rte)"),
         ({"search": {"unroll": "optimizer", "inner_lr_factor": True}}, "config key search.inner_lr_factor: true"),
+        ({"retrain": {"eval_every_epoch": True}}, "config key retrain.eval_every_epoch: per-epoch dev scores exist "
+                                                  "for GLUE tasks only, not e2e"),
+        ({"retrain": {"lora_bias": "some"}}, "config key retrain.lora_bias: 'some' is not one of"),
     ],
 )
 def test_bad_values_name_the_key(changes, message):
@@ -91,3 +94,13 @@ def test_the_no_meta_ablation_needs_no_unroll():
     config = validate_config(config_with(search={"unroll": "optimizer"}, ablations=["no_meta", "first_order"]), base_dir=REPO)
     assert task_config(config, "rte", "autolora_no_meta")["search"]["unroll"] == "sgd"
     assert task_config(config, "rte", "autolora_first_order")["search"]["unroll"] == "optimizer"
+
+
+def test_the_paper_config_has_the_official_retraining_and_bionlp_settings():
+    config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), base_dir=REPO)
+    rte, bionlp = task_config(config, "rte"), task_config(config, "bionlp")
+    assert config["search"]["unroll"] == "optimizer"
+    assert rte["retrain"]["weight_decay"] == bionlp["retrain"]["weight_decay"] == 0.01  # torch AdamW's default
+    assert rte["retrain"]["eval_every_epoch"] and not bionlp["retrain"]["eval_every_epoch"]
+    assert bionlp["retrain"]["lora_bias"] == "all" and rte["retrain"]["lora_bias"] == "none"
+    assert (bionlp["search"]["optimizer"], bionlp["search"]["weight_decay"]) == ("adamw", 0.01)

@@ -68,7 +68,7 @@ def word_tokenizer(tmp_path):
 def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(retrain, "load_task_model", lambda config: tiny_bert(dtype=torch.float32))
     config = {"lora": {"targets": ["query", "value"], "max_rank": 4, "alpha": 8}, "family": "glue",
-              "method": "adalora", "retrain": {"lora_dropout": 0.0}}
+              "method": "adalora", "retrain": {"lora_dropout": 0.0, "lora_bias": "none"}}
     settings = {"batch_size": 4, "lr": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.0, "epochs": 2,
                 "checkpoint_every": None}
     batch = random_batch(0, size=12)

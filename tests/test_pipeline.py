@@ -105,6 +105,10 @@ def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
     for family in ("glue", "nlg", "ner"):
         for figure in ("ranks", "alpha_trajectories"):
             assert (results / "figures" / f"{family}_{figure}.png").stat().st_size > 10_000
+    best = (results / "tables" / "glue_best_epoch.md").read_text()
+    assert "optimistic" in best and "RTE" in best and "STS-B" not in best  # only RTE scores every epoch
+    stsb_search = json.loads((results / "glue" / "stsb" / "seed0" / "search.json").read_text())
+    assert stsb_search["settings"]["search"]["unroll"] == "optimizer"
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["data"]["rte"]["checksums_verified"] is True
     assert len(provenance["config_sha256"]) == 64
@@ -123,6 +127,8 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
     assert set(glue.loc[glue["task"] == "rte", "method"]) == RTE_METHODS
     assert set(glue.loc[glue["task"] == "stsb", "method"]) == {"autolora"}  # method_tasks: [rte]
     assert "differs from autolora at p < 0.05" in (results / "tables" / "glue.md").read_text()
+    best = pd.read_csv(results / "tables" / "glue_best_epoch.csv")
+    assert set(best["method"]) == RTE_METHODS - {"autolora_no_retrain"}  # it does not retrain
     for seed in config["seeds"]:
         job = results / "glue" / "rte" / f"seed{seed}"
         grid = json.loads((job / "grid" / "metrics.json").read_text())["grid"]

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from autolora.evaluate import predict
+from autolora.training import predict
 from autolora.model import load_tokenizer
 from autolora.training import autocast
 from tests.conftest import random_batch

@@ -63,3 +63,53 @@ def test_saved_adapter_loads_back_with_the_same_predictions(tiny_bert, tmp_path)
     loaded = PeftModel.from_pretrained(tiny_bert(dtype=torch.float32), tmp_path / "adapter").eval()
     torch.testing.assert_close(loaded(**batch).logits, expected)
     assert adapted_ranks(loaded) == ranks
+
+
+def test_lora_bias_all_trains_and_counts_every_bias(tiny_bert):
+    config = lora_config_for_ranks({Q0: 2, V0: 1}, 16, 0.0, head=("classifier", "pooler"), bias="all")
+    model = get_peft_model(tiny_bert(dtype=torch.float32), config)
+    base = tiny_bert(dtype=torch.float32)
+    biases = sum(p.numel() for n, p in base.named_parameters()
+                 if n.endswith(".bias") and not n.startswith(("bert.pooler.", "classifier.")))
+    counts = count_trainable(model)
+    assert counts["bias"] == biases > 0
+    assert counts["head"] == (16 * 16 + 16) + (16 * 2 + 2) and counts["other"] == 0
+    without = count_trainable(peft_model(tiny_bert, {Q0: 2, V0: 1}))
+    assert without["bias"] == 0 and without["lora"] == counts["lora"]
+
+
+def test_best_epoch_is_the_dev_maximum_earliest_on_ties():
+    from autolora.evaluate import best_epoch
+
+    scores = [{"accuracy": 0.6}, {"accuracy": 0.7}, {"accuracy": 0.7}, {"accuracy": 0.65}]
+    assert best_epoch(scores, "accuracy") == {"epoch": 2, "metrics": {"accuracy": 0.7}}
+
+
+def test_eval_every_epoch_records_dev_scores_without_changing_the_training(tmp_path):
+    """Two epochs on a real RTE slice: one dev score per epoch, the last equal to what the
+    evaluation stage computes from the saved adapter, and the same adapter as without scoring."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from autolora.evaluate import run_evaluate
+    from autolora.retrain import run_retrain
+    from tests.conftest import tiny_rte_job
+
+    ranks = {"ranks": {f"bert.encoder.layer.{i}.attention.self.{m}": 2 for i in range(6) for m in ("query", "value")}}
+    logs = {}
+    for scored in (True, False):
+        config = tiny_rte_job(tmp_path, 24, retrain={"epochs": 2, "batch_size": 8, "lr": 1e-2,
+                                                     "eval_every_epoch": scored, "eval_batch_size": 64})
+        out = tmp_path / f"scored-{scored}"
+        logs[scored] = run_retrain(tmp_path / "tokenized", ranks, config, "rte", 0, out / "adapter", out / "retrain.json")
+    assert "epoch_metrics" not in logs[False]
+    assert [set(scores) for scores in logs[True]["epoch_metrics"]] == [{"accuracy"}, {"accuracy"}]
+    first, second = (load_file(tmp_path / f"scored-{s}" / "adapter" / "adapter_model.safetensors") for s in (True, False))
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    metrics = run_evaluate(tmp_path / "tokenized", tmp_path / "prepared", tmp_path / "scored-True" / "adapter",
+                           tmp_path / "scored-True" / "retrain.json", config, "rte", 0, tmp_path / "metrics.json",
+                           tmp_path / "predictions.txt")
+    assert metrics["metrics"]["accuracy"] == pytest.approx(logs[True]["epoch_metrics"][-1]["accuracy"], abs=1e-12)
+    assert metrics["best_epoch"]["epoch"] in (1, 2)
+    assert json.loads((tmp_path / "metrics.json").read_text())["epoch_metrics"] == logs[True]["epoch_metrics"]

@@ -25,7 +25,7 @@ def gpt2_dir(tmp_path):
 
 def job_config(model_dir):
     return {"family": "nlg", "num_labels": None, "method": "autolora", "model": {"name": model_dir},
-            "lora": {"alpha": 16}, "retrain": {"lora_dropout": 0.0}}
+            "lora": {"alpha": 16}, "retrain": {"lora_dropout": 0.0, "lora_bias": "none"}, "task": "e2e"}
 
 
 def trained_a_little(model):
@@ -46,7 +46,7 @@ def test_each_third_gets_its_own_rank_and_rank_zero_adds_nothing(gpt2_dir):
     assert adapted_ranks(model) == {name: r for name, r in RANKS.items() if r > 0}
     assert model.transformer.h[0].attn.c_attn.v is None
     counts = count_trainable(model)
-    assert counts == {"lora": (2 + 1 + 3) * (12 + 12), "head": 0}
+    assert counts == {"lora": (2 + 1 + 3) * (12 + 12), "head": 0, "bias": 0, "other": 0}
 
 
 def test_fresh_adapter_leaves_the_model_unchanged(gpt2_dir):
@@ -90,3 +90,12 @@ def test_all_zero_ranks_and_foreign_names_are_errors(gpt2_dir):
     with pytest.raises(TrainingError, match="not q/v thirds"):
         split_adapter.inject_split_lora(model, {"transformer.h.0.attn.c_attn.q": 1,
                                                 "transformer.h.0.attn.c_attn.k": 1}, 16, 0.0)
+
+
+def test_lora_bias_all_is_refused_for_split_adapters(gpt2_dir):
+    from autolora.errors import ConfigError
+
+    config = job_config(gpt2_dir)
+    config["retrain"]["lora_bias"] = "all"
+    with pytest.raises(ConfigError, match="config key retrain.lora_bias: 'all' is not implemented for GPT-2"):
+        build_lora_model(config, RANKS)

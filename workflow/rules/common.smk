@@ -20,8 +20,12 @@ from autolora.tasks import FAMILIES, family_of, tasks_of
 RESULTS = f"results/{config['run']}"
 TASKS = config["tasks"]
 SEEDS = config["seeds"]
-# Single-task tables of the data-to-text and NER families (GLUE has one table for all tasks).
-TABLES = {"glue": ["glue"], "nlg": ["e2e", "webnlg"], "ner": ["bionlp", "bionlp_types"]}
+# Tables per family: GLUE has one for all its tasks (and the best-epoch one), the others one per task.
+TABLES = {
+    "glue": ["glue", "glue_best_epoch"],
+    "nlg": ["e2e", "webnlg"],
+    "ner": ["bionlp", "bionlp_types"],
+}
 
 
 wildcard_constraints:
@@ -217,8 +221,10 @@ def families():
 
 
 def tables():
-    """The tables this run makes: GLUE's if it has GLUE tasks, one per other task."""
+    """The tables this run makes: GLUE's if it has GLUE tasks (and the best-epoch one if any of
+    them scores dev after every epoch), one per other task."""
     names = ["glue"] if tasks_of("glue", TASKS) else []
+    names += ["glue_best_epoch"] if table_tasks("glue_best_epoch") else []
     return names + [
         table
         for family in ("nlg", "ner")
@@ -228,6 +234,12 @@ def tables():
 
 
 def table_tasks(table):
+    if table == "glue_best_epoch":
+        return [
+            task
+            for task in tasks_of("glue", TASKS)
+            if cfg(task)["retrain"]["eval_every_epoch"]
+        ]
     return tasks_of("glue", TASKS) if table == "glue" else [table.split("_")[0]]
 
 
