@@ -31,6 +31,15 @@ validate_config(
 report: "workflow/report/workflow.rst"
 
 
+onsuccess:
+    # Finished jobs keep their final checkpoint until here, so that a job whose outputs an
+    # interrupt discarded reruns in seconds (autolora.checkpoint.Checkpointer.complete).
+    # Imported here, so that torch loads only when a run ends.
+    from autolora.checkpoint import remove_finished_checkpoints
+
+    remove_finished_checkpoints(RESULTS)
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/search.smk"

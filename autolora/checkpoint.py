@@ -271,6 +271,7 @@ class Checkpointer:
         self.stateful = dict(stateful or {})
         self.tensors = dict(tensors or {})
         self.extra = extra if extra is not None else {}
+        self.saved_step: int | None = None
 
     # ---- saving
 
@@ -280,6 +281,16 @@ class Checkpointer:
             return False
         self.save(step)
         return True
+
+    def complete(self, step: int) -> None:
+        """Save the final state (unless the last checkpoint holds it already) and keep it.
+
+        Snakemake discards the outputs of jobs that ended while it was being interrupted; run
+        again, such a job restores this state and rewrites the same outputs in seconds instead of
+        training again. ``remove_finished_checkpoints`` clears the folders once a run succeeds.
+        """
+        if self.saved_step != step:
+            self.save(step)
 
     def save(self, step: int) -> None:
         state = self._collect(step)
@@ -293,6 +304,7 @@ class Checkpointer:
 
         atomic.replace_file(self.path, write)
         _fsync_directory(self.folder)  # and the rename itself survives a crash
+        self.saved_step = step
 
     def _collect(self, step: int) -> dict:
         return {
@@ -322,6 +334,7 @@ class Checkpointer:
             )
             return 0
         self._load(state)
+        self.saved_step = state["step"]
         _report(f"resuming from step {state['step']} ({self.path})")
         return state["step"]
 
@@ -359,6 +372,19 @@ def remove_checkpoints(folder: str | os.PathLike) -> None:
     """Remove a job's checkpoint folder (``Checkpointer.finish`` for code that holds no Checkpointer)."""
     if Path(folder).exists():
         shutil.rmtree(folder)
+
+
+def remove_finished_checkpoints(root: str | os.PathLike) -> list[Path]:
+    """Remove every checkpoint folder under ``root`` whose job's output exists (the kept final
+    states of ``Checkpointer.complete``); return them. Run once the whole run has succeeded,
+    when every output is known complete."""
+    removed = []
+    for folder in sorted(Path(root).rglob(".*.checkpoint")):
+        output = folder.with_name(folder.name.removeprefix(".").removesuffix(".checkpoint"))
+        if folder.is_dir() and output.exists():
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
 
 
 def _refill(target: dict, saved: dict) -> None:

@@ -4,6 +4,8 @@ express, and the per-task view of the config that each job receives."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from pathlib import Path
 
 from autolora.errors import ConfigError
@@ -124,3 +126,38 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
                   num_labels=spec.num_labels)
     return apply_method(merged, method)
+
+
+# What each stage's jobs read from their config view (``task_config``). A job's Snakemake params
+# and its checkpoint fingerprint hold exactly this: a change anywhere else (retraining epochs,
+# cluster time limits, decoding) reruns none of its jobs and does not void its checkpoints. An
+# entry names a top-level field or section, or with a dot one key of a section.
+MODEL_JOB = ("task", "family", "num_labels", "device", "precision", "model")
+STAGE_INPUTS = {
+    "prepare": ("task", "data"),
+    "tokenize": ("task", "family", "model"),
+    "search": (*MODEL_JOB, "lora", "search"),
+    "ranks": ("task", "ranks"),
+    "uniform_ranks": ("task", "family", "num_labels", "method", "model", "lora.targets"),
+    "retrain": (*MODEL_JOB, "method", "lora", "retrain", "search.val_fraction"),
+    "grid_validate": (*MODEL_JOB, "method", "retrain.eval_batch_size", "search.val_fraction"),
+    "evaluate": (*MODEL_JOB, "method", "lora", "retrain.eval_batch_size", "generate"),
+    "no_retrain": (*MODEL_JOB, "method", "lora", "search", "ranks", "retrain.eval_batch_size", "generate"),
+}
+
+
+def config_digest(settings: dict) -> str:
+    """A short, stable hash of a config part (canonical JSON), for folder names."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def stage_view(settings: dict, stage: str) -> dict:
+    """The part of a job's config view that ``stage`` reads."""
+    view = {}
+    for entry in STAGE_INPUTS[stage]:
+        section, _, key = entry.partition(".")
+        if key:
+            view.setdefault(section, {})[key] = copy.deepcopy(settings[section][key])
+        else:
+            view[section] = copy.deepcopy(settings[section])
+    return view

@@ -32,7 +32,8 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic, split_adapter
-from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint, remove_checkpoints
+from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
+from autolora.config import stage_view
 from autolora.errors import ConfigError, TrainingError
 from autolora.metrics import glue_metrics
 from autolora.methods import ADALORA, ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, FULL_FT, is_grid_run
@@ -239,6 +240,7 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
                 epoch_scores.append(score_epoch())
                 model.train()
             checkpointer.after_step(step)
+    checkpointer.complete(step)  # kept until the run succeeds: a rerun of a finished job only rewrites its outputs
     per_epoch = len(batches)
     return [sum(losses) / len(losses)
             for losses in (step_losses[e * per_epoch:(e + 1) * per_epoch] for e in range(settings["epochs"]))], epoch_scores
@@ -313,7 +315,7 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     model, after_update, extra = build_method_model(config, ranks_record, total_steps)
     started = time.perf_counter()
     checkpoints = checkpoint_folder_for(log_json)
-    fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=config,
+    fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=stage_view(config, "retrain"),
                                   ranks=ranks_record and ranks_record["ranks"], data=str(tokenized_dir))
     epoch_losses, epoch_metrics = train_lora(model, train, tokenizer, settings, seed, device, task, checkpoints,
                                              fingerprint, after_update, config["precision"],
@@ -334,7 +336,6 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
         **extra,
     }
     atomic.write_json(log_json, record)
-    remove_checkpoints(checkpoints)
     return record
 
 

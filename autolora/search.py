@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from autolora import atomic
+from autolora.config import stage_view
 from autolora.bilevel import BilevelSearch
 from autolora.checkpoint import (
     Checkpointer,
@@ -147,7 +148,8 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     trajectory, last_losses = Trajectory(settings["log_every"]), {}
     checkpointer = Checkpointer(
         checkpoint_folder_for(out_json),
-        job_fingerprint(stage="search", task=task, seed=seed, config=config, data=str(tokenized_dir)),
+        job_fingerprint(stage="search", task=task, seed=seed, config=stage_view(config, "search"),
+                        data=str(tokenized_dir)),
         settings["checkpoint_every"] or len(train_batches),  # default: each epoch
         model,
         stateful={"lower": search.lower_optimizer, "upper": search.upper_optimizer, "val_batches": val_batches},
@@ -169,6 +171,7 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
             step += 1
             checkpointer.after_step(step)
             progress.set_postfix(train=f"{losses.train:.3f}", val=f"{losses.val:.3f}", refresh=False)
+    checkpointer.complete(step)  # kept until the run succeeds: a rerun of a finished job only rewrites its outputs
     # From the saved losses: a job resumed after its last update runs none.
     trajectory.add(step, model, last_losses["train"], last_losses["val"])
 
@@ -191,5 +194,4 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     if state_path is not None:
         save_search_state(model, state_path)
     atomic.write_json(out_json, record)
-    checkpointer.finish()
     return record

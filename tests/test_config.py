@@ -104,3 +104,22 @@ def test_the_paper_config_has_the_official_retraining_and_bionlp_settings():
     assert rte["retrain"]["eval_every_epoch"] and not bionlp["retrain"]["eval_every_epoch"]
     assert bionlp["retrain"]["lora_bias"] == "all" and rte["retrain"]["lora_bias"] == "none"
     assert (bionlp["search"]["optimizer"], bionlp["search"]["weight_decay"]) == ("adamw", 0.01)
+
+
+def test_each_stage_sees_only_what_it_reads():
+    """A job's params (and checkpoint fingerprint) are its stage's view: changing the cluster
+    budget, retraining or decoding leaves the search's view alone; its own settings do not."""
+    from autolora.config import stage_view
+
+    base = validate_config(config_with(), base_dir=REPO)
+    changed = validate_config(config_with(resources={"search_minutes_per_epoch": 999}, retrain={"epochs": 7},
+                                          generate={"num_beams": 1}, ranks={"threshold": 0.5}), base_dir=REPO)
+    view = {name: stage_view(task_config(config, "rte"), "search") for name, config in
+            (("base", base), ("changed", changed))}
+    assert view["base"] == view["changed"]
+    assert "resources" not in view["base"] and "retrain" not in view["base"]
+    assert stage_view(task_config(base, "rte"), "prepare") == {"task": "rte", "data": base["data"]}
+    assert stage_view(task_config(changed, "rte"), "retrain")["retrain"]["epochs"] == 7
+    other_lr = validate_config(config_with(search={"lr": 0.5}), base_dir=REPO)
+    assert stage_view(task_config(other_lr, "rte"), "search") != view["base"]
+    assert stage_view(task_config(other_lr, "rte"), "retrain")["search"] == {"val_fraction": 0.3}

@@ -167,3 +167,34 @@ def test_snakemake_builds_the_html_report_with_every_table_and_figure(reduced_ru
         assert name in html, name
     print(f"HTML report: {report.stat().st_size / 1e6:.1f} MB")  # shown with pytest -rP
     assert report.stat().st_size > 100_000
+
+
+def jobs_planned(workdir, config_path) -> set[str]:
+    """The rules `snakemake -n` would run, from its job-stats table."""
+    result = snakemake(workdir, config_path, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats:")) + 3
+    rules = set()
+    for line in lines[start:]:
+        if not line.strip() or line.startswith("total"):
+            break
+        rules.add(line.split()[0])
+    return rules
+
+
+@pytest.mark.slow
+def test_a_config_change_reruns_only_the_stages_that_read_it(reduced_run, tmp_path):
+    config, results = reduced_run
+    workdir = results.parents[1]
+    retrain_changed = {**config, "retrain": {**config["retrain"], "epochs": 2}}
+    path = tmp_path / "retrain.yaml"
+    path.write_text(yaml.safe_dump(retrain_changed))
+    rerun = jobs_planned(workdir, path)
+    assert rerun and rerun <= {"retrain", "retrain_method", "evaluate", "evaluate_method", "evaluate_grid",
+                               "grid_validate", "report_table", "report_cost", "report_figures", "provenance", "all"}
+    (tmp_path / "mirror").symlink_to(SHARED / "data")
+    mirror_changed = {**config, "data": {**config["data"], "mirror": str(tmp_path / "mirror")}}
+    path = tmp_path / "mirror.yaml"
+    path.write_text(yaml.safe_dump(mirror_changed))
+    assert "prepare" in jobs_planned(workdir, path)

@@ -18,7 +18,7 @@ JOB = """
 import json, sys
 from autolora.search import run_search
 root = sys.argv[1]
-config = json.load(open(f"{root}/config.json"))
+config = json.load(open(sys.argv[3] if len(sys.argv) > 3 else f"{root}/config.json"))
 run_search(f"{root}/tokenized", config, "rte", 0, sys.argv[2])
 """
 
@@ -32,9 +32,10 @@ def root(tmp_path_factory):
     return root
 
 
-def start_search(root, out_json):
+def start_search(root, out_json, config_json=None):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-c", JOB, str(root), str(out_json)], env=env,
+    extra = [str(config_json)] if config_json else []
+    return subprocess.Popen([sys.executable, "-c", JOB, str(root), str(out_json), *extra], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -71,4 +72,31 @@ def test_a_search_killed_with_sigkill_resumes_to_the_uninterrupted_result(root):
     first, second = (json.loads(path.read_text()) for path in (reference_json, out_json))
     assert same_search(first, second)
     assert rank_record(first) == rank_record(second)
-    assert not (root / ".killed.json.checkpoint").exists()  # removed once the output is written
+    # The final state stays (a rerun of the finished job would only rewrite its output) until
+    # the run succeeds and removes the checkpoints of every job whose output exists.
+    from autolora.checkpoint import remove_finished_checkpoints
+
+    rerun = start_search(root, out_json)
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0 and f"resuming from step {first['steps']}" in output, output[-2000:]
+    assert same_search(first, json.loads(out_json.read_text()))
+    assert root / ".killed.json.checkpoint" in remove_finished_checkpoints(root)
+    assert not (root / ".killed.json.checkpoint").exists()
+
+
+def test_a_killed_search_resumes_after_its_time_budget_was_raised(root, tmp_path):
+    """The SLURM time limit hit, the user raises it (and edits retraining and decoding): the
+    search's checkpoint still belongs to it, so it resumes instead of starting over."""
+    out_json = root / "raised.json"
+    killed = start_search(root, out_json)
+    kill_after_first_checkpoint(killed, root / ".raised.json.checkpoint" / "checkpoint.pt")
+    config = json.loads((root / "config.json").read_text())
+    config["resources"]["search_minutes_per_epoch"] *= 10
+    config["retrain"]["epochs"] += 1
+    config["generate"]["num_beams"] = 1
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(config))
+    resumed = start_search(root, out_json, edited)
+    output, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, output[-2000:]
+    assert "resuming from step" in output

@@ -1,7 +1,7 @@
 # Paths and per-job settings shared by every stage.
 import math
 
-from autolora.config import task_config
+from autolora.config import config_digest, stage_view, task_config
 from autolora.methods import (
     ADALORA,
     AUTOLORA,
@@ -52,6 +52,17 @@ def cfg(task, method=AUTOLORA):
     return settings
 
 
+def stage_cfg(stage, method=None):
+    """A job's params: the part of its config view that its stage reads (``stage_view``), so
+    that a change anywhere else does not rerun it."""
+
+    def params(wildcards):
+        chosen = method or getattr(wildcards, "method", AUTOLORA)
+        return stage_view(cfg(wildcards.task, chosen), stage)
+
+    return params
+
+
 def runtime(stage):
     """Minutes a job of ``stage`` may run (sbatch --time on SLURM): per epoch × the task's
     epochs for the training stages, a fixed allowance for the others."""
@@ -85,7 +96,8 @@ def model_input(wildcards):
 
 
 def data_tag(task):
-    """Prepared data is shared across runs, so its folder names what shaped it."""
+    """Prepared data is shared across runs, so its folder names what shaped it: the sizes to
+    read, and a hash of the whole data section (the mirror too), the prepare job's params."""
     data = cfg(task)["data"]
     parts = [data["source"]]
     for key, short in (("max_train_examples", "n"), ("max_eval_examples", "e")):
@@ -95,7 +107,7 @@ def data_tag(task):
         parts.append("full")
     else:
         parts.append(f"s{data['subset_seed']}")
-    return "-".join(parts)
+    return "-".join([*parts, config_digest(data)])
 
 
 def prepared_path(task):

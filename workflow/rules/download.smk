@@ -17,7 +17,7 @@ rule prepare:
         mem_mb=4000,
         runtime=runtime("data"),
     params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+        cfg=stage_cfg("prepare"),
     script:
         "../scripts/prepare.py"
 
@@ -62,6 +62,6 @@ rule tokenize:
         mem_mb=4000,
         runtime=runtime("data"),
     params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+        cfg=stage_cfg("tokenize"),
     script:
         "../scripts/tokenize.py"

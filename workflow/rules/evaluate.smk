@@ -24,6 +24,6 @@ rule evaluate:
         runtime=runtime("evaluate"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+        cfg=stage_cfg("evaluate"),
     script:
         "../scripts/evaluate.py"

@@ -23,7 +23,7 @@ rule search_variant:
         runtime=runtime("search"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
+        cfg=stage_cfg("search"),
     script:
         "../scripts/search.py"
 
@@ -44,7 +44,7 @@ rule uniform_ranks:
         mem_mb=4000,
         runtime=runtime("data"),
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
+        cfg=stage_cfg("uniform_ranks"),
     script:
         "../scripts/uniform_ranks.py"
 
@@ -63,7 +63,7 @@ rule ablation_ranks:
         "../envs/autolora-cpu.yaml"
     threads: 1
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
+        cfg=stage_cfg("ranks"),
     script:
         "../scripts/ranks.py"
 
@@ -90,7 +90,7 @@ rule retrain_method:
         runtime=runtime("retrain"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
+        cfg=stage_cfg("retrain"),
     script:
         "../scripts/retrain.py"
 
@@ -119,7 +119,7 @@ rule evaluate_method:
         runtime=runtime("evaluate"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
+        cfg=stage_cfg("evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -145,7 +145,7 @@ rule grid_validate:
         runtime=runtime("evaluate"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, wildcards.method),
+        cfg=stage_cfg("grid_validate"),
     script:
         "../scripts/grid_validate.py"
 
@@ -177,7 +177,7 @@ rule evaluate_grid:
         runtime=runtime("evaluate"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, GRID),
+        cfg=stage_cfg("evaluate", GRID),
     script:
         "../scripts/grid_evaluate.py"
 
@@ -204,6 +204,6 @@ rule evaluate_no_retrain:
         runtime=runtime("evaluate"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task, NO_RETRAIN),
+        cfg=stage_cfg("no_retrain", NO_RETRAIN),
     script:
         "../scripts/no_retrain.py"

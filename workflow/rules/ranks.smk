@@ -15,6 +15,6 @@ rule ranks:
         "../envs/autolora-cpu.yaml"
     threads: 1
     params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+        cfg=stage_cfg("ranks"),
     script:
         "../scripts/ranks.py"

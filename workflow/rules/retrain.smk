@@ -22,6 +22,6 @@ rule retrain:
         runtime=runtime("retrain"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+        cfg=stage_cfg("retrain"),
     script:
         "../scripts/retrain.py"

@@ -29,6 +29,6 @@ rule search:
         runtime=runtime("search"),
         gpu=gpus,
     params:
-        cfg=lambda wildcards: cfg(wildcards.task),
+        cfg=stage_cfg("search"),
     script:
         "../scripts/search.py"
