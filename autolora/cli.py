@@ -15,6 +15,9 @@ SUBCOMMANDS = ("score",)
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in SUBCOMMANDS:
         print(__doc__, file=sys.stderr)
         return 2

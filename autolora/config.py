@@ -8,6 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from autolora.download import CHECKSUM_FILE
 from autolora.errors import ConfigError
 from autolora.methods import apply_method
 from autolora.tasks import get_spec
@@ -31,14 +32,49 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     except WorkflowError as exc:
         raise ConfigError(_describe_validation_error(exc)) from None
     config["task_overrides"] = overrides
+    _check_integers(config, _load_schema(schema))
     _check_tasks_in_overrides(config)
     _check_method_tasks(config)
     for task in config["tasks"]:
         _check_mirror(task_config(config, task), base_dir)
+        _check_model_folder(task_config(config, task), base_dir)
         _check_unroll(task_config(config, task))
         _check_eval_every_epoch(task_config(config, task))
         _check_ablation_thresholds(config, task)
     return config
+
+
+def _load_schema(schema: str | Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(schema).read_text())
+
+
+def _check_integers(config: dict, schema: dict) -> None:
+    """JSON Schema counts 1.0 as an integer; here a float in an integer key (epochs: 1.0,
+    seeds: [0.0]) is an error, before it becomes a ``seed0.0`` folder or a failed job."""
+
+    def resolve(node: dict) -> dict:
+        ref = node.get("$ref")
+        return resolve(schema["$defs"][ref.rsplit("/", 1)[-1]]) if ref else node
+
+    def walk(value, node: dict, key: str) -> None:
+        node = resolve(node)
+        types = node.get("type")
+        types = [types] if isinstance(types, str) else types or []
+        if "integer" in types and isinstance(value, float):
+            raise ConfigError(f"config key {key}: {value!r} is not an integer")
+        if isinstance(value, dict):
+            properties = node.get("properties", {})
+            for name, item in value.items():
+                child = properties.get(name) or node.get("additionalProperties")
+                if isinstance(child, dict):
+                    walk(item, child, f"{key}.{name}" if key else name)
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
+            for index, item in enumerate(value):
+                walk(item, node["items"], f"{key}.{index}")
+
+    walk(config, schema, "")
 
 
 def _describe_validation_error(exc: Exception) -> str:
@@ -102,6 +138,18 @@ def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
     if not (mirror / folder).is_dir():
         raise ConfigError(f"config key data.mirror: {mirror} has no {folder}/ folder for task "
                           f"{task_settings['task']} (see README, 'Data')")
+    if data["verify_checksums"] and not (mirror / CHECKSUM_FILE).is_file():
+        raise ConfigError(f"config key data.verify_checksums: true, but {mirror / CHECKSUM_FILE} does not exist; "
+                          "set it false to read an unverified mirror")
+
+
+def _check_model_folder(task_settings: dict, base_dir: str | Path) -> None:
+    """A model.name that is a folder must hold a model (transformers would first complain
+    about a tokenizer)."""
+    name = task_settings["model"]["name"]
+    folder = Path(base_dir) / name
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise ConfigError(f"config key model.name: {folder} is a folder without a model in it (no config.json)")
 
 
 SECTIONS = ("data", "model", "lora", "search", "ranks", "retrain", "generate", "resources")

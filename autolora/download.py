@@ -118,6 +118,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def checksums_to_verify(mirror: Path, verify: bool) -> dict[str, str] | None:
+    """The mirror's checksums when asked to verify (an error if it has none), else None."""
+    if not verify:
+        return None
+    checksums = read_checksums(mirror)
+    if checksums is None:
+        raise DataError(f"{Path(mirror) / CHECKSUM_FILE}: not found, so nothing can be verified "
+                        "(config key data.verify_checksums: set it false to read an unverified mirror)")
+    return checksums
+
+
 def read_checksums(mirror: Path) -> dict[str, str] | None:
     """Parse ``<mirror>/SHA256SUMS`` (``<hash>  ./rel/path`` lines); None if the mirror has none."""
     sums_path = mirror / CHECKSUM_FILE
@@ -237,11 +248,8 @@ def read_tsv_split(path: Path, spec: GlueTask) -> Dataset:
 
 
 def checksum_status(checksums: dict[str, str] | None, verify_checksums: bool) -> str:
-    if not verify_checksums:
-        return "verification disabled by the caller"
-    if checksums is None:
-        return f"mirror has no {CHECKSUM_FILE}; files not verified"
-    return f"verified against {CHECKSUM_FILE}"
+    # checksums_to_verify has made sure that a mirror read with verification has checksums.
+    return f"verified against {CHECKSUM_FILE}" if verify_checksums else "verification disabled by the caller"
 
 
 def eval_split_note(spec: GlueTask) -> str:
@@ -255,7 +263,7 @@ def read_glue_mirror(task: str, mirror: Path | str,
     """Read ``<mirror>/glue/<Task>/{train,dev|heldout}.tsv`` into the normalised schema."""
     spec = get_task(task)
     mirror = Path(mirror)
-    checksums = read_checksums(mirror) if verify_checksums else None
+    checksums = checksums_to_verify(mirror, verify_checksums)
     splits, hashes = {}, {}
     for split, filename in (("train", "train.tsv"), ("eval", spec.eval_file)):
         path = read_mirror_file(mirror, f"glue/{spec.mirror_dir}/{filename}", checksums, hashes)

@@ -64,6 +64,10 @@ class SelectionLoRA(LoRA):
     ):
         if max_rank <= 0:
             raise ValueError(f"max_rank must be positive, got {max_rank}")
+        if max_rank > min(in_features, out_features):
+            # A rank above the matrix's smaller side adds nothing but memory (k = 10⁶ asks for GBs).
+            raise ValueError(f"max_rank {max_rank} exceeds the smaller dimension of the "
+                             f"{out_features}×{in_features} matrix")
         if alpha_init not in ALPHA_INITS:
             raise ValueError(f"alpha_init must be one of {ALPHA_INITS}, got {alpha_init!r}")
         super().__init__(in_features, out_features, max_rank, lora_alpha, dropout, **factory)

@@ -109,6 +109,8 @@ def _load(auto_class, name: str, **kwargs):
     try:
         return auto_class.from_pretrained(path, **packaged_kwargs, **kwargs)
     except OSError as exc:
+        if exc.errno is not None:  # the system failed (full disk, permissions), not the name
+            raise
         raise ConfigError(
             f"model.name {name!r}: cannot load it as a local path, packaged model "
             f"({', '.join(PACKAGED_MODELS)}) or hub id: {exc}"
@@ -166,7 +168,11 @@ def inject_selection_lora(
     for name, wrapper in _target_wrappers(model, targets).items():
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
-        setattr(parent, child, wrapper(getattr(parent, child), max_rank, lora_alpha, dropout, alpha_init))
+        try:
+            adapted = wrapper(getattr(parent, child), max_rank, lora_alpha, dropout, alpha_init)
+        except ValueError as error:
+            raise ConfigError(f"config key lora.max_rank: {error} ({name})") from None
+        setattr(parent, child, adapted)
     names = list(selection_modules(model))
     if train_head:
         for name in head_modules(model):

@@ -26,7 +26,7 @@ import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from autolora.download import read_checksums, read_mirror_file
+from autolora.download import checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
 
 HUB_DATASET = "tner/bionlp2004"
@@ -59,7 +59,7 @@ def read_text_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first token
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid UTF-8 ({exc})") from exc
     # Split on '\n' only: str.splitlines would also break inside a token on form feeds etc.
@@ -113,7 +113,7 @@ def read_jnlpba_mirror(mirror: Path | str,
                        verify_checksums: bool = True) -> tuple[DatasetDict, dict]:
     """Read ``<mirror>/jnlpba/{train,test}.iob2`` into the normalised schema."""
     mirror = Path(mirror)
-    checksums = read_checksums(mirror) if verify_checksums else None
+    checksums = checksums_to_verify(mirror, verify_checksums)
     splits, hashes = {}, {}
     for split, filename in MIRROR_FILES.items():
         path = read_mirror_file(mirror, f"{MIRROR_DIR}/{filename}", checksums, hashes)

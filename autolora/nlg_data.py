@@ -54,7 +54,7 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 
-from autolora.download import checksum_status, read_checksums, read_mirror_file
+from autolora.download import checksum_status, checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
 
 E2E_HUB_DATASET = "e2e_nlg"
@@ -226,7 +226,7 @@ def read_e2e_mirror(mirror: Path | str,
                     verify_checksums: bool = True) -> tuple[DatasetDict, dict]:
     """Read ``<mirror>/e2e/{trainset,devset,testset_w_refs}.csv`` into the E2E schema."""
     mirror = Path(mirror)
-    checksums = read_checksums(mirror) if verify_checksums else None
+    checksums = checksums_to_verify(mirror, verify_checksums)
     splits, hashes = {}, {}
     for split, relpath in E2E_FILES.items():
         path = read_mirror_file(mirror, relpath, checksums, hashes)
@@ -378,7 +378,7 @@ def read_webnlg_mirror(mirror: Path | str,
                        verify_checksums: bool = True) -> tuple[DatasetDict, dict]:
     """Read ``<mirror>/webnlg2017/webnlg_challenge_2017`` into the WebNLG schema."""
     mirror = Path(mirror)
-    checksums = read_checksums(mirror) if verify_checksums else None
+    checksums = checksums_to_verify(mirror, verify_checksums)
     hashes: dict[str, str] = {}
     entries = {}
     for split, folder in (("train", "train"), ("validation", "dev")):

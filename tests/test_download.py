@@ -237,11 +237,14 @@ def test_checksum_verification_can_be_skipped(tmp_path):
     assert provenance["checksums_verified"] is False
 
 
-def test_mirror_without_sha256sums_is_read_unverified(tmp_path):
-    data, provenance = read_glue_mirror("rte", rte_mirror(tmp_path, checksums=False))
+def test_mirror_without_sha256sums_is_an_error_unless_verification_is_off(tmp_path):
+    mirror = rte_mirror(tmp_path, checksums=False)
+    with pytest.raises(DataError, match="SHA256SUMS: not found, so nothing can be verified"):
+        read_glue_mirror("rte", mirror)
+    data, provenance = read_glue_mirror("rte", mirror, verify_checksums=False)
     assert len(data["train"]) == 12
     assert provenance["checksums_verified"] is False
-    assert "no SHA256SUMS" in provenance["checksums_note"]
+    assert "verification disabled" in provenance["checksums_note"]
 
 
 def test_file_missing_from_sha256sums(tmp_path):

@@ -168,7 +168,9 @@ def small_mirror(root: Path, train: str = "a\tB-DNA\nb\tI-DNA\n\nc\tO\n",
 
 
 def test_small_mirror_without_checksums(tmp_path):
-    data, provenance = read_jnlpba_mirror(small_mirror(tmp_path))
+    with pytest.raises(DataError, match="SHA256SUMS: not found"):
+        read_jnlpba_mirror(small_mirror(tmp_path))
+    data, provenance = read_jnlpba_mirror(small_mirror(tmp_path), verify_checksums=False)
     assert data["train"]["tokens"] == [["a", "b"], ["c"]]
     assert data["train"]["tags"] == [ids("B-DNA", "I-DNA"), ids("O")]
     assert data["test"]["tags"] == [ids("B-RNA")]
@@ -188,7 +190,7 @@ def test_small_mirror_missing_test_file(tmp_path):
     mirror = small_mirror(tmp_path)
     (mirror / "jnlpba" / "test.iob2").unlink()
     with pytest.raises(DataError, match="test.iob2: file not found"):
-        read_jnlpba_mirror(mirror)
+        read_jnlpba_mirror(mirror, verify_checksums=False)
 
 
 # ---------------------------------------------------------------- hub

@@ -224,20 +224,23 @@ def test_perl_reads_lines_without_newlines():
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_prints_json(monkeypatch, capsys):
+def test_cli_prints_json(monkeypatch, capsys, tmp_path):
+    refs, hyp = tmp_path / "r.txt", tmp_path / "h.txt"
+    refs.write_text("a reference\n")
+    hyp.write_text("an output\n")
     monkeypatch.setattr(cli, "score_e2e_files", lambda refs, hyp: {"BLEU": 0.5})
-    assert cli.main(["score", "e2e", "r.txt", "h.txt"]) == 0
+    assert cli.main(["score", "e2e", str(refs), str(hyp)]) == 0
     assert json.loads(capsys.readouterr().out) == {"task": "e2e", "metrics": {"BLEU": 0.5}}
     monkeypatch.setattr(cli, "score_webnlg_files",
                         lambda d, h, s: {"BLEU": 1.0, "METEOR": 0.1, "TER": 0.9, "multi_bleu": "x"})
-    assert cli.main(["webnlg", "refs", "hyp", "--split", "seen"]) == 0
+    assert cli.main(["webnlg", str(tmp_path), str(hyp), "--split", "seen"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["split"] == "seen" and printed["metrics"]["TER"] == 0.9
 
 
 def test_cli_reports_bad_input(tmp_path, capsys):
     assert cli.main(["e2e", str(tmp_path / "refs.txt"), str(tmp_path / "hyp.txt")]) == 2
-    assert "refs.txt: no such file" in capsys.readouterr().err
+    assert "refs.txt: not found; expected a text file" in capsys.readouterr().err
     (tmp_path / "hyp").write_text("a")
     assert cli.main(["webnlg", str(tmp_path), str(tmp_path / "hyp")]) == 2
     assert "reference0: no such file" in capsys.readouterr().err

