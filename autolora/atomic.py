@@ -51,6 +51,7 @@ def directory(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp creates 0700; results are meant to be shared
     try:
         yield staging
         _replace_directory(staging, path)
@@ -90,3 +91,10 @@ def check_writable(path: str | os.PathLike) -> None:
             pass
     except OSError as exc:
         raise OutputError(f"{path}: its folder {folder} is not writable ({exc.strerror or exc})") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+

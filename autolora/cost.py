@@ -353,7 +353,8 @@ def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: 
     notes = [f"From Snakemake benchmark files: {spread}. Times in minutes of wall clock and of "
              "CPU; peak resident memory (max_rss) in MB. Total: all stages of a run summed per "
              "seed; its peak RSS is the largest stage's. Wall times depend on the machine and "
-             "on jobs running beside them; CPU time less so."]
+             "on jobs running beside them; CPU time less so. A job resumed from a checkpoint "
+             "counts its last attempt only."]
     if grid_methods and GRID_METHOD in set(summary["method"]):
         notes.append(f"{GRID_METHOD}: one LoRA retrain + evaluate for each of "
                      f"{', '.join(grid_methods)}, summed per seed. Wall (CPU) vs. grid: mean wall "

@@ -18,6 +18,7 @@ whole model (in the same ``adapter`` folder the rules expect).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -198,6 +199,7 @@ def build_full_model(config: dict):
 def save_adapter(model, out_dir, config: dict) -> None:
     if isinstance(model, PeftModel) or config["method"] == FULL_FT:
         model.save_pretrained(str(out_dir))
+        sort_target_modules(Path(out_dir) / "adapter_config.json")
     else:
         split_adapter.save_split_adapter(model, out_dir, config["lora"]["alpha"], config["model"]["name"])
 
@@ -337,6 +339,17 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     }
     atomic.write_json(log_json, record)
     return record
+
+
+def sort_target_modules(adapter_config: Path) -> None:
+    """PEFT writes ``target_modules`` from a set, in a different order each run: sorted, two
+    runs with the same seed give byte-identical adapters."""
+    if not adapter_config.exists():  # full fine-tuning saves a model, not an adapter
+        return
+    settings = json.loads(adapter_config.read_text())
+    if isinstance(settings.get("target_modules"), list):
+        settings["target_modules"] = sorted(settings["target_modules"])
+        adapter_config.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 def load_adapter(config: dict, adapter_dir: str | Path):

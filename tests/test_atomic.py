@@ -65,3 +65,18 @@ def test_an_unwritable_output_is_named_before_any_work(tmp_path):
     blocker.write_text("a file where the results folder should be")
     with pytest.raises(OutputError, match="results/rte/search.json: its folder .* is not writable"):
         atomic.check_writable(blocker / "rte" / "search.json")
+
+
+def test_a_folder_written_atomically_is_shared_as_the_umask_says(tmp_path):
+    import os
+    import stat
+
+    from autolora import atomic
+
+    previous = os.umask(0o022)
+    try:
+        with atomic.directory(tmp_path / "adapter") as staging:
+            (staging / "weights.bin").write_bytes(b"x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "adapter").stat().st_mode) == 0o755

@@ -113,3 +113,14 @@ def test_eval_every_epoch_records_dev_scores_without_changing_the_training(tmp_p
     assert metrics["metrics"]["accuracy"] == pytest.approx(logs[True]["epoch_metrics"][-1]["accuracy"], abs=1e-12)
     assert metrics["best_epoch"]["epoch"] in (1, 2)
     assert json.loads((tmp_path / "metrics.json").read_text())["epoch_metrics"] == logs[True]["epoch_metrics"]
+
+
+def test_the_saved_adapter_config_lists_target_modules_sorted(tiny_bert, tmp_path):
+    import json
+
+    from autolora.retrain import save_adapter
+
+    model = peft_model(tiny_bert, {Q0: 3, V0: 2, Q1: 1, V1: 4})
+    save_adapter(model, tmp_path / "adapter", {"method": "autolora"})
+    modules = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["target_modules"]
+    assert modules == sorted(modules) and len(modules) == 4

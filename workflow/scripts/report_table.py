@@ -30,7 +30,7 @@ def budget(config, task, metrics):
     record = next(record for record in metrics if record["task"] == task)
     parts = [
         f"{settings['model']['name']}",
-        f"{record['n_train']} train ex.",
+        f"{record['n_train']:,} training examples",
         # Records written before eval subsets existed have no n_eval_full: they scored the whole split.
         f"eval {record['n_eval']} of {record.get('n_eval_full', record['n_eval'])}",
         f"search {settings['search']['epochs']} ep.",
