@@ -9,7 +9,9 @@ everything else. The parameters then fall into the two levels of the bilevel pro
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +109,8 @@ def load_causal_lm(name: str):
 def _load(auto_class, name: str, **kwargs):
     path, packaged_kwargs = resolve_model(name)
     try:
-        return auto_class.from_pretrained(path, **packaged_kwargs, **kwargs)
+        with _quiet_load_report():
+            model, info = auto_class.from_pretrained(path, **packaged_kwargs, **kwargs, output_loading_info=True)
     except OSError as exc:
         if exc.errno is not None:  # the system failed (full disk, permissions), not the name
             raise
@@ -115,6 +118,40 @@ def _load(auto_class, name: str, **kwargs):
             f"model.name {name!r}: cannot load it as a local path, packaged model "
             f"({', '.join(PACKAGED_MODELS)}) or hub id: {exc}"
         ) from exc
+    _report_surprising_weights(name, info)
+    return model
+
+
+@contextlib.contextmanager
+def _quiet_load_report():
+    """transformers logs an 8-line LOAD REPORT whenever a fresh task head is initialised, which
+    every load of a pretrained encoder for a new task does; _report_surprising_weights says what
+    is worth saying instead."""
+    from transformers.utils import logging as hf_logging
+
+    previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars: a line per load in every job log
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _report_surprising_weights(name: str, info: dict) -> None:
+    """One line for weights missing outside the task head, or checkpoint weights left unused."""
+    missing = [key for key in info.get("missing_keys", []) if not _in_head(key)]
+    unexpected = [key for key in info.get("unexpected_keys", []) if not _in_head(key)]  # e.g. a pooler NER has none of
+    if missing or unexpected:
+        print(f"model.name {name!r}: {len(missing)} weights outside the task head initialised fresh "
+              f"{sorted(missing)[:4]}, {len(unexpected)} checkpoint weights unused {sorted(unexpected)[:4]}",
+              file=sys.stderr)
+
+
+def _in_head(key: str) -> bool:
+    return any(part in HEAD_MODULES for part in key.split("."))
 
 
 def load_tokenizer(name: str):

@@ -160,3 +160,22 @@ def test_autolora_help_exits_zero():
     result = subprocess.run([sys.executable, "-m", "autolora.cli", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and "autolora score e2e" in result.stdout
+
+
+def test_loading_a_model_for_a_new_task_prints_no_load_report():
+    code = ("from autolora.model import load_sequence_classifier, load_token_classifier\n"
+            "load_sequence_classifier('all-MiniLM-L6-v2', 2)\nload_token_classifier('all-MiniLM-L6-v2', 11)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LOAD REPORT" not in result.stderr and "MISSING" not in result.stderr
+    assert "weights outside the task head" not in result.stderr  # only the fresh head: nothing to say
+
+
+def test_weights_missing_outside_the_head_are_reported_in_one_line(capsys):
+    from autolora.model import _report_surprising_weights
+
+    _report_surprising_weights("m", {"missing_keys": ["classifier.weight", "bert.encoder.layer.0.output.dense.weight"],
+                                     "unexpected_keys": ["pooler.dense.bias", "lm_head.weight"]})
+    err = capsys.readouterr().err
+    assert "1 weights outside the task head initialised fresh ['bert.encoder.layer.0.output.dense.weight']" in err
+    assert "1 checkpoint weights unused ['lm_head.weight']" in err
