@@ -2,6 +2,7 @@
 
     autolora score e2e REFS HYP                      E2E challenge metrics (JSON)
     autolora score webnlg REFS_DIR HYP --split S     WebNLG 2017 metrics (JSON)
+    autolora compare RUN_DIR REFERENCE_DIR [--out F] a finished run beside the committed reference
 
 The pipeline itself runs through Snakemake (see the README).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = ("score",)
+SUBCOMMANDS = ("score", "compare")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in SUBCOMMANDS:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[0] == "compare":
+        from autolora.compare import main as compare
+
+        return compare(argv[1:])
     from autolora.scoring.cli import main as score
 
     return score(argv[1:])

@@ -198,3 +198,23 @@ def test_a_config_change_reruns_only_the_stages_that_read_it(reduced_run, tmp_pa
     path = tmp_path / "mirror.yaml"
     path.write_text(yaml.safe_dump(mirror_changed))
     assert "prepare" in jobs_planned(workdir, path)
+
+
+@pytest.mark.slow
+def test_a_run_compares_with_a_reference_copy_cell_by_cell(reduced_run, tmp_path):
+    import shutil
+
+    config, results = reduced_run
+    reference = tmp_path / "reference"
+    shutil.copytree(results, reference, ignore=shutil.ignore_patterns("adapter"))
+    changed = reference / "glue" / "rte" / "seed0" / "metrics.json"
+    record = json.loads(changed.read_text())
+    record["metrics"]["accuracy"] += 0.25
+    changed.write_text(json.dumps(record))
+    out = tmp_path / "compare.md"
+    result = subprocess.run([sys.executable, "-m", "autolora.cli", "compare", str(results), str(reference),
+                             "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| rte | autolora |")]
+    assert len(rows) == 1 and "-12.50" in rows[0] and "1 of 2" in rows[0]  # seeds 0, 1: one changed by 0.25
+    assert "| stsb | autolora |" in out.read_text() and "2 of 2" in out.read_text()
