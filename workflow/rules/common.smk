@@ -97,7 +97,8 @@ def model_input(wildcards):
 
 def data_tag(task):
     """Prepared data is shared across runs, so its folder names what shaped it: the sizes to
-    read, and a hash of the whole data section (the mirror too), the prepare job's params."""
+    read, and a hash of the whole data section (the mirror too), the prepare job's params.
+    """
     data = cfg(task)["data"]
     parts = [data["source"]]
     for key, short in (("max_train_examples", "n"), ("max_eval_examples", "e")):
