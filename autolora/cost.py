@@ -415,16 +415,17 @@ def _plot_quality_cost_panel(ax, task: str, quality: Mapping[str, dict], totals:
                              "benchmark records, so no cost to plot it at")
         cost = totals.loc[(task, method)]
         style = methods.index(method)
-        ax.errorbar(cost["wall_s_mean"] / SECONDS_PER_MINUTE, cell["mean"],
+        _, scale = report.metric_axis(cell["main_metric"])
+        ax.errorbar(cost["wall_s_mean"] / SECONDS_PER_MINUTE, scale * cell["mean"],
                     xerr=_zero_if_nan(cost["wall_s_std"]) / SECONDS_PER_MINUTE,
-                    yerr=_zero_if_nan(cell["std"]), label=method, capsize=3, linestyle="none",
+                    yerr=scale * _zero_if_nan(cell["std"]), label=method, capsize=3, linestyle="none",
                     color=_METHOD_COLOURS[style % len(_METHOD_COLOURS)],
                     marker=_METHOD_MARKERS[style % len(_METHOD_MARKERS)])
     main_metrics = {cell["main_metric"] for cell in quality.values()}
     ax.set_xscale("log")
     _widen_log_axis(ax)
     ax.set_xlabel("total wall time (min, log scale)")
-    ax.set_ylabel(", ".join(sorted(main_metrics)))
+    ax.set_ylabel(", ".join(sorted(report.metric_axis(metric)[0] for metric in main_metrics)))
     ax.set_title(f"{report.task_label(task)} (n={n_seeds} seeds)")
 
 

@@ -43,6 +43,8 @@ GLUE_COLUMNS = {
 }
 AVG_COLUMN = "Avg."
 PARAMS_COLUMN = "# trainable params"
+# The GLUE table's count is one number per method over several tasks: say how it was made.
+GLUE_PARAMS_COLUMN = "# trainable params (adapter, mean over tasks)"
 SEEDS_COLUMN = "seeds"
 DAGGER = "†"
 MISSING_CELL = "-"
@@ -55,8 +57,21 @@ _MATRIX_BY_LEAF = {
     "value": "v", "v_proj": "v", "v": "v",
 }
 _MATRIX_LABELS = {"q": "query ($W_q$)", "v": "value ($W_v$)"}
-# Colour-blind-safe pair; the hatch on v keeps the bars apart in grey print.
-_MATRIX_STYLE = {"q": {"color": "#0072B2"}, "v": {"color": "#E69F00", "hatch": "//"}}
+# How a task's main metric is shown on a figure axis: the tables' scale (×100 for fractions;
+# WebNLG's BLEU is 0-100 already) and a label a reader knows.
+MAIN_METRIC_AXES = {
+    "accuracy": ("accuracy (%)", 100.0),
+    "matthews_correlation": ("Matthews corr. ×100", 100.0),
+    "pearson": ("Pearson corr. ×100", 100.0),
+    "f1": ("entity F1 (%)", 100.0),
+    "BLEU": ("BLEU", 100.0),
+    "BLEU_all": ("BLEU (all categories)", 1.0),
+}
+
+
+def metric_axis(main_metric: str) -> tuple[str, float]:
+    """(axis label, scale) of a main metric; an unknown one is shown as it is stored."""
+    return MAIN_METRIC_AXES.get(main_metric, (main_metric, 1.0))
 # softmax(0) over k entries may land a rounding error below 1/k; a uniform
 # weight must still count as selected.
 _SELECTION_TOLERANCE = 1e-9
@@ -104,7 +119,8 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     Each task cell is "mean ± std" of the task's main metric over seeds, x100,
     one decimal (std with ddof=1; a single seed shows the mean only, and the
     seeds column says n=1). "Avg." averages the per-task means over the tasks
-    the method has; "# trainable params" averages over its tasks and seeds.
+    the method has; "# trainable params (adapter, mean over tasks)" averages over its tasks
+    and seeds.
     Tasks not evaluated on their official dev split get a dagger.
 
     Only records of the "glue" family are used. Every (method, task) present
@@ -212,7 +228,7 @@ def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFra
         row = {headers[task]: _format_score(by_task.loc[task]) if task in by_task.index
                else MISSING_CELL for task in tasks}
         row[AVG_COLUMN] = f"{100 * cells['mean'].mean():.1f}"
-        row[PARAMS_COLUMN] = human_count(cells["trainable_params"].mean())
+        row[GLUE_PARAMS_COLUMN] = human_count(cells["trainable_params"].mean())
         row[SEEDS_COLUMN] = seeds_text
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -409,47 +425,46 @@ def _latex_escape(text: str) -> str:
 # --------------------------------------------------------------------------
 
 def rank_figure(rank_records: Iterable[Mapping], out_png: str | os.PathLike) -> Figure:
-    """Bar chart of the learned rank of each layer's q and v LoRA matrices.
+    """Heat maps of the learned rank of every adapted matrix, one per seed, side by side.
 
-    One panel per task. Bars are the mean over seeds and whiskers span the
-    min-max over seeds (with the 2-3 seeds of a replication, a std would
-    suggest more precision than there is). The y axis runs from 0 to k (plus
-    a little headroom), k being the largest rank the search could pick. Returns the saved figure.
+    One row per task, one panel per seed: x = query / value, y = layer, colour = rank (1..k,
+    white where a matrix was not adapted). Seeds that agree look alike at a glance; ranks that
+    are noise do not. Unlike bars with whiskers this stays readable for 30-layer models.
+    Returns the saved figure.
     """
     by_task = group_by_task(rank_records)
     tasks = sorted(by_task, key=task_sort_key)
-    fig, axes = panel_grid(len(tasks))
-    for ax, task in zip(axes, tasks):
-        _plot_rank_panel(ax, task, by_task[task])
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
-    fig.suptitle("Learned LoRA rank per layer (bars: mean over seeds, whiskers: min-max)")
+    n_seeds = max(len(records) for records in by_task.values())
+    fig = Figure(figsize=(1.7 * n_seeds + 1.2, 3.0 * len(tasks) + 0.6), layout="constrained")
+    axes = fig.subplots(len(tasks), n_seeds, squeeze=False)
+    for row, task in zip(axes, tasks):
+        records = sorted(by_task[task], key=lambda record: record["seed"])
+        k = the_same_in_all(records, "k", f"task={task}")
+        for ax, record in zip(row, records):
+            mesh = _plot_rank_map(ax, record, k)
+        for unused in row[len(records):]:
+            fig.delaxes(unused)
+        colorbar = fig.colorbar(mesh, ax=list(row[:len(records)]), label="learned rank")
+        colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle("Learned LoRA rank of each adapted matrix, per seed")
     save_figure_atomically(fig, out_png)
     return fig
 
 
-def _plot_rank_panel(ax, task: str, records: list[Mapping]) -> None:
-    k = the_same_in_all(records, "k", f"task={task}")
-    ranks = pd.DataFrame(_rank_rows(records))
+def _plot_rank_map(ax, record: Mapping, k: int):
+    ranks = pd.DataFrame(_rank_rows([record]))
     layers = sorted(ranks["layer"].unique())
-    stats = ranks.groupby(["matrix", "layer"])["rank"].agg(["mean", "min", "max"])
-    width = 0.4
-    for offset, matrix in zip((-width / 2, width / 2), ("q", "v")):
-        if matrix not in stats.index.get_level_values("matrix"):
-            continue
-        rows = stats.loc[matrix]
-        errors = [rows["mean"] - rows["min"], rows["max"] - rows["mean"]]
-        ax.bar(rows.index + offset, rows["mean"], width, yerr=errors, capsize=2,
-               edgecolor="black", linewidth=0.5, label=_MATRIX_LABELS[matrix],
-               **_MATRIX_STYLE[matrix])
-    # Every layer labelled up to 16 layers; deeper models (SmolLM2: 30) get every n-th.
-    ax.set_xticks(layers[::max(1, math.ceil(len(layers) / 16))])
-    # A little headroom above k so whisker caps at the ceiling stay visible.
-    ax.set_ylim(0, k * 1.05)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("layer index")
-    ax.set_ylabel("learned rank")
-    ax.set_title(f"{task_label(task)} (n={len(records)} seeds, k={k})")
+    grid = np.full((len(layers), 2), np.nan)
+    for row in ranks.itertuples():
+        grid[layers.index(row.layer), ("q", "v").index(row.matrix)] = row.rank
+    mesh = ax.pcolormesh(np.arange(3) - 0.5, _cell_edges(np.array(layers, dtype=float)), np.ma.masked_invalid(grid),
+                         cmap=matplotlib.colormaps["viridis"].resampled(k), vmin=0.5, vmax=k + 0.5, shading="flat")
+    ax.set_xticks([0, 1], ["q", "v"])
+    ax.set_yticks(layers[::max(1, math.ceil(len(layers) / 16))])
+    ax.set_ylabel("layer index")
+    ax.set_title(f"{task_label(record['task'])}, seed {record['seed']}\ntotal rank {int(np.nansum(grid))}, k={k}",
+                 fontsize="small")
+    return mesh
 
 
 def _rank_rows(records: list[Mapping]) -> list[dict]:
@@ -468,44 +483,49 @@ def _rank_rows(records: list[Mapping]) -> list[dict]:
 
 def alpha_trajectory_figure(search_records: Iterable[Mapping],
                             out_png: str | os.PathLike) -> Figure:
-    """Heat maps of each layer's effective rank over the search steps.
+    """Heat maps of each layer's effective rank over the search steps, for every seed.
 
     Effective rank = number of the k selection weights softmax(alpha) that are
     >= 1/k, i.e. the rank the paper's thresholding would pick if the search
     stopped at that step. It is an integer in 1..k, so line plots of several
     layers overlap into an unreadable tangle; a heat map (x = search step,
     y = layer, colour = effective rank) shows every layer at once and still
-    scales to 24-layer models. Grid: one row per task, columns q and v.
-    Only the first (lowest) seed of each task is shown, named in the titles.
+    scales to 30-layer models. Grid: one row per task, a q and a v panel per
+    seed, so whether the seeds' trajectories agree shows at a glance.
     Returns the saved figure.
     """
     by_task = group_by_task(search_records)
     tasks = sorted(by_task, key=task_sort_key)
-    fig = Figure(figsize=(8.0, 2.4 * len(tasks) + 0.6), layout="constrained")
-    axes = fig.subplots(len(tasks), 2, squeeze=False)
+    n_seeds = max(len(records) for records in by_task.values())
+    fig = Figure(figsize=(3.2 * 2 * n_seeds + 1.0, 2.4 * len(tasks) + 0.6), layout="constrained")
+    axes = fig.subplots(len(tasks), 2 * n_seeds, squeeze=False)
     for row, task in zip(axes, tasks):
         records = sorted(by_task[task], key=lambda record: record["seed"])
-        _plot_trajectory_row(fig, row, records[0], len(records))
+        for index, record in enumerate(records):
+            mesh = _plot_trajectory_pair(row[2 * index: 2 * index + 2], record)
+        for unused in row[2 * len(records):]:
+            fig.delaxes(unused)
+        colorbar = fig.colorbar(mesh, ax=list(row[:2 * len(records)]), label="effective rank")
+        colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("Effective rank (# selection weights $\\geq 1/k$) during the search")
     save_figure_atomically(fig, out_png)
     return fig
 
 
-def _plot_trajectory_row(fig: Figure, row, record: Mapping, n_seeds: int) -> None:
+def _plot_trajectory_pair(pair, record: Mapping):
     k = record["k"]
     steps, layers, grids = _effective_rank_grids(record)
     colours = matplotlib.colormaps["viridis"].resampled(k)
-    for ax, matrix in zip(row, ("q", "v")):
+    for ax, matrix in zip(pair, ("q", "v")):
         mesh = ax.pcolormesh(_cell_edges(steps), _cell_edges(np.array(layers, dtype=float)),
                              np.ma.masked_invalid(grids[matrix]), cmap=colours,
                              vmin=0.5, vmax=k + 0.5, shading="flat")
         ax.set_yticks(layers[::max(1, math.ceil(len(layers) / 16))])
         ax.set_xlabel("search step")
         ax.set_ylabel("layer index")
-        ax.set_title(f"{task_label(record['task'])}: {_MATRIX_LABELS[matrix]}, "
-                     f"seed {record['seed']} (first of {n_seeds})")
-    colorbar = fig.colorbar(mesh, ax=list(row), label="effective rank")
-    colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{task_label(record['task'])}: {_MATRIX_LABELS[matrix]}, seed {record['seed']}",
+                     fontsize="small")
+    return mesh
 
 
 def _effective_rank_grids(record: Mapping) -> tuple[np.ndarray, list[int], dict[str, np.ndarray]]:

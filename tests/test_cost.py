@@ -252,7 +252,8 @@ def test_quality_cost_figure_is_written(tmp_path):
     (ax,) = fig.axes
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "total wall time (min, log scale)"
-    assert ax.get_ylabel() == "accuracy"
+    assert ax.get_ylabel() == "accuracy (%)"
+    assert max(line.get_ydata()[0] for line in ax.lines) > 1  # on the tables' ×100 scale
     assert [text.get_text() for text in fig.legends[0].get_texts()] == ["autolora", "lora_r8"]
 
 

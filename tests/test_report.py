@@ -73,13 +73,14 @@ def test_average_is_over_the_tasks_each_method_has(table):
 
 
 def test_params_and_seeds_columns(table):
-    assert table.loc["autolora", "# trainable params"] == "0.30M"
-    assert table.loc["lora", "# trainable params"] == "1.10M"
+    assert table.loc["autolora", report.GLUE_PARAMS_COLUMN] == "0.30M"
+    assert table.loc["lora", report.GLUE_PARAMS_COLUMN] == "1.10M"
     assert table.loc["autolora", "seeds"] == "0, 1, 2 (n=3)"
 
 
 def test_columns_follow_paper_order_and_rows_first_appearance(table):
-    assert list(table.columns) == ["QQP†", "RTE", "STS-B", "Avg.", "# trainable params", "seeds"]
+    assert list(table.columns) == ["QQP†", "RTE", "STS-B", "Avg.", "# trainable params (adapter, mean over tasks)",
+                                   "seeds"]
     assert list(table.index) == ["autolora", "lora"]
 
 
@@ -230,30 +231,31 @@ def assert_valid_png(path):
     assert os.listdir(path.parent) == [path.name]  # no temp file left behind
 
 
-def test_rank_figure_plots_seed_means(tmp_path):
+def test_rank_figure_shows_every_seed_as_a_heat_map(tmp_path):
     records = [rank_record("rte", 0, 0), rank_record("rte", 1, 2),
                rank_record("cola", 0, 1), rank_record("cola", 1, 1)]
     fig = report.rank_figure(records, tmp_path / "ranks.png")
     assert_valid_png(tmp_path / "ranks.png")
-    cola, rte = fig.axes[:2]  # paper order puts CoLA first
-    assert "RTE" in rte.get_title() and "CoLA" in cola.get_title()
-    q_bars = next(bars for bars in rte.containers if bars.get_label() == "query ($W_q$)")
-    # rte layer l: seed 0 rank l+1, seed 1 rank l+3 -> mean l+2
-    assert [bar.get_height() for bar in q_bars] == pytest.approx(
-        [layer + 2 for layer in range(BERT_LAYERS)])
-    assert rte.get_ylim()[0] == 0 and K <= rte.get_ylim()[1] < K + 1
-    assert rte.get_ylabel() == "learned rank" and rte.get_xlabel() == "layer index"
+    cola0, cola1, rte0, rte1 = fig.axes[:4]  # paper order puts CoLA first; a panel per seed
+    assert "RTE, seed 1" in rte1.get_title() and "CoLA, seed 0" in cola0.get_title()
+    # rte layer l: rank (l + offset) % k + 1, offset 2 for seed 1
+    grid = rte1.collections[0].get_array().reshape(BERT_LAYERS, 2)
+    np.testing.assert_array_equal(grid[:, 0], [(layer + 2) % K + 1 for layer in range(BERT_LAYERS)])
+    assert rte0.get_ylabel() == "layer index"
+    assert [tick.get_text() for tick in rte0.get_xticklabels()] == ["q", "v"]
 
 
-def test_alpha_trajectory_figure_shows_effective_rank_of_first_seed(tmp_path):
+def test_alpha_trajectory_figure_shows_effective_rank_of_every_seed(tmp_path):
     later_seed = search_record("rte", 3)
     later_seed["trajectory"]["weights"] = {
         module: [[0.93] + [0.01] * (K - 1)] * 6 for module in later_seed["modules"]}
     records = [later_seed, search_record("rte", 1), search_record("mrpc", 0)]
     fig = report.alpha_trajectory_figure(records, tmp_path / "alpha.png")
     assert_valid_png(tmp_path / "alpha.png")
-    mrpc_q, mrpc_v, rte_q, rte_v = fig.axes[:4]
-    assert "seed 1 (first of 2)" in rte_q.get_title()
+    mrpc_q, mrpc_v, rte_q, rte_v, rte3_q, rte3_v = fig.axes[:6]  # MRPC has one seed, RTE two
+    assert "seed 1" in rte_q.get_title() and "seed 3" in rte3_q.get_title()
+    later = rte3_q.collections[0].get_array().reshape(BERT_LAYERS, 6)
+    assert (later == 1).all()  # one weight of 0.93, the rest 0.01: rank 1 everywhere
     effective = rte_q.collections[0].get_array().reshape(BERT_LAYERS, 6)
     expected = [[K if step < layer else 1 for step in range(6)] for layer in range(BERT_LAYERS)]
     np.testing.assert_array_equal(effective, expected)
