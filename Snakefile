@@ -64,4 +64,5 @@ rule all:
         ),
         f"{RESULTS}/provenance.json",
         expand(f"{RESULTS}/tables/cost.{{ext}}", ext=["md", "tex", "csv"]),
+        expand(f"{RESULTS}/tables/rank_stability.{{ext}}", ext=["md", "tex", "csv"]),
         f"{RESULTS}/figures/quality_cost.png",

@@ -88,6 +88,29 @@ rule report_figures:
         "../scripts/report_figures.py"
 
 
+rule report_rank_stability:
+    input:
+        searches=per_job("search.json", TASKS),
+    output:
+        md=table_output("rank_stability", "md", "rank_stability"),
+        tex=table_output("rank_stability", "tex", "rank_stability"),
+        csv=table_output("rank_stability", "csv", "rank_stability"),
+    log:
+        f"{RESULTS}/logs/report_rank_stability.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_rank_stability.tsv"
+    localrule: True
+    conda:
+        "../envs/autolora-cpu.yaml"
+    threads: 1
+    params:
+        cfg=config,
+        tasks=TASKS,
+        seeds=SEEDS,
+    script:
+        "../scripts/report_rank_stability.py"
+
+
 rule provenance:
     input:
         prepared=[prepared_path(task) for task in TASKS],

@@ -1,0 +1,159 @@
+"""Rank diagnostics: did the search learn an allocation, or do its ranks look like noise?
+
+Per task, from the AutoLoRA search records of every seed:
+
+* normalised entropy of w = softmax(α) per adapted matrix, H(w) / log k: 1 is the uniform
+  initialisation, lower means the search moved α (min and mean over matrices and seeds);
+* total rank per seed;
+* seed-to-seed agreement: the mean Pearson correlation of the per-matrix ranks over every pair
+  of seeds, beside its chance level (the same with the matrix labels permuted within each seed)
+  and the permutation p-value, (1 + #{permuted ≥ observed}) / (1 + permutations);
+* stability: the share of matrices whose effective rank (#{w_j ≥ 1/k} at a logged step) did not
+  change over the last quarter of the logged search steps;
+* structure: Spearman correlation of rank with layer depth, and mean rank of q minus v.
+
+Ranks use λ = 1/k on softmax(α), the pipeline's default rule (``autolora.ranks``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from autolora.report import parse_module_name, task_label
+
+PERMUTATIONS = 2000
+PERMUTATION_SEED = 0
+LAST_PART = 0.25  # the share of the logged steps over which stability is judged
+# softmax of equal α may round a hair below 1/k; a uniform weight must still count.
+SELECTION_TOLERANCE = 1e-9
+
+
+def normalised_entropy(weights: Sequence[float]) -> float:
+    """H(w) / log k: 1 for the uniform distribution, 0 for a one-hot one."""
+    w = np.clip(np.asarray(weights, dtype=float), 1e-300, None)
+    return float(-(w * np.log(w)).sum() / math.log(len(w)))
+
+
+def ranks_from_weights(weights: Mapping[str, Sequence[float]]) -> dict[str, int]:
+    return {module: int((np.asarray(w) >= 1 / len(w) - SELECTION_TOLERANCE).sum()) for module, w in weights.items()}
+
+
+def seed_agreement(rank_vectors: Sequence[Sequence[float]]) -> float:
+    """Mean Pearson correlation of the rank vectors over every pair of seeds (NaN where a
+    vector is constant: a correlation is undefined there)."""
+    correlations = []
+    for a, b in itertools.combinations(np.asarray(rank_vectors, dtype=float), 2):
+        if a.std() == 0 or b.std() == 0:
+            return math.nan
+        correlations.append(float(np.corrcoef(a, b)[0, 1]))
+    return float(np.mean(correlations)) if correlations else math.nan
+
+
+def permutation_test(rank_vectors: Sequence[Sequence[float]], permutations: int = PERMUTATIONS,
+                     seed: int = PERMUTATION_SEED) -> tuple[float, float, float]:
+    """(observed agreement, mean agreement with module labels permuted within each seed, p)."""
+    vectors = np.asarray(rank_vectors, dtype=float)
+    observed = seed_agreement(vectors)
+    if math.isnan(observed):
+        return observed, math.nan, math.nan
+    generator = np.random.default_rng(seed)
+    null = np.array([seed_agreement([generator.permutation(v) for v in vectors]) for _ in range(permutations)])
+    p_value = (1 + int((null >= observed - 1e-12).sum())) / (1 + permutations)
+    return observed, float(null.mean()), p_value
+
+
+def stable_share(record: Mapping, last_part: float = LAST_PART) -> float:
+    """Share of matrices whose effective rank stayed the same over the last part of the logged steps."""
+    trajectory = record["trajectory"]
+    n_logged = len(trajectory["step"])
+    start = min(n_logged - 1, math.floor(n_logged * (1 - last_part)))
+    stable = []
+    for history in trajectory["weights"].values():
+        ranks = [int((np.asarray(w) >= 1 / len(w) - SELECTION_TOLERANCE).sum()) for w in history[start:]]
+        stable.append(len(set(ranks)) == 1)
+    return float(np.mean(stable))
+
+
+def task_diagnostics(search_records: Sequence[Mapping]) -> dict:
+    """The diagnostics of one task's searches (one record per seed, same modules)."""
+    records = sorted(search_records, key=lambda record: record["seed"])
+    modules = list(records[0]["weights"])
+    for record in records:
+        if list(record["weights"]) != modules:
+            raise ValueError(f"task {record['task']} seed {record['seed']}: its modules differ from seed "
+                             f"{records[0]['seed']}'s; seeds can only be compared module by module")
+    ranks = [ranks_from_weights(record["weights"]) for record in records]
+    vectors = [[per_seed[module] for module in modules] for per_seed in ranks]
+    entropies = [normalised_entropy(w) for record in records for w in record["weights"].values()]
+    agreement, chance, p_value = permutation_test(vectors)
+    layers, matrices = zip(*(parse_module_name(module) for module in modules))
+    pooled_layers = [layer for _ in records for layer in layers]
+    pooled_ranks = [rank for vector in vectors for rank in vector]
+    depth = spearmanr(pooled_layers, pooled_ranks).statistic if len(set(pooled_ranks)) > 1 else math.nan
+    by_matrix = {m: [r for vector in vectors for r, mm in zip(vector, matrices) if mm == m] for m in ("q", "v")}
+    return {
+        "task": records[0]["task"],
+        "seeds": [record["seed"] for record in records],
+        "k": records[0]["k"],
+        "modules": len(modules),
+        "entropy_min": min(entropies),
+        "entropy_mean": float(np.mean(entropies)),
+        "total_rank": [sum(vector) for vector in vectors],
+        "agreement": agreement,
+        "agreement_chance": chance,
+        "agreement_p": p_value,
+        "stable_share": float(np.mean([stable_share(record) for record in records])),
+        "rank_depth_spearman": float(depth),
+        "rank_q_minus_v": float(np.mean(by_matrix["q"]) - np.mean(by_matrix["v"]))
+        if by_matrix["q"] and by_matrix["v"] else math.nan,
+    }
+
+
+def _number(value: float, digits: int = 2, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def rank_stability_table(search_records: Sequence[Mapping], tasks: Sequence[str]):
+    """One row per task (the order given): the diagnostics formatted, the raw ones in
+    ``attrs["tidy"]`` for the CSV, what each column means in ``attrs["notes"]``."""
+    import pandas as pd
+
+    by_task = {task: [record for record in search_records if record["task"] == task] for task in tasks}
+    rows = [task_diagnostics(records) for records in by_task.values() if records]
+    shown = {}
+    for row in rows:
+        shown[row["task"]] = {
+            "seeds": len(row["seeds"]),
+            "matrices": row["modules"],
+            "entropy min / mean": f"{_number(row['entropy_min'], 3)} / {_number(row['entropy_mean'], 3)}",
+            "total rank per seed": ", ".join(map(str, row["total_rank"])),
+            "seed agreement (chance)": f"{_number(row['agreement'], signed=True)} ({_number(row['agreement_chance'], signed=True)})",
+            "permutation p": _number(row["agreement_p"], 3),
+            "stable, last quarter": f"{100 * row['stable_share']:.0f} %",
+            "rank ~ depth (Spearman)": _number(row["rank_depth_spearman"], signed=True),
+            "rank q − v": _number(row["rank_q_minus_v"], signed=True),
+        }
+    table = pd.DataFrame.from_dict(shown, orient="index")
+    table.index = [task_label(task) for task in table.index]
+    table.index.name = "Task"
+    table.attrs["tidy"] = [{**row, "seeds": ";".join(map(str, row["seeds"])),
+                            "total_rank": ";".join(map(str, row["total_rank"]))} for row in rows]
+    table.attrs["notes"] = [
+        "Entropy: H(softmax(α)) / log k per adapted matrix (1 = the uniform start), min and mean over matrices "
+        "and seeds. Ranks: #{w_j ≥ 1/k}.",
+        f"Seed agreement: mean Pearson correlation of the per-matrix ranks over every pair of seeds; chance: the "
+        f"same with the matrix labels permuted within each seed ({PERMUTATIONS} permutations, seed "
+        f"{PERMUTATION_SEED}); p: the share of permutations agreeing at least as well (one-sided). n/a where a "
+        "seed's ranks are all equal (no correlation is defined).",
+        f"Stable: share of matrices whose effective rank did not change over the last {LAST_PART:.0%} of the "
+        "logged search steps (mean over seeds). Rank ~ depth: Spearman correlation of rank and layer index, "
+        "pooled over seeds; rank q − v: mean rank of query minus value matrices.",
+    ]
+    return table
