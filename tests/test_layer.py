@@ -23,7 +23,7 @@ def test_update_starts_at_zero_and_matches_the_equation():
 
 def test_alpha_inits_give_uniform_weights():
     for init in ("ones", "zeros"):
-        layer = SelectionLoRALinear(nn.Linear(3, 3), 8, 16, alpha_init=init)
+        layer = SelectionLoRALinear(nn.Linear(8, 8), 8, 16, alpha_init=init)
         torch.testing.assert_close(layer.selection_weights(), torch.full((8,), 1 / 8))
 
 
@@ -32,6 +32,8 @@ def test_bad_arguments_are_rejected():
         SelectionLoRALinear(nn.Linear(3, 3), 0, 16)
     with pytest.raises(ValueError, match="alpha_init"):
         SelectionLoRALinear(nn.Linear(3, 3), 2, 16, alpha_init="random")
+    with pytest.raises(ValueError, match="max_rank 4 exceeds the smaller dimension of the 3×5 matrix"):
+        SelectionLoRALinear(nn.Linear(5, 3), 4, 16)
 
 
 def test_injection_adapts_query_and_value_and_splits_the_levels(tiny_bert):
