@@ -8,6 +8,8 @@ Every method is a name that ends up in the ``method`` field of its metrics.json 
   scored on search-validation), the best on validation evaluated;
 * ``adalora``: PEFT's AdaLoRA with a budget matched to AutoLoRA's learned total rank;
 * ``full_ft``: every parameter trained;
+* the equal-budget controls, on the same search of the same task and seed: ``lora_budget``
+  (AutoLoRA's total rank spread uniformly) and ``random_ranks`` (the same total at random);
 * the ablations (config ``ablations``), each named ``autolora_<what>``: ``autolora_no_meta``
   (α trained on the training loss with the weights), ``autolora_l{x}`` (threshold λ = x/k on the
   same search, one per entry of ``ablation_thresholds``), ``autolora_no_retrain`` (the search model
@@ -27,6 +29,10 @@ NO_META = "autolora_no_meta"
 FIRST_ORDER = "autolora_first_order"
 NORMALIZED = "autolora_normalized"
 NO_RETRAIN = "autolora_no_retrain"
+LORA_BUDGET = "lora_budget"
+RANDOM_RANKS = "random_ranks"
+# Allocations of AutoLoRA's total rank without its search: does the search beat them?
+BUDGET_CONTROLS = (LORA_BUDGET, RANDOM_RANKS)
 SINGLE_LEVEL = "single_level"  # the search mode of the no_meta ablation (autolora.bilevel)
 
 UNIFORM_RANK = re.compile(r"^(lora|grid)_r([0-9]+)$")

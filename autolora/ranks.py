@@ -71,3 +71,41 @@ def uniform_rank_record(modules: list[str], rank: int, task: str, seed: int) -> 
         "ranks": ranks,
         "total_rank": sum(ranks.values()),
     }
+
+
+# ---- equal-budget controls: AutoLoRA's total rank, allocated without the search
+
+def _control_record(autolora: dict, ranks: dict[str, int], form: str) -> dict:
+    return {**{key: autolora[key] for key in ("task", "seed", "k")}, "threshold": None, "form": form,
+            "ranks": ranks, "total_rank": sum(ranks.values())}
+
+
+def _check_budget(total: int, n_modules: int, k: int) -> None:
+    if not n_modules <= total <= n_modules * k:
+        raise ValueError(f"a total rank of {total} cannot give each of {n_modules} matrices a rank in 1..{k}")
+
+
+def uniform_budget_ranks(autolora: dict) -> dict:
+    """``lora_budget``: AutoLoRA's total rank T over its n matrices as evenly as ranks allow,
+    T // n everywhere and one more on the first T mod n matrices in model order."""
+    modules, total, k = list(autolora["ranks"]), autolora["total_rank"], autolora["k"]
+    _check_budget(total, len(modules), k)
+    base, extra = divmod(total, len(modules))
+    return _control_record(autolora, {m: base + (i < extra) for i, m in enumerate(modules)}, "uniform_budget")
+
+
+def random_budget_ranks(autolora: dict, seed: int) -> dict:
+    """``random_ranks``: AutoLoRA's total rank dealt at random, every matrix in 1..k: each starts
+    at 1, then each remaining unit goes to a matrix drawn uniformly among those below k
+    (numpy's generator seeded with the run seed)."""
+    import numpy as np
+
+    modules, total, k = list(autolora["ranks"]), autolora["total_rank"], autolora["k"]
+    _check_budget(total, len(modules), k)
+    ranks = dict.fromkeys(modules, 1)
+    generator = np.random.default_rng(seed)
+    for _ in range(total - len(modules)):
+        open_modules = [m for m in modules if ranks[m] < k]
+        ranks[open_modules[generator.integers(len(open_modules))]] += 1
+    return _control_record(autolora, ranks, "random_budget")
+

@@ -114,8 +114,9 @@ def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
     assert len(provenance["config_sha256"]) == 64
 
 
-RTE_METHODS = {"autolora", "lora_r2", "grid", "adalora", "full_ft", "autolora_no_meta", "autolora_l0.5",
-               "autolora_no_retrain", "autolora_first_order", "autolora_normalized"}
+RTE_METHODS = {"autolora", "lora_r2", "grid", "adalora", "full_ft", "lora_budget", "random_ranks",
+               "autolora_no_meta", "autolora_l0.5", "autolora_no_retrain", "autolora_first_order",
+               "autolora_normalized"}
 
 
 @pytest.mark.slow
@@ -137,6 +138,9 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
         autolora_total = json.loads((job / "ranks.json").read_text())["total_rank"]
         assert adalora["adalora"]["autolora_total_rank"] == autolora_total
         assert sum(adalora["ranks"].values()) == adalora["adalora"]["target_r"] * len(adalora["ranks"])
+        for control in ("lora_budget", "random_ranks"):
+            ranks = json.loads((job / control / "retrain.json").read_text())["ranks"]
+            assert sum(ranks.values()) == autolora_total and set(ranks.values()) <= set(range(1, 9))
         full = json.loads((job / "full_ft" / "metrics.json").read_text())
         assert full["trainable_params"] > 20_000_000 and full["total_rank"] is None
         assert (job / "search_state.safetensors").exists()

@@ -45,3 +45,42 @@ def test_unknown_form_and_zero_sum_are_rejected():
         extract_rank([1.0, 1.0], 0.5, form="sparsemax")
     with pytest.raises(ValueError, match="Σα = 0"):
         extract_rank([0.0, 0.0], 0.5, form="normalized")
+
+
+# ---- equal-budget controls (lora_budget, random_ranks)
+
+def autolora_ranks(ranks, k=8):
+    return {"task": "rte", "seed": 0, "k": k, "ranks": ranks, "total_rank": sum(ranks.values())}
+
+
+CONTROL_INPUT = autolora_ranks({f"m{i}": r for i, r in enumerate([1, 8, 3, 5, 2, 7, 4, 6, 2, 3, 5, 1])})
+
+
+def test_the_uniform_control_spreads_the_exact_total_evenly():
+    from autolora.ranks import uniform_budget_ranks
+
+    record = uniform_budget_ranks(CONTROL_INPUT)
+    ranks = list(record["ranks"].values())
+    assert record["total_rank"] == CONTROL_INPUT["total_rank"] == 47
+    assert ranks == [4] * 11 + [3]  # 47 = 12 * 3 + 11: the first 11 matrices get one more
+    assert list(record["ranks"]) == list(CONTROL_INPUT["ranks"])
+
+
+def test_the_random_control_has_the_exact_total_every_rank_in_range_and_its_seed():
+    from autolora.ranks import random_budget_ranks
+
+    draws = {seed: random_budget_ranks(CONTROL_INPUT, seed)["ranks"] for seed in range(4)}
+    for ranks in draws.values():
+        assert sum(ranks.values()) == 47 and all(1 <= r <= 8 for r in ranks.values())
+    assert random_budget_ranks(CONTROL_INPUT, 2)["ranks"] == draws[2]  # seeded
+    assert len({tuple(ranks.values()) for ranks in draws.values()}) == 4  # different seeds differ
+
+
+def test_the_extreme_budgets_are_met_and_impossible_ones_refused():
+    from autolora.ranks import random_budget_ranks, uniform_budget_ranks
+
+    for total in (12, 96):  # every matrix at 1, every matrix at k
+        record = autolora_ranks({f"m{i}": total // 12 for i in range(12)})
+        assert random_budget_ranks(record, 0)["ranks"] == uniform_budget_ranks(record)["ranks"] == record["ranks"]
+    with pytest.raises(ValueError, match="cannot give each of 12 matrices a rank in 1..8"):
+        uniform_budget_ranks({**autolora_ranks({f"m{i}": 8 for i in range(12)}), "total_rank": 97})

@@ -5,6 +5,7 @@ from autolora.config import config_digest, stage_view, task_config
 from autolora.methods import (
     ADALORA,
     AUTOLORA,
+    BUDGET_CONTROLS,
     FULL_FT,
     GRID,
     NO_RETRAIN,
@@ -156,10 +157,13 @@ THRESHOLD_METHODS = THRESHOLD_ABLATION.pattern.strip("^$")
 ABLATION_RANK_METHODS = "|".join(
     [*SEARCH_VARIANTS, "autolora_normalized", THRESHOLD_METHODS]
 )
+CONTROL_METHODS = "|".join(BUDGET_CONTROLS)
 TRAINED_METHODS = "|".join(
-    [UNIFORM_RANK_METHODS, ADALORA, FULL_FT, ABLATION_RANK_METHODS]
+    [UNIFORM_RANK_METHODS, ADALORA, FULL_FT, ABLATION_RANK_METHODS, CONTROL_METHODS]
 )
-EVALUATED_METHODS = "|".join([r"lora_r[0-9]+", ADALORA, FULL_FT, ABLATION_RANK_METHODS])
+EVALUATED_METHODS = "|".join(
+    [r"lora_r[0-9]+", ADALORA, FULL_FT, ABLATION_RANK_METHODS, CONTROL_METHODS]
+)
 
 
 def run_command():

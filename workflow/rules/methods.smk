@@ -49,6 +49,25 @@ rule uniform_ranks:
         "../scripts/uniform_ranks.py"
 
 
+rule control_ranks:
+    input:
+        autolora=f"{job_dir()}/ranks.json",
+    output:
+        f"{method_dir()}/ranks.json",
+    log:
+        f"{RESULTS}/logs/{method_log('ranks')}.log",
+    wildcard_constraints:
+        method=CONTROL_METHODS,
+    localrule: True
+    conda:
+        "../envs/autolora-cpu.yaml"
+    threads: 1
+    params:
+        cfg=stage_cfg("ranks"),
+    script:
+        "../scripts/control_ranks.py"
+
+
 rule ablation_ranks:
     input:
         search=ablation_search,

@@ -4,7 +4,16 @@ from pathlib import Path
 
 from autolora.config import task_config
 from autolora.jobs import snakemake_job
-from autolora.methods import ADALORA, ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, AUTOLORA, GRID
+from autolora.methods import (
+    ADALORA,
+    ADALORA_TFINAL_FRACTION,
+    ADALORA_TINIT_FRACTION,
+    AUTOLORA,
+    BUDGET_CONTROLS,
+    GRID,
+    LORA_BUDGET,
+    RANDOM_RANKS,
+)
 from autolora.provenance import config_hash
 from autolora.stats import compare_with_autolora, mark_significant_cells
 from autolora.report import (
@@ -51,6 +60,13 @@ def method_notes(config, table_name, methods):
                "than training it)" if table_name in ("e2e", "webnlg") else "best main metric")
         notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; "
                      f"the rank with the {how} on the search-validation split is evaluated.")
+    controls = [method for method in BUDGET_CONTROLS if method in methods]
+    if controls:
+        notes.append(f"{' and '.join(controls)}: equal-budget controls, LoRA retrained exactly as AutoLoRA's ranks "
+                     "are, with AutoLoRA's total rank of the same task and seed allocated without the search: "
+                     f"{LORA_BUDGET} as evenly as possible (total // matrices everywhere, one more on the first "
+                     f"total mod matrices in model order), {RANDOM_RANKS} at random (each matrix 1..k, seeded "
+                     "by the run seed).")
     if ADALORA in methods:
         pruning = f"{ADALORA_TINIT_FRACTION:.0%} and {1 - ADALORA_TFINAL_FRACTION:.0%}"
         notes.append(f"{ADALORA}: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / "
