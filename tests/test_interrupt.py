@@ -61,26 +61,28 @@ def finish(workdir, config_path):
     return output
 
 
-@pytest.mark.slow
-def test_ctrl_c_then_the_same_command_finishes_the_run(tmp_path):
+def interrupted_run(tmp_path, signal_number):
+    """The command started, then ``signal_number`` sent to its process group once the first
+    search has finished; returns (workdir, config path, the ended process)."""
     workdir, config_path = tmp_path / "work", small_config(tmp_path)
     workdir.mkdir()
     first = start(workdir, config_path)
     wait_for(workdir / "results" / "test" / "glue" / "rte" / "seed0" / "search.json", first)
-    os.killpg(first.pid, signal.SIGINT)
+    os.killpg(first.pid, signal_number)
     first.communicate(timeout=600)
+    return workdir, config_path, first
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_the_same_command_finishes_the_run(tmp_path):
+    workdir, config_path, first = interrupted_run(tmp_path, signal.SIGINT)
     assert first.returncode != 0
     finish(workdir, config_path)
 
 
 @pytest.mark.slow
 def test_snakemake_killed_outright_then_the_same_command_finishes_the_run(tmp_path):
-    workdir, config_path = tmp_path / "work", small_config(tmp_path)
-    workdir.mkdir()
-    first = start(workdir, config_path)
-    wait_for(workdir / "results" / "test" / "glue" / "rte" / "seed0" / "search.json", first)
-    os.killpg(first.pid, signal.SIGKILL)  # Snakemake and its jobs, as a lost session would
-    first.wait(timeout=60)
+    workdir, config_path, _ = interrupted_run(tmp_path, signal.SIGKILL)  # as a lost session would
     deadline = time.monotonic() + 120
     while processes_in(workdir) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -104,7 +104,7 @@ rule report_rank_stability:
         "../envs/autolora-cpu.yaml"
     threads: 1
     params:
-        cfg=config,
+        run=config["run"],  # only what it reads: a config change elsewhere reruns nothing here
         tasks=TASKS,
         seeds=SEEDS,
     script:
