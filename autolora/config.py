@@ -36,10 +36,11 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     _check_tasks_in_overrides(config)
     _check_method_tasks(config)
     for task in config["tasks"]:
-        _check_mirror(task_config(config, task), base_dir)
-        _check_model_folder(task_config(config, task), base_dir)
-        _check_unroll(task_config(config, task))
-        _check_eval_every_epoch(task_config(config, task))
+        settings = task_config(config, task)
+        _check_mirror(settings, base_dir)
+        _check_model_folder(settings, base_dir)
+        _check_unroll(settings)
+        _check_eval_every_epoch(settings)
         _check_ablation_thresholds(config, task)
     return config
 

@@ -24,13 +24,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from autolora.report import parse_module_name, task_label
+from autolora.report import effective_rank, parse_module_name, task_label
 
 PERMUTATIONS = 2000
 PERMUTATION_SEED = 0
 LAST_PART = 0.25  # the share of the logged steps over which stability is judged
-# softmax of equal α may round a hair below 1/k; a uniform weight must still count.
-SELECTION_TOLERANCE = 1e-9
 
 
 def normalised_entropy(weights: Sequence[float]) -> float:
@@ -40,7 +38,7 @@ def normalised_entropy(weights: Sequence[float]) -> float:
 
 
 def ranks_from_weights(weights: Mapping[str, Sequence[float]]) -> dict[str, int]:
-    return {module: int((np.asarray(w) >= 1 / len(w) - SELECTION_TOLERANCE).sum()) for module, w in weights.items()}
+    return {module: int(effective_rank(w)) for module, w in weights.items()}
 
 
 def seed_agreement(rank_vectors: Sequence[Sequence[float]]) -> float:
@@ -74,8 +72,7 @@ def stable_share(record: Mapping, last_part: float = LAST_PART) -> float:
     start = min(n_logged - 1, math.floor(n_logged * (1 - last_part)))
     stable = []
     for history in trajectory["weights"].values():
-        ranks = [int((np.asarray(w) >= 1 / len(w) - SELECTION_TOLERANCE).sum()) for w in history[start:]]
-        stable.append(len(set(ranks)) == 1)
+        stable.append(len(set(effective_rank(history[start:]).tolist())) == 1)
     return float(np.mean(stable))
 
 

@@ -543,12 +543,18 @@ def _effective_rank_grids(record: Mapping) -> tuple[np.ndarray, list[int], dict[
         if weights.shape != (len(steps), k):
             raise ValueError(f"trajectory of {module} has shape {weights.shape}, "
                              f"expected {(len(steps), k)}")
-        counts[key] = (weights >= 1 / k - _SELECTION_TOLERANCE).sum(axis=1)
+        counts[key] = effective_rank(weights)
     layers = sorted({layer for layer, _ in counts})
     grids = {matrix: np.full((len(layers), len(steps)), np.nan) for matrix in ("q", "v")}
     for (layer, matrix), per_step in counts.items():
         grids[matrix][layers.index(layer)] = per_step
     return steps, layers, grids
+
+
+def effective_rank(weights) -> np.ndarray:
+    """#{w_j ≥ 1/k} over the last axis: the rank thresholding would pick at that point."""
+    weights = np.asarray(weights, dtype=float)
+    return (weights >= 1 / weights.shape[-1] - _SELECTION_TOLERANCE).sum(axis=-1)
 
 
 def _cell_edges(centres: np.ndarray) -> np.ndarray:
