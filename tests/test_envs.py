@@ -38,11 +38,21 @@ def test_env_file_pins_equal_the_ci_install(env_file):
     env, pip_section = env_pip_section(env_file)
     # A local version label (+cpu) names the build, not a different release.
     pins = {name: version.split("+")[0] for name, version in pip_pins(pip_section).items()}
-    unpinned = [item for item in pip_section if "==" not in item and not item.startswith("-")]
+    # Options (-e .) and this repository's own packages (./workflow/plugins/...) need no pin.
+    unpinned = [item for item in pip_section if "==" not in item and not item.startswith(("-", "./"))]
     assert not unpinned, f"{env_file}: unpinned {unpinned}"
     differing = {name: (version, CI_PINS.get(name)) for name, version in pins.items() if CI_PINS.get(name) != version}
     assert not differing, f"{env_file} vs CI pip pins: {differing}"
     assert "torch" in pins and "python=3.11" in env["dependencies"]
+
+
+def test_the_main_env_and_the_set_up_install_the_console_logger_plugin():
+    """The default profile selects it; Snakemake refuses to start without it."""
+    plugin = "./workflow/plugins/snakemake-logger-plugin-autolora"
+    _, pip_section = env_pip_section("environment.yml")
+    assert plugin in pip_section
+    assert any(line.endswith(plugin) and "pip install" in line for line in SETUP_LINES)
+    assert "logger: [autolora]" in (REPO / "workflow/profiles/default/config.yaml").read_text()
 
 
 def test_cpu_and_cuda_envs_differ_only_in_the_torch_build():

@@ -24,3 +24,6 @@ fi
 .venv/bin/python -m pip install -q --no-deps pycocoevalcap==1.2
 bash workflow/scripts/setup-java.sh
 .venv/bin/python -m pip install -q --no-deps -e .
+# The console's ETA (workflow/profiles/default selects it): a Snakemake logger plugin, found
+# by its module name, so installed as a regular package rather than in editable mode.
+.venv/bin/python -m pip install -q --no-deps ./workflow/plugins/snakemake-logger-plugin-autolora
