@@ -33,8 +33,10 @@ STAGES = ("search", "retrain", "evaluate")
 TOTAL_STAGE = "total"
 RECORD_KEYS = ("task", "method", "stage", "seed", "path")
 GRID_METHOD = "grid search"
-# AutoLoRA needs no evaluation to choose its ranks; a grid search must evaluate every candidate.
-AUTOLORA_COST_STAGES = ("search", "retrain")
+# End to end, each method's one final evaluation included: AutoLoRA's search, retraining and
+# evaluation; the grid's candidates (trained, then scored on search-validation) and its final
+# run (the chosen rank retrained on the full training data, then evaluated).
+AUTOLORA_COST_STAGES = ("search", "retrain", "evaluate")
 GRID_COST_STAGES = ("retrain", "evaluate")
 SECONDS_PER_MINUTE = 60.0
 NOT_MEASURED_CELL = "n/a"
@@ -242,7 +244,7 @@ def summarise_costs(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 def grid_ratios(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Per task with both AutoLoRA and a grid search: the mean over seeds of
-    AutoLoRA's search + retrain cost, of the grid's summed retrain + evaluate
+    AutoLoRA's search + retrain + evaluate cost, of the grid's summed retrain + evaluate
     cost, and their ratio (of the means), for wall and CPU time."""
     autolora = _mean_cost_of(per_seed, AUTOLORA_METHOD, AUTOLORA_COST_STAGES)
     grid = _mean_cost_of(per_seed, GRID_METHOD, GRID_COST_STAGES)
@@ -273,8 +275,8 @@ def cost_table(benchmark_records: Iterable[Mapping], param_records: Iterable[Map
     records are {task, method, seed, trainable_params}, e.g. evaluate's
     metric records) and, on AutoLoRA's row, its search + retrain wall and CPU
     time over the grid search's, when the task has both. Cells are mean ± std
-    over ``expected_seeds``; ``grid_methods`` are the LoRA runs (one per rank)
-    that make up the grid search. Notes go to ``attrs["notes"]``, the tidy
+    over ``expected_seeds``; ``grid_methods`` are the LoRA runs that make up the
+    grid search (one per candidate rank, and the final run of the chosen rank). Notes go to ``attrs["notes"]``, the tidy
     per-(task, method, stage) summary with the ratios to ``attrs["tidy"]``.
     """
     per_seed = per_seed_costs(benchmark_records, expected_seeds, grid_methods)
@@ -357,9 +359,11 @@ def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: 
              "counts its last attempt only."]
     if grid_methods and GRID_METHOD in set(summary["method"]):
         notes.append(f"{GRID_METHOD}: one LoRA retrain + evaluate for each of "
-                     f"{', '.join(grid_methods)}, summed per seed. Wall (CPU) vs. grid: mean wall "
-                     f"(CPU) time of {AUTOLORA_METHOD}'s search + retrain over that of the "
-                     f"{GRID_METHOD}.")
+                     f"{', '.join(grid_methods)}, summed per seed (the candidates are scored on "
+                     "search-validation, the final run of the chosen rank on the evaluation "
+                     f"split). Wall (CPU) vs. grid: mean wall (CPU) time of {AUTOLORA_METHOD}'s "
+                     f"search + retrain + evaluate over that of the {GRID_METHOD}: both end to "
+                     "end, each with its one final evaluation.")
     if summary[[f"{cost}_mean" for cost in COSTS]].isna().any(axis=None):
         notes.append(f"{NOT_MEASURED_CELL}: Snakemake wrote NA for some seed, the job having "
                      "ended before its first resource sample.")

@@ -156,6 +156,7 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
         **_per_epoch_fields(log, get_spec(task).main_metric),
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
+        **({"grid": log["grid"]} if "grid" in log else {}),
         **(extra or {}),
     }
     if log["trainable_params"].get("bias"):

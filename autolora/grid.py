@@ -1,12 +1,14 @@
 """The grid baseline: LoRA at each rank of ``grid_ranks``, the best on validation kept.
 
-Each run ``grid_r{r}`` is trained (``autolora.retrain``) on the search-train split and scored
-here on the search-validation split (the same seeded split the AutoLoRA search uses; the
+Each candidate ``grid_r{r}`` is trained (``autolora.retrain``) on the search-train split and
+scored here on the search-validation split (the same seeded split the AutoLoRA search uses; the
 evaluation split is never seen while choosing). The score is the task's main metric for GLUE
 and NER (NER: entity F1 over the validation windows, each window's labelled words one
 sequence), and the mean per-token validation loss for data-to-text, since decoding every
-candidate with beam search would cost more than training it. The chosen run's adapter is then
-evaluated on the evaluation split like every other method's.
+candidate with beam search would cost more than training it. The chosen r becomes the grid's
+ranks (``grid/ranks.json``), which are then retrained on the full training data and evaluated
+exactly as AutoLoRA's searched ranks are: both methods choose on the same split and train
+their final model on the same data.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from datasets import load_from_disk
 
 from autolora import atomic
-from autolora.evaluate import predict_tokens, run_evaluate
+from autolora.evaluate import predict_tokens
 from autolora.metrics import glue_metrics
 from autolora.methods import uniform_rank
 from autolora.model import load_tokenizer, model_source
@@ -95,13 +97,13 @@ def choose_rank(scores: list[dict]) -> dict:
     return max(scores, key=lambda score: (sign * score["value"], -score["rank"]))
 
 
-def run_grid_evaluate(validation_jsons, adapter_dirs, retrain_logs, tokenized_dir, prepared_dir, config: dict,
-                      seed: int, out_json, predictions_path) -> dict:
-    """Evaluate the chosen grid run on the evaluation split, recording the choice."""
+def run_grid_choice(validation_jsons, ranks_jsons, out_json) -> dict:
+    """The grid's ranks: the best candidate's uniform ranks, with the choice recorded (``grid``)
+    so that it travels through retraining into the metrics record."""
     scores = [json.loads(Path(path).read_text()) for path in validation_jsons]
     chosen = choose_rank(scores)
-    index = scores.index(chosen)
-    extra = {"grid": {"chosen_rank": chosen["rank"], "validation_metric": chosen["metric"],
-                      "validation_scores": {str(score["rank"]): score["value"] for score in scores}}}
-    return run_evaluate(tokenized_dir, prepared_dir, adapter_dirs[index], retrain_logs[index], config,
-                        config["task"], seed, out_json, predictions_path, extra)
+    record = json.loads(Path(ranks_jsons[scores.index(chosen)]).read_text())
+    record["grid"] = {"chosen_rank": chosen["rank"], "validation_metric": chosen["metric"],
+                      "validation_scores": {str(score["rank"]): score["value"] for score in scores}}
+    atomic.write_json(out_json, record)
+    return record

@@ -4,8 +4,9 @@ Every method is a name that ends up in the ``method`` field of its metrics.json 
 
 * ``autolora``: the search → ranks → retrain → evaluate chain;
 * ``lora_r{r}``: LoRA of rank r on every target module;
-* ``grid``: LoRA at each r of ``grid_ranks`` (runs ``grid_r{r}``, trained on search-train and
-  scored on search-validation), the best on validation evaluated;
+* ``grid``: LoRA at each r of ``grid_ranks`` (candidates ``grid_r{r}``, trained on search-train
+  and scored on search-validation); the best r is retrained on all of train, like AutoLoRA's
+  ranks, and evaluated;
 * ``adalora``: PEFT's AdaLoRA with a budget matched to AutoLoRA's learned total rank;
 * ``full_ft``: every parameter trained;
 * the equal-budget controls, on the same search of the same task and seed: ``lora_budget``

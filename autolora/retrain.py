@@ -10,9 +10,10 @@ GPT-2's fused ``c_attn`` gets separate q and v ranks, which PEFT cannot express;
 are built, saved and reloaded by ``autolora.split_adapter`` instead.
 
 The baselines train here too, with the same settings (``retrain`` section), chosen by the job's
-``method`` (``autolora.methods``): ``lora_r{r}`` and the grid's ``grid_r{r}`` runs are LoRA with
-uniform ranks (the grid's on the search-train split only, as their validation score picks the
-grid's rank); ``adalora`` is PEFT's AdaLoRA; ``full_ft`` trains every parameter and saves the
+``method`` (``autolora.methods``): ``lora_r{r}``, the grid's candidates ``grid_r{r}`` and its
+chosen rank ``grid`` are LoRA with uniform ranks (the candidates on the search-train split only,
+as their validation score picks the grid's rank; ``grid`` on all of train, like AutoLoRA's
+ranks); ``adalora`` is PEFT's AdaLoRA; ``full_ft`` trains every parameter and saves the
 whole model (in the same ``adapter`` folder the rules expect).
 """
 
@@ -267,8 +268,8 @@ def dev_scorer(model, tokenizer, tokenized_dir, config: dict, device) -> Callabl
 
 
 def training_rows(tokenized_dir, config: dict, seed: int):
-    """The whole training set; a grid run gets the search-train split only, since the
-    search-validation split scores it."""
+    """The whole training set; a grid candidate gets the search-train split only, since the
+    search-validation split scores it (the grid's chosen rank then trains on all of it)."""
     train = load_from_disk(str(tokenized_dir))["train"]
     if is_grid_run(config["method"]):
         return split_for_search(train, config["search"]["val_fraction"], seed)[0]
@@ -336,6 +337,8 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
         "seconds": time.perf_counter() - started,
         "device": str(device),
         **extra,
+        # The grid's choice of rank (autolora.grid), carried on to its metrics record.
+        **({"grid": ranks_record["grid"]} if ranks_record and "grid" in ranks_record else {}),
     }
     atomic.write_json(log_json, record)
     return record

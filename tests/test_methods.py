@@ -1,15 +1,16 @@
 """Baselines and ablations (autolora.methods, grid, no_retrain, AdaLoRA and no_meta training)."""
 
 import copy
+import json
 
 import pytest
 import torch
-from datasets import Dataset
+from datasets import Dataset, DatasetDict
 
 from autolora import retrain
 from autolora.bilevel import BilevelSearch
 from autolora.config import task_config, validate_config
-from autolora.grid import choose_rank
+from autolora.grid import choose_rank, run_grid_choice
 from autolora.methods import ablation_methods, apply_method, uniform_rank
 from autolora.model import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.no_retrain import kept_components, zero_dropped_components
@@ -48,6 +49,32 @@ def test_grid_picks_the_best_validation_score_and_the_smaller_rank_on_ties():
     assert choose_rank([grid_score(8, 0.7), grid_score(2, 0.7), grid_score(4, 0.5)])["rank"] == 2
     losses = [grid_score(1, 2.0, False), grid_score(4, 1.5, False), grid_score(8, 1.5, False)]
     assert choose_rank(losses)["rank"] == 4  # a loss: lower is better
+
+
+def test_the_grid_keeps_the_chosen_candidates_ranks_and_records_the_choice(tmp_path):
+    modules = ["layer.0.query", "layer.0.value"]
+    validation, ranks = [], []
+    for rank, value in ((1, 0.6), (4, 0.7), (8, 0.65)):
+        validation.append(tmp_path / f"grid_r{rank}-validation.json")
+        validation[-1].write_text(json.dumps({**grid_score(rank, value), "rank": rank}))
+        ranks.append(tmp_path / f"grid_r{rank}-ranks.json")
+        ranks[-1].write_text(json.dumps(uniform_rank_record(modules, rank, "rte", 0)))
+    record = run_grid_choice(validation, ranks, tmp_path / "grid" / "ranks.json")
+    assert record["ranks"] == dict.fromkeys(modules, 4) and record["total_rank"] == 8
+    assert record["grid"] == {"chosen_rank": 4, "validation_metric": "accuracy",
+                              "validation_scores": {"1": 0.6, "4": 0.7, "8": 0.65}}
+    assert json.loads((tmp_path / "grid" / "ranks.json").read_text()) == record
+
+
+def test_the_grid_candidates_train_on_search_train_and_its_chosen_rank_on_all_of_train(tmp_path):
+    rows = Dataset.from_dict({"input_ids": [[i] for i in range(100)], "labels": list(range(100))})
+    DatasetDict(train=rows).save_to_disk(str(tmp_path / "tokenized"))
+    settings = {"search": {"val_fraction": 0.3}}
+    candidate = retrain.training_rows(tmp_path / "tokenized", {**settings, "method": "grid_r4"}, seed=0)
+    chosen = retrain.training_rows(tmp_path / "tokenized", {**settings, "method": "grid"}, seed=0)
+    autolora = retrain.training_rows(tmp_path / "tokenized", {**settings, "method": "autolora"}, seed=0)
+    assert len(candidate) == 70
+    assert sorted(chosen["labels"]) == sorted(autolora["labels"]) == list(range(100))
 
 
 def test_adalora_budget_matches_autolora_total_rank():

@@ -132,8 +132,13 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
     assert set(best["method"]) == RTE_METHODS - {"autolora_no_retrain"}  # it does not retrain
     for seed in config["seeds"]:
         job = results / "glue" / "rte" / f"seed{seed}"
-        grid = json.loads((job / "grid" / "metrics.json").read_text())["grid"]
+        grid_metrics = json.loads((job / "grid" / "metrics.json").read_text())
+        grid = grid_metrics["grid"]
         assert grid["chosen_rank"] in config["grid_ranks"] and len(grid["validation_scores"]) == 2
+        # The fair grid: its chosen rank trains on the same rows as AutoLoRA's ranks, its candidates on fewer.
+        autolora_metrics = json.loads((job / "metrics.json").read_text())
+        assert grid_metrics["n_train"] == autolora_metrics["n_train"]
+        assert json.loads((job / "grid_r1" / "retrain.json").read_text())["n_train"] < grid_metrics["n_train"]
         adalora = json.loads((job / "adalora" / "retrain.json").read_text())
         autolora_total = json.loads((job / "ranks.json").read_text())["total_rank"]
         assert adalora["adalora"]["autolora_total_rank"] == autolora_total
@@ -152,7 +157,7 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
 def test_the_cost_table_and_figure_cover_every_method(reduced_run):
     config, results = reduced_run
     table = (results / "tables" / "cost.md").read_text()
-    for method in ("grid search", "grid_r1", "grid_r4", "adalora", "autolora_no_retrain"):
+    for method in ("grid search", "grid_r1", "grid_r4", "grid", "adalora", "autolora_no_retrain"):
         assert f"| {method} |" in table
     assert "x |" in table  # AutoLoRA's cost over the grid's on RTE
     assert (results / "benchmarks" / "retrain" / "glue" / "lora_r2" / "rte-seed0.tsv").exists()
@@ -195,7 +200,7 @@ def test_a_config_change_reruns_only_the_stages_that_read_it(reduced_run, tmp_pa
     path = tmp_path / "retrain.yaml"
     path.write_text(yaml.safe_dump(retrain_changed))
     rerun = jobs_planned(workdir, path)
-    assert rerun and rerun <= {"retrain", "retrain_method", "evaluate", "evaluate_method", "evaluate_grid",
+    assert rerun and rerun <= {"retrain", "retrain_method", "evaluate", "evaluate_method", "grid_choice",
                                "grid_validate", "report_table", "report_cost", "report_figures", "provenance", "all"}
     (tmp_path / "mirror").symlink_to(SHARED / "data")
     mirror_changed = {**config, "data": {**config["data"], "mirror": str(tmp_path / "mirror")}}

@@ -159,10 +159,17 @@ ABLATION_RANK_METHODS = "|".join(
 )
 CONTROL_METHODS = "|".join(BUDGET_CONTROLS)
 TRAINED_METHODS = "|".join(
-    [UNIFORM_RANK_METHODS, ADALORA, FULL_FT, ABLATION_RANK_METHODS, CONTROL_METHODS]
+    [
+        UNIFORM_RANK_METHODS,
+        GRID,
+        ADALORA,
+        FULL_FT,
+        ABLATION_RANK_METHODS,
+        CONTROL_METHODS,
+    ]
 )
 EVALUATED_METHODS = "|".join(
-    [r"lora_r[0-9]+", ADALORA, FULL_FT, ABLATION_RANK_METHODS, CONTROL_METHODS]
+    [r"lora_r[0-9]+", GRID, ADALORA, FULL_FT, ABLATION_RANK_METHODS, CONTROL_METHODS]
 )
 
 
@@ -206,7 +213,7 @@ def stages_of(method):
 
 def cost_records():
     """{task, method, stage, seed, path} of every benchmark the cost table sums; the grid
-    as its runs (autolora.cost adds them up; its final evaluation is not part of the search).
+    as its candidate runs and its final run (autolora.cost adds them up).
     """
     records = []
     for task in TASKS:
@@ -214,7 +221,7 @@ def cost_records():
         runs = [
             run
             for method in methods
-            for run in (GRID_RUNS if method == GRID else [method])
+            for run in ([*GRID_RUNS, GRID] if method == GRID else [method])
         ]
         for method in runs:
             for stage in stages_of(method):

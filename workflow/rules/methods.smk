@@ -169,36 +169,22 @@ rule grid_validate:
         "../scripts/grid_validate.py"
 
 
-rule evaluate_grid:
+rule grid_choice:
     input:
-        tokenized=tokenized_dir,
-        prepared=prepared_dir,
         validation=expand(
             f"{method_dir()}/validation.json", method=GRID_RUNS, allow_missing=True
         ),
-        adapters=expand(f"{method_dir()}/adapter", method=GRID_RUNS, allow_missing=True),
-        retrain_logs=expand(
-            f"{method_dir()}/retrain.json", method=GRID_RUNS, allow_missing=True
-        ),
-        model=model_input,
+        ranks=expand(f"{method_dir()}/ranks.json", method=GRID_RUNS, allow_missing=True),
     output:
-        metrics=f"{method_dir(method=GRID)}/metrics.json",
-        predictions=f"{method_dir(method=GRID)}/predictions.txt",
+        f"{method_dir(method=GRID)}/ranks.json",
     log:
-        f"{RESULTS}/logs/{method_log('evaluate', GRID)}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{method_log('evaluate', GRID)}.tsv"
+        f"{RESULTS}/logs/{method_log('ranks', GRID)}.log",
+    localrule: True
     conda:
-        GPU_ENV
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=runtime("evaluate"),
-        gpu=gpus,
-    params:
-        cfg=stage_cfg("evaluate", GRID),
+        "../envs/autolora-cpu.yaml"
+    threads: 1
     script:
-        "../scripts/grid_evaluate.py"
+        "../scripts/grid_choice.py"
 
 
 rule evaluate_no_retrain:

@@ -53,7 +53,7 @@ rule report_cost:
     params:
         cfg=config,
         records=cost_records(),
-        grid_runs=GRID_RUNS if GRID in config["methods"] else [],
+        grid_runs=[*GRID_RUNS, GRID] if GRID in config["methods"] else [],
         seeds=SEEDS,
     script:
         "../scripts/report_cost.py"

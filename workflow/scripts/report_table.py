@@ -59,7 +59,8 @@ def method_notes(config, table_name, methods):
         how = ("lowest validation loss (decoding every candidate by beam search would cost more "
                "than training it)" if table_name in ("e2e", "webnlg") else "best main metric")
         notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; "
-                     f"the rank with the {how} on the search-validation split is evaluated.")
+                     f"the rank with the {how} on the search-validation split is retrained on the full "
+                     "training data, as AutoLoRA's ranks are, and evaluated.")
     controls = [method for method in BUDGET_CONTROLS if method in methods]
     if controls:
         notes.append(f"{' and '.join(controls)}: equal-budget controls, LoRA retrained exactly as AutoLoRA's ranks "
