@@ -25,7 +25,7 @@ from tqdm import tqdm
 from autolora import atomic
 from autolora.download import read_provenance
 from autolora.generate import generate_texts
-from autolora.metrics import glue_metrics
+from autolora.metrics import glue_metrics, trivial_baseline
 from autolora.model import load_tokenizer, model_source
 from autolora.ner import ner_metrics, tag_names, words_from_windows
 from autolora.nlg_data import WEBNLG_EVAL_SPLITS, e2e_reference_groups, webnlg_reference_groups
@@ -52,6 +52,15 @@ def evaluate_glue(model, tokenizer, tokenized_dir, prepared_dir, config, device)
                           is_regression=config["num_labels"] == 1)
     labels = np.asarray(evaluation["labels"])
     return glue_metrics(config["task"], predictions, labels), [f"{p:.6g}" for p in predictions]
+
+
+def glue_trivial_baseline(tokenized_dir, config) -> dict:
+    """``{"trivial_baseline": …}`` on the evaluation labels for GLUE (``metrics.trivial_baseline``),
+    so that each table names what learning nothing scores; nothing for the other families."""
+    if config["family"] != "glue":
+        return {}
+    labels = load_from_disk(str(tokenized_dir))["eval"]["labels"]
+    return {"trivial_baseline": trivial_baseline(config["task"], labels)}
 
 
 def evaluate_ner(model, tokenizer, tokenized_dir, prepared_dir, config, device):
@@ -156,6 +165,7 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
         **_per_epoch_fields(log, get_spec(task).main_metric),
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
+        **glue_trivial_baseline(tokenized_dir, config),
         **({"grid": log["grid"]} if "grid" in log else {}),
         **(extra or {}),
     }

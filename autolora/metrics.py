@@ -27,3 +27,16 @@ def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
     if task in ("mrpc", "qqp"):
         metrics["f1"] = float(f1_score(labels, predictions))
     return metrics
+
+
+def trivial_baseline(task: str, labels) -> dict:
+    """What a model that learnt nothing scores on these labels: the majority class for every
+    example (accuracy = the majority rate, MCC 0), or, for regression, a constant prediction,
+    whose correlation with the labels is 0 (Pearson is undefined for a constant; 0 is its
+    limit and the value every table should be read against)."""
+    labels = np.asarray(labels)
+    if task == "stsb":
+        return {"predictor": "a constant", "pearson": 0.0, "spearman": 0.0}
+    values, counts = np.unique(labels, return_counts=True)
+    majority = values[np.argmax(counts)]
+    return {"predictor": "majority class", **glue_metrics(task, np.full_like(labels, majority), labels)}

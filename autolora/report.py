@@ -43,8 +43,13 @@ GLUE_COLUMNS = {
 }
 AVG_COLUMN = "Avg."
 PARAMS_COLUMN = "# trainable params"
-# The GLUE table's count is one number per method over several tasks: say how it was made.
-GLUE_PARAMS_COLUMN = "# trainable params (adapter, mean over tasks)"
+# The method tables count what each method adds (LoRA, with biases where they train; every
+# parameter for full fine-tuning) apart from the task head every method trains alike (GLUE's
+# pooler + classifier is several times AutoLoRA's LoRA count). GLUE's are means over its tasks.
+LORA_PARAMS_COLUMN = "# LoRA params"
+HEAD_PARAMS_COLUMN = "# head params"
+PARAMS_NOTE = (f"{LORA_PARAMS_COLUMN}: the adapter's trainable parameters (full_ft: every "
+               f"parameter); {HEAD_PARAMS_COLUMN}: the task head's, which every method trains alike.")
 SEEDS_COLUMN = "seeds"
 DAGGER = "†"
 MISSING_CELL = "-"
@@ -119,8 +124,7 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     Each task cell is "mean ± std" of the task's main metric over seeds, x100,
     one decimal (std with ddof=1; a single seed shows the mean only, and the
     seeds column says n=1). "Avg." averages the per-task means over the tasks
-    the method has; "# trainable params (adapter, mean over tasks)" averages over its tasks
-    and seeds.
+    the method has; "# LoRA params" and "# head params" average over its tasks and seeds.
     Tasks not evaluated on their official dev split get a dagger.
 
     Only records of the "glue" family are used. Every (method, task) present
@@ -201,10 +205,21 @@ def summarise_cell(method: str, task: str, group: list[Mapping]) -> dict:
         "eval_split": the_same_in_all(group, "eval_split", where),
         "eval_split_official": the_same_in_all(group, "eval_split_official", where),
         "trainable_params": float(np.mean([record["trainable_params"] for record in group])),
+        "head_params": float(np.mean([record["head_params"] for record in group])),
+        **_trivial_baseline(group, main_metric, where),
     }
     for name in metric_names:
         row[f"{name}_mean"] = float(np.mean([record["metrics"][name] for record in group]))
     return row
+
+
+def _trivial_baseline(group: list[Mapping], main_metric: str, where: str) -> dict:
+    """What learning nothing scores on the cell's evaluation labels (evaluate records it)."""
+    if not all("trivial_baseline" in record for record in group):
+        return {}
+    baselines = [{**record["trivial_baseline"], "value": record["trivial_baseline"][main_metric]}
+                 for record in group]
+    return {"trivial_" + key: the_same_in_all(baselines, key, where) for key in ("predictor", "value")}
 
 
 def the_same_in_all(group: list[Mapping], field: str, where: str):
@@ -228,7 +243,8 @@ def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFra
         row = {headers[task]: _format_score(by_task.loc[task]) if task in by_task.index
                else MISSING_CELL for task in tasks}
         row[AVG_COLUMN] = f"{100 * cells['mean'].mean():.1f}"
-        row[GLUE_PARAMS_COLUMN] = human_count(cells["trainable_params"].mean())
+        row[LORA_PARAMS_COLUMN] = human_count(cells["trainable_params"].mean())
+        row[HEAD_PARAMS_COLUMN] = human_count(cells["head_params"].mean())
         row[SEEDS_COLUMN] = seeds_text
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -283,7 +299,8 @@ def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequenc
             row[column.label] = _format_column(stats, column)
             tidy.append({"method": method, "task": task, "metric": column.metric, **stats,
                          "seeds": ";".join(str(record["seed"]) for record in group)})
-        row[PARAMS_COLUMN] = human_count(float(np.mean([r["trainable_params"] for r in group])))
+        row[LORA_PARAMS_COLUMN] = human_count(float(np.mean([r["trainable_params"] for r in group])))
+        row[HEAD_PARAMS_COLUMN] = human_count(float(np.mean([r["head_params"] for r in group])))
         row[SEEDS_COLUMN] = f"{', '.join(map(str, expected_seeds))} (n={len(expected_seeds)})"
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -291,7 +308,8 @@ def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequenc
     spread = "mean ± std (ddof=1) over seeds" if len(expected_seeds) > 1 else "single seed"
     directions = [c.label for c in columns if c.lower_is_better]
     table.attrs["notes"] = [f"Cells: {spread}."
-                            + (f" Lower is better for {', '.join(directions)}." if directions else "")]
+                            + (f" Lower is better for {', '.join(directions)}." if directions else ""),
+                            f"{PARAMS_NOTE} Means over seeds."]
     if run_info:
         table.attrs["notes"].append("Setup: " + ", ".join(f"{key}={value}" for key, value in run_info.items()))
     table.attrs["tidy"] = tidy
@@ -342,6 +360,13 @@ def _table_notes(tidy: pd.DataFrame, run_info: Mapping) -> list[str]:
     spread = ("single seed (n=1), so no std is shown" if n_seeds == 1
               else f"mean ± std (ddof=1) over n={n_seeds} seeds")
     notes.append(f"Cells: main metric x100, {spread}. Main metrics: {metric_names}.")
+    notes.append(f"{PARAMS_NOTE} Both are means over the method's tasks and seeds.")
+    if "trivial_value" in tidy:
+        trivial = _one_row_per_task(tidy.dropna(subset=["trivial_value"]))
+        notes.append("Trivial baselines, what a model that learnt nothing scores on the same labels "
+                     "(main metric x100): " + "; ".join(
+                         f"{GLUE_COLUMNS[row.task]} {100 * row.trivial_value:.1f} ({row.trivial_predictor})"
+                         for row in trivial.itertuples()) + ".")
     n_tasks = tidy["task"].nunique()
     for method, cells in tidy.groupby("method", sort=False):
         if len(cells) < n_tasks:

@@ -192,6 +192,32 @@ def _comparison(task: str, baseline: str, main_metric: str, autolora: np.ndarray
     }
 
 
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (in their order).
+
+    The i-th smallest of the m p-values becomes max over j ≤ i of min(1, (m − j + 1) p_(j)):
+    p_adjusted < alpha exactly where Holm's procedure rejects at level alpha, which controls
+    the family-wise error rate under any dependence between the tests. NaN p-values (no test
+    possible) stay NaN and do not count in m.
+    """
+    p_values = [float(p) for p in p_values]
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, index) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[index] = running
+    return adjusted
+
+
+def holm_corrected(comparisons: Sequence[Mapping], alpha: float = ALPHA) -> list[dict]:
+    """Copies of ``compare_with_autolora`` results with ``p_holm`` (Holm-adjusted over all of
+    them, one table's family) and ``significant`` decided on it."""
+    adjusted = holm_adjusted([comparison["p_value"] for comparison in comparisons])
+    return [{**comparison, "p_holm": p_holm, "significant": is_significant(p_holm, alpha)}
+            for comparison, p_holm in zip(comparisons, adjusted)]
+
+
 def is_significant(p_value: float, alpha: float = ALPHA) -> bool:
     """p < alpha; a NaN p-value (no test possible) is never significant."""
     return not math.isnan(p_value) and p_value < alpha
@@ -220,10 +246,24 @@ def mark_significant_cells(table: pd.DataFrame, comparisons: Iterable[Mapping],
         cell = marked.at[comparison["baseline"], column]
         marked.at[comparison["baseline"], column] = mark_significant(
             cell, comparison["significant"], marker)
+    corrected = comparisons and all("p_holm" in comparison for comparison in comparisons)
+    how = (f", Holm-corrected over the table's {len(comparisons)} comparisons" if corrected else "")
     marked.attrs["notes"] = list(table.attrs.get("notes", [])) + [
-        f"{marker}: differs from {AUTOLORA_METHOD} at p < {alpha} ({T_TEST}, two-sided)."]
+        f"{marker}: differs from {AUTOLORA_METHOD} at p < {alpha} ({T_TEST}, two-sided{how})."]
     marked.attrs["significance"] = [dict(comparison) for comparison in comparisons]
+    marked.attrs["tidy"] = _with_p_values(table.attrs.get("tidy", []), comparisons)
     return marked
+
+
+def _with_p_values(tidy: list[Mapping], comparisons: list[Mapping]) -> list[dict]:
+    """The tidy rows (the CSV) with each baseline's test against AutoLoRA on its task."""
+    fields = ("mean_difference", "p_value", "p_holm", "significant")
+    tests = {(comparison["baseline"], comparison["task"]): comparison for comparison in comparisons}
+    rows = []
+    for row in tidy:
+        test = tests.get((row["method"], row["task"]), {})
+        rows.append({**row, **{field: test.get(field, math.nan) for field in fields}})
+    return rows
 
 
 def _column_of_task(table: pd.DataFrame, task: str) -> str:

@@ -138,6 +138,7 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
         # The fair grid: its chosen rank trains on the same rows as AutoLoRA's ranks, its candidates on fewer.
         autolora_metrics = json.loads((job / "metrics.json").read_text())
         assert grid_metrics["n_train"] == autolora_metrics["n_train"]
+        assert autolora_metrics["trivial_baseline"]["predictor"] == "majority class"
         assert json.loads((job / "grid_r1" / "retrain.json").read_text())["n_train"] < grid_metrics["n_train"]
         adalora = json.loads((job / "adalora" / "retrain.json").read_text())
         autolora_total = json.loads((job / "ranks.json").read_text())["total_rank"]

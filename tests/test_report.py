@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from autolora import report
+from autolora.metrics import trivial_baseline
 
 SEEDS = [0, 1, 2]
 BERT_LAYERS = 6
@@ -22,7 +23,7 @@ def metric_record(task, method, seed, metrics, main, official=True, params=300_0
         "family": "glue", "task": task, "method": method, "seed": seed,
         "metrics": metrics, "main_metric": main,
         "eval_split": "dev" if official else "heldout", "eval_split_official": official,
-        "trainable_params": params, "total_rank": 37, "model": "all-MiniLM-L6-v2",
+        "trainable_params": params, "head_params": 148_610, "total_rank": 37, "model": "all-MiniLM-L6-v2",
         "n_train": 2000, "n_eval": 277,
     }
 
@@ -73,13 +74,34 @@ def test_average_is_over_the_tasks_each_method_has(table):
 
 
 def test_params_and_seeds_columns(table):
-    assert table.loc["autolora", report.GLUE_PARAMS_COLUMN] == "0.30M"
-    assert table.loc["lora", report.GLUE_PARAMS_COLUMN] == "1.10M"
+    assert table.loc["autolora", report.LORA_PARAMS_COLUMN] == "0.30M"
+    assert table.loc["lora", report.LORA_PARAMS_COLUMN] == "1.10M"
+    assert table.loc["autolora", report.HEAD_PARAMS_COLUMN] == table.loc["lora", report.HEAD_PARAMS_COLUMN] == "0.15M"
+    assert any(note.startswith(report.PARAMS_NOTE) for note in table.attrs["notes"])
     assert table.loc["autolora", "seeds"] == "0, 1, 2 (n=3)"
 
 
+def test_trivial_baselines_are_computed_from_the_labels():
+    rte = trivial_baseline("rte", [0] * 146 + [1] * 131)
+    assert rte == {"predictor": "majority class", "accuracy": pytest.approx(146 / 277)}
+    assert trivial_baseline("cola", [1, 1, 1, 0])["matthews_correlation"] == 0.0
+    mrpc = trivial_baseline("mrpc", [1, 1, 1, 0])  # the majority is the positive class: F1 > 0
+    assert mrpc["accuracy"] == 0.75 and mrpc["f1"] == pytest.approx(6 / 7)
+    assert trivial_baseline("stsb", [0.5, 4.0, 2.2])["pearson"] == 0.0
+
+
+def test_the_table_names_each_tasks_trivial_baseline():
+    records = synthetic_metric_records()
+    for record in records:
+        if record["task"] == "rte":
+            record["trivial_baseline"] = {"predictor": "majority class", "accuracy": 146 / 277}
+    table = report.glue_table(records, {}, SEEDS)
+    note = next(note for note in table.attrs["notes"] if note.startswith("Trivial baselines"))
+    assert note.endswith("(main metric x100): RTE 52.7 (majority class).")  # QQP, STS-B records lack one
+
+
 def test_columns_follow_paper_order_and_rows_first_appearance(table):
-    assert list(table.columns) == ["QQP†", "RTE", "STS-B", "Avg.", "# trainable params (adapter, mean over tasks)",
+    assert list(table.columns) == ["QQP†", "RTE", "STS-B", "Avg.", "# LoRA params", "# head params",
                                    "seeds"]
     assert list(table.index) == ["autolora", "lora"]
 
@@ -142,10 +164,10 @@ def test_write_table_writes_parseable_md_tex_csv(table, tmp_path):
     assert any(line.startswith("† ") and "QQP" in line for line in markdown.splitlines())
 
     latex = (tmp_path / "glue.tex").read_text(encoding="utf-8")
-    for command in [r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lcccccc}"]:
+    for command in [r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lccccccc}"]:
         assert command in latex
     assert r"QQP$^\dagger$" in latex and r"72.0 $\pm$ 2.0" in latex
-    assert r"\# trainable params" in latex and r"50\% budget, all\_MiniLM" in latex
+    assert r"\# LoRA params" in latex and r"50\% budget, all\_MiniLM" in latex
     assert r"$^\dagger$ Not the official" in latex
     body = latex.split("\n", 1)[1]  # the first line is a LaTeX comment
     assert not re.search(r"(?<!\\)[_%#]", body)

@@ -4,6 +4,7 @@ determinism and extremes, the comparisons with AutoLoRA and the table markers.""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import matthews_corrcoef
 
@@ -139,6 +140,23 @@ def test_nan_p_value_is_not_significant():
     assert stats.is_significant(0.01) and not stats.is_significant(0.05)
 
 
+def test_holm_adjusts_step_down_keeps_order_and_leaves_untested_alone():
+    # Sorted 0.01, 0.02, 0.04 of m = 3: 3·0.01, max(0.03, 2·0.02), max(0.04, 1·0.04).
+    assert stats.holm_adjusted([0.04, 0.01, math.nan, 0.02]) == pytest.approx([0.04, 0.03, math.nan, 0.04],
+                                                                               nan_ok=True)
+    assert stats.holm_adjusted([0.5, 0.9]) == [1.0, 1.0]  # capped at 1, never decreasing
+    assert stats.holm_adjusted([]) == []
+
+
+def test_holm_correction_decides_significance_over_the_whole_family():
+    comparisons = [{"baseline": "a", "p_value": 0.02}, {"baseline": "b", "p_value": 0.03},
+                   {"baseline": "c", "p_value": 0.5}]
+    corrected = stats.holm_corrected(comparisons)
+    assert [c["p_holm"] for c in corrected] == pytest.approx([0.06, 0.06, 0.5])
+    assert not any(c["significant"] for c in corrected)  # each p < 0.05 alone, not after Holm
+    assert stats.holm_corrected([{"p_value": 0.001}, {"p_value": 0.03}])[0]["significant"]
+
+
 # ---------------------------------------------------------------- table markers
 
 def test_mark_significant_appends_the_marker_only_when_significant():
@@ -155,8 +173,20 @@ def test_significant_cells_of_the_glue_table_are_marked(tmp_path):
     assert table.loc["adalora", "RTE"].endswith("*") is False  # the input is left alone
     assert "differs from autolora at p < 0.05" in marked.attrs["notes"][-1]
     report.write_table(marked, tmp_path / "glue", "GLUE")
+    tidy = pd.read_csv(tmp_path / "glue.csv").set_index("method")
+    assert tidy.at["adalora", "p_value"] < 0.001 and tidy.at["adalora", "significant"]
+    assert np.isnan(tidy.at["autolora", "p_value"])  # AutoLoRA is what the others are tested against
     assert "| 51.0 ± 1.0* |" in (tmp_path / "glue.md").read_text()
     assert r"51.0 $\pm$ 1.0* &" in (tmp_path / "glue.tex").read_text()
+
+
+def test_the_note_names_the_holm_correction_when_the_p_values_have_it():
+    records = [r for r in rte_records() if r["task"] == "rte"]
+    table = report.glue_table(records, {}, SEEDS)
+    corrected = stats.holm_corrected(stats.compare_with_autolora(records, "rte", SEEDS))
+    marked = stats.mark_significant_cells(table, corrected)
+    assert "Holm-corrected over the table's 2 comparisons" in marked.attrs["notes"][-1]
+    assert marked.loc["adalora", "RTE"].endswith("*")  # p = 0.00075, 0.0015 after Holm
 
 
 def test_marking_a_task_missing_from_the_table_raises():

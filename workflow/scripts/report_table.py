@@ -15,7 +15,7 @@ from autolora.methods import (
     RANDOM_RANKS,
 )
 from autolora.provenance import config_hash
-from autolora.stats import compare_with_autolora, mark_significant_cells
+from autolora.stats import compare_with_autolora, holm_corrected, mark_significant_cells
 from autolora.report import (
     BIONLP_COLUMNS,
     BIONLP_TYPE_COLUMNS,
@@ -88,12 +88,13 @@ BEST_EPOCH_NOTE = ("Each cell is the dev score of the retraining epoch with the 
 
 
 def with_significance(table, metrics, tasks, seeds):
-    """GLUE cells of each baseline marked where a paired t-test over seeds against AutoLoRA gives p < 0.05."""
+    """GLUE cells of each baseline marked where a paired t-test over seeds against AutoLoRA gives
+    p < 0.05 after Holm's correction over all the table's comparisons (every task, every baseline)."""
     methods = {record["method"] for record in metrics}
     if AUTOLORA not in methods or len(methods) == 1:
         return table
     comparisons = [comparison for task in tasks for comparison in compare_with_autolora(metrics, task, seeds)]
-    return mark_significant_cells(table, comparisons)
+    return mark_significant_cells(table, holm_corrected(comparisons))
 
 
 with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
