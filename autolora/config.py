@@ -10,7 +10,7 @@ from pathlib import Path
 
 from autolora.download import CHECKSUM_FILE
 from autolora.errors import ConfigError
-from autolora.methods import apply_method
+from autolora.methods import apply_method, search_variant_method, search_variant_name
 from autolora.tasks import get_spec
 
 # autolora.bilevel's, repeated so that validating a config does not import torch (a test checks
@@ -27,11 +27,13 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     # Defaults belong to the top-level sections only: filled into task_overrides they would
     # silently reset, for that task, every setting the user changed in the main sections.
     overrides = copy.deepcopy(config.get("task_overrides", {}))
+    variants = copy.deepcopy(config.get("search_variants", {}))
     try:
         validate(config, str(schema))
     except WorkflowError as exc:
         raise ConfigError(_describe_validation_error(exc)) from None
     config["task_overrides"] = overrides
+    config["search_variants"] = variants
     _check_integers(config, _load_schema(schema))
     _check_tasks_in_overrides(config)
     _check_method_tasks(config)
@@ -42,6 +44,8 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
         _check_unroll(settings)
         _check_eval_every_epoch(settings)
         _check_ablation_thresholds(config, task)
+        for variant in config["search_variants"]:
+            _check_unroll(task_config(config, task, search_variant_method(variant)))
     return config
 
 
@@ -171,6 +175,8 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     and what ``method`` changes in them (``autolora.methods.apply_method``)."""
     sections = {key: config[key] for key in SECTIONS}
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
+    if (variant := search_variant_name(method)) is not None:
+        merged = deep_merge(merged, config["search_variants"][variant])
     spec = get_spec(task)
     merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
                   num_labels=spec.num_labels)

@@ -117,16 +117,21 @@ def _number(value: float, digits: int = 2, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def rank_stability_table(search_records: Sequence[Mapping], tasks: Sequence[str]):
-    """One row per task (the order given): the diagnostics formatted, the raw ones in
-    ``attrs["tidy"]`` for the CSV, what each column means in ``attrs["notes"]``."""
+def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
+                         variants: Mapping[str, Mapping] | None = None):
+    """One row per (task, search) of ``searches`` (their order; the search is ``autolora`` or a
+    ``search_<name>`` variant, whose settings ``variants`` holds): the diagnostics formatted,
+    the raw ones in ``attrs["tidy"]`` for the CSV, what each column means in ``attrs["notes"]``."""
     import pandas as pd
 
-    by_task = {task: [record for record in search_records if record["task"] == task] for task in tasks}
-    rows = [task_diagnostics(records) for records in by_task.values() if records]
-    shown = {}
+    rows = [{**task_diagnostics(records), "search": search, "steps": _steps(records)}
+            for (_, search), records in searches.items() if records]
+    shown = []
     for row in rows:
-        shown[row["task"]] = {
+        shown.append({
+            "Task": task_label(row["task"]),
+            "search": row["search"],
+            "steps": row["steps"],
             "seeds": len(row["seeds"]),
             "matrices": row["modules"],
             "entropy min / mean": f"{_number(row['entropy_min'], 3)} / {_number(row['entropy_mean'], 3)}",
@@ -136,10 +141,8 @@ def rank_stability_table(search_records: Sequence[Mapping], tasks: Sequence[str]
             "stable, last quarter": f"{100 * row['stable_share']:.0f} %",
             "rank ~ depth (Spearman)": _number(row["rank_depth_spearman"], signed=True),
             "rank q − v": _number(row["rank_q_minus_v"], signed=True),
-        }
-    table = pd.DataFrame.from_dict(shown, orient="index")
-    table.index = [task_label(task) for task in table.index]
-    table.index.name = "Task"
+        })
+    table = pd.DataFrame(shown).set_index("Task")
     table.attrs["tidy"] = [{**row, "seeds": ";".join(map(str, row["seeds"])),
                             "total_rank": ";".join(map(str, row["total_rank"]))} for row in rows]
     table.attrs["notes"] = [
@@ -152,5 +155,17 @@ def rank_stability_table(search_records: Sequence[Mapping], tasks: Sequence[str]
         f"Stable: share of matrices whose effective rank did not change over the last {LAST_PART:.0%} of the "
         "logged search steps (mean over seeds). Rank ~ depth: Spearman correlation of rank and layer index, "
         "pooled over seeds; rank q − v: mean rank of query minus value matrices.",
+        "Steps: search steps per seed (their mean where seeds differ).",
+        *(f"search_{name}: AutoLoRA with {_overrides(settings)}." for name, settings in (variants or {}).items()),
     ]
     return table
+
+
+def _steps(records: Sequence[Mapping]) -> int:
+    return round(float(np.mean([record["steps"] for record in records])))
+
+
+def _overrides(settings: Mapping, prefix: str = "") -> str:
+    """{search: {epochs: 8}} → "search.epochs = 8"."""
+    return ", ".join(_overrides(value, f"{prefix}{key}.") if isinstance(value, Mapping) else f"{prefix}{key} = {value}"
+                     for key, value in settings.items())

@@ -11,6 +11,8 @@ Every method is a name that ends up in the ``method`` field of its metrics.json 
 * ``full_ft``: every parameter trained;
 * the equal-budget controls, on the same search of the same task and seed: ``lora_budget``
   (AutoLoRA's total rank spread uniformly) and ``random_ranks`` (the same total at random);
+* ``search_<name>``: AutoLoRA with the search settings of ``search_variants.<name>`` (its own
+  search, ranks, retraining and evaluation), for comparing search regimes side by side;
 * the ablations (config ``ablations``), each named ``autolora_<what>``: ``autolora_no_meta``
   (α trained on the training loss with the weights), ``autolora_l{x}`` (threshold λ = x/k on the
   same search, one per entry of ``ablation_thresholds``), ``autolora_no_retrain`` (the search model
@@ -47,12 +49,29 @@ ADALORA_TINIT_FRACTION = 0.1
 ADALORA_TFINAL_FRACTION = 0.2
 # Ablations that run a search of their own; the others reuse AutoLoRA's search.json.
 SEARCH_VARIANTS = (NO_META, FIRST_ORDER)
+# Methods of the config's search_variants: AutoLoRA with other search settings.
+SEARCH_VARIANT = re.compile(r"^search_([a-z0-9][a-z0-9_]*)$")
 
 
 def uniform_rank(method: str) -> int | None:
     """r of ``lora_r{r}`` and of a grid run ``grid_r{r}``; None for any other method."""
     match = UNIFORM_RANK.match(method)
     return int(match.group(2)) if match else None
+
+
+def search_variant_method(name: str) -> str:
+    return f"search_{name}"
+
+
+def search_variant_name(method: str) -> str | None:
+    """``name`` of a ``search_<name>`` method; None for any other method."""
+    match = SEARCH_VARIANT.match(method)
+    return match.group(1) if match else None
+
+
+def runs_own_search(method: str) -> bool:
+    """AutoLoRA, the ablations with a search of their own, and the search variants."""
+    return method == AUTOLORA or method in SEARCH_VARIANTS or search_variant_name(method) is not None
 
 
 def threshold_label(units_of_one_over_k: float) -> str:
@@ -81,9 +100,10 @@ def ablation_methods(ablations: list[str], thresholds: list[float]) -> list[str]
 
 
 def compared_methods(config: dict) -> list[str]:
-    """Every method with table rows in this run: ``methods``, then the ablations."""
+    """Every method with table rows in this run: ``methods``, the ablations, the search variants."""
     ablations = ablation_methods(config["ablations"], config["ablation_thresholds"])
-    return list(dict.fromkeys([*config["methods"], *ablations]))
+    variants = [search_variant_method(name) for name in config.get("search_variants", {})]
+    return list(dict.fromkeys([*config["methods"], *ablations, *variants]))
 
 
 def methods_of_task(config: dict, task: str) -> list[str]:

@@ -8,6 +8,7 @@ import yaml
 
 from autolora.config import task_config, validate_config
 from autolora.errors import ConfigError
+from autolora.methods import methods_of_task, runs_own_search
 from tests.conftest import REPO, SHARED
 
 TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
@@ -51,6 +52,11 @@ def test_shipped_configs_are_valid(config_file):
         ({"retrain": {"eval_every_epoch": True}}, "config key retrain.eval_every_epoch: per-epoch dev scores exist "
                                                   "for GLUE tasks only, not e2e"),
         ({"retrain": {"lora_bias": "some"}}, "config key retrain.lora_bias: 'some' is not one of"),
+        ({"search_variants": {"long": {"search": {"epoch": 8}}}},
+         "config key search_variants.long.search: Additional properties are not allowed ('epoch' was unexpected)"),
+        ({"search_variants": {"Long run": {"search": {}}}}, "config key search_variants: 'Long run' does not match"),
+        ({"search_variants": {"official": {"search": {"unroll": "optimizer", "inner_lr_factor": True}}}},
+         "config key search.inner_lr_factor: true"),
     ],
 )
 def test_bad_values_name_the_key(changes, message):
@@ -94,6 +100,17 @@ def test_the_no_meta_ablation_needs_no_unroll():
     config = validate_config(config_with(search={"unroll": "optimizer"}, ablations=["no_meta", "first_order"]), base_dir=REPO)
     assert task_config(config, "rte", "autolora_no_meta")["search"]["unroll"] == "sgd"
     assert task_config(config, "rte", "autolora_first_order")["search"]["unroll"] == "optimizer"
+
+
+def test_a_search_variant_changes_only_its_own_search_and_is_a_method():
+    config = validate_config(config_with(search={"epochs": 1, "alpha_lr": 0.01},
+                                         search_variants={"long": {"search": {"epochs": 8}}}), base_dir=REPO)
+    assert config["search_variants"] == {"long": {"search": {"epochs": 8}}}  # no defaults filled in
+    long = task_config(config, "rte", "search_long")
+    assert (long["search"]["epochs"], long["search"]["alpha_lr"], long["method"]) == (8, 0.01, "search_long")
+    assert task_config(config, "rte")["search"]["epochs"] == 1
+    assert methods_of_task(config, "rte")[-1] == "search_long"
+    assert runs_own_search("search_long") and not runs_own_search("lora_budget")
 
 
 def test_the_paper_config_has_the_official_retraining_and_bionlp_settings():

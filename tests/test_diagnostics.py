@@ -25,7 +25,7 @@ def search(task, seed, ranks, history=None):
     modules = [module(layer, matrix) for layer in range(LAYERS) for matrix in "qv"]
     weights = {m: weights_of_rank(r) for m, r in zip(modules, ranks)}
     trajectory = history or {m: [w] * 8 for m, w in weights.items()}
-    return {"task": task, "seed": seed, "k": K, "weights": weights,
+    return {"task": task, "seed": seed, "k": K, "weights": weights, "steps": 8,
             "trajectory": {"step": list(range(8)), "weights": trajectory}}
 
 
@@ -78,9 +78,15 @@ def test_structure_q_against_v_and_depth():
     assert result["rank_q_minus_v"] > 0 and result["rank_depth_spearman"] > 0
 
 
-def test_the_table_has_a_row_per_task_and_notes():
-    records = [search(task, seed, RANKS) for task in ("rte", "stsb") for seed in range(2)]
-    table = diagnostics.rank_stability_table(records, ["rte", "stsb"])
-    assert list(table.index) == ["RTE", "STS-B"]
-    assert table.loc["RTE", "seed agreement (chance)"].startswith("+1.00")
-    assert len(table.attrs["tidy"]) == 2 and table.attrs["notes"]
+def test_the_table_has_a_row_per_task_and_search_and_notes():
+    searches = {(task, "autolora"): [search(task, seed, RANKS) for seed in range(2)] for task in ("rte", "stsb")}
+    shuffled = [RANKS, RANKS[::-1]]
+    searches["rte", "search_long"] = [search("rte", seed, shuffled[seed]) for seed in range(2)]
+    table = diagnostics.rank_stability_table(searches, {"long": {"search": {"epochs": 8, "alpha_lr": 0.05}}})
+    assert list(table.index) == ["RTE", "STS-B", "RTE"]
+    assert list(table["search"]) == ["autolora", "autolora", "search_long"]
+    assert table.iloc[0]["seed agreement (chance)"].startswith("+1.00")
+    assert not table.iloc[2]["seed agreement (chance)"].startswith("+1.00")
+    assert list(table["steps"]) == [8, 8, 8]
+    assert len(table.attrs["tidy"]) == 3
+    assert "search_long: AutoLoRA with search.epochs = 8, search.alpha_lr = 0.05." in table.attrs["notes"]

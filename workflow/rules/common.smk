@@ -9,11 +9,13 @@ from autolora.methods import (
     FULL_FT,
     GRID,
     NO_RETRAIN,
+    SEARCH_VARIANT,
     SEARCH_VARIANTS,
     THRESHOLD_ABLATION,
     UNIFORM_RANK,
     grid_runs,
     methods_of_task,
+    runs_own_search,
 )
 from autolora.model import needs_conversion
 from autolora.tasks import FAMILIES, family_of, tasks_of
@@ -154,8 +156,10 @@ GRID_RUNS = grid_runs(config["grid_ranks"])
 # Methods each family of rules serves (rule-level wildcard constraints keep them apart).
 UNIFORM_RANK_METHODS = UNIFORM_RANK.pattern.strip("^$")
 THRESHOLD_METHODS = THRESHOLD_ABLATION.pattern.strip("^$")
+# Methods with a search of their own: the search ablations and the config's search variants.
+OWN_SEARCH_METHODS = "|".join([*SEARCH_VARIANTS, SEARCH_VARIANT.pattern.strip("^$")])
 ABLATION_RANK_METHODS = "|".join(
-    [*SEARCH_VARIANTS, "autolora_normalized", THRESHOLD_METHODS]
+    [OWN_SEARCH_METHODS, "autolora_normalized", THRESHOLD_METHODS]
 )
 CONTROL_METHODS = "|".join(BUDGET_CONTROLS)
 TRAINED_METHODS = "|".join(
@@ -200,11 +204,35 @@ def method_jobs(name, tasks=TASKS):
     ]
 
 
+def searched_methods(task):
+    """AutoLoRA and the search variants of the config that run on ``task``: the rank
+    diagnostics' rows."""
+    return [
+        method
+        for method in methods_of_task(config, task)
+        if method == AUTOLORA or SEARCH_VARIANT.match(method)
+    ]
+
+
+def search_records():
+    """{task, method, path} of every search the rank diagnostics read."""
+    return [
+        dict(
+            task=task,
+            method=method,
+            path=method_output(task, seed, method, "search.json"),
+        )
+        for task in TASKS
+        for method in searched_methods(task)
+        for seed in SEEDS
+    ]
+
+
 def stages_of(method):
     """The benchmarked stages a method's own jobs run (AutoLoRA's search is shared by the
     threshold, normalized and no_retrain ablations and by AdaLoRA's budget: counted once).
     """
-    if method in (AUTOLORA, *SEARCH_VARIANTS):
+    if runs_own_search(method):
         return ("search", "retrain", "evaluate")
     if method == NO_RETRAIN:
         return ("evaluate",)
@@ -269,7 +297,7 @@ def table_tasks(table):
 
 def ablation_search(wildcards):
     """A search variant's own search; the threshold and normalized ablations reuse AutoLoRA's."""
-    if wildcards.method in SEARCH_VARIANTS:
+    if runs_own_search(wildcards.method):
         return f"{method_dir(wildcards.family, wildcards.task, wildcards.seed, wildcards.method)}/search.json"
     return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/search.json"
 

@@ -14,7 +14,7 @@ rule search_variant:
     benchmark:
         f"{RESULTS}/benchmarks/{method_log('search')}.tsv"
     wildcard_constraints:
-        method="|".join(SEARCH_VARIANTS),
+        method=OWN_SEARCH_METHODS,
     conda:
         GPU_ENV
     threads: config["threads"]

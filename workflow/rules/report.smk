@@ -90,7 +90,7 @@ rule report_figures:
 
 rule report_rank_stability:
     input:
-        searches=per_job("search.json", TASKS),
+        searches=[record["path"] for record in search_records()],
     output:
         md=table_output("rank_stability", "md", "rank_stability"),
         tex=table_output("rank_stability", "tex", "rank_stability"),
@@ -105,7 +105,8 @@ rule report_rank_stability:
     threads: 1
     params:
         run=config["run"],  # only what it reads: a config change elsewhere reruns nothing here
-        tasks=TASKS,
+        records=search_records(),
+        variants=config["search_variants"],
         seeds=SEEDS,
     script:
         "../scripts/report_rank_stability.py"
