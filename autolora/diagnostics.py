@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from autolora.report import effective_rank, parse_module_name, task_label
+from autolora.ranks import effective_rank
+from autolora.report import parse_module_name, task_label
 
 PERMUTATIONS = 2000
 PERMUTATION_SEED = 0

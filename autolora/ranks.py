@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 
 RANK_FORMS = ("softmax", "normalized")
@@ -31,6 +32,27 @@ def selection_weights(alpha: Sequence[float], form: str = "softmax") -> torch.Te
 
 def default_threshold(max_rank: int) -> float:
     return 1.0 / max_rank
+
+
+# softmax(0) over k entries may land a rounding error below 1/k; a uniform weight must still
+# count as selected.
+_SELECTION_TOLERANCE = 1e-9
+
+
+def effective_rank(weights) -> np.ndarray:
+    """#{w_j ≥ 1/k} over the last axis of logged softmax(α) weights: the rank the default
+    threshold would pick at that point (trajectories, diagnostics, the stopping rule)."""
+    weights = np.asarray(weights, dtype=float)
+    return (weights >= 1 / weights.shape[-1] - _SELECTION_TOLERANCE).sum(axis=-1)
+
+
+def ranks_unchanged(trajectory: Mapping, last: int) -> bool:
+    """Whether no module's effective rank changed over the ``last`` logged steps (a search
+    trajectory record: ``weights`` per module, one entry per logged step)."""
+    histories = list(trajectory["weights"].values())
+    if not histories or len(histories[0]) <= last:
+        return False
+    return all(len(set(effective_rank(history[-(last + 1):]).tolist())) == 1 for history in histories)
 
 
 def extract_rank(alpha: Sequence[float], threshold: float, form: str = "softmax") -> int:

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from autolora import atomic
+from autolora.ranks import effective_rank
 
 # Task key -> column label, in the column order of the paper's GLUE table.
 GLUE_COLUMNS = {
@@ -77,9 +78,6 @@ MAIN_METRIC_AXES = {
 def metric_axis(main_metric: str) -> tuple[str, float]:
     """(axis label, scale) of a main metric; an unknown one is shown as it is stored."""
     return MAIN_METRIC_AXES.get(main_metric, (main_metric, 1.0))
-# softmax(0) over k entries may land a rounding error below 1/k; a uniform
-# weight must still count as selected.
-_SELECTION_TOLERANCE = 1e-9
 _DPI = 150
 
 _LATEX_ESCAPES = str.maketrans({
@@ -574,12 +572,6 @@ def _effective_rank_grids(record: Mapping) -> tuple[np.ndarray, list[int], dict[
     for (layer, matrix), per_step in counts.items():
         grids[matrix][layers.index(layer)] = per_step
     return steps, layers, grids
-
-
-def effective_rank(weights) -> np.ndarray:
-    """#{w_j ≥ 1/k} over the last axis: the rank thresholding would pick at that point."""
-    weights = np.asarray(weights, dtype=float)
-    return (weights >= 1 / weights.shape[-1] - _SELECTION_TOLERANCE).sum(axis=-1)
 
 
 def _cell_edges(centres: np.ndarray) -> np.ndarray:

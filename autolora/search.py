@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from autolora import atomic
 from autolora.config import stage_view
+from autolora.ranks import ranks_unchanged
 from autolora.bilevel import BilevelSearch
 from autolora.checkpoint import (
     Checkpointer,
@@ -111,6 +112,11 @@ class Trajectory:
             self.record["weights"].setdefault(name, []).append(weights.tolist())
 
 
+def is_stable(trajectory: Trajectory, last: int | None) -> bool:
+    """``search.stop_when_stable``: whether the logged ranks have settled (never when it is null)."""
+    return last is not None and ranks_unchanged(trajectory.record, last)
+
+
 def save_search_state(model, path: str | Path) -> None:
     """The trained search model's own tensors (selection LoRA A, B, α and the head), for the
     no_retrain ablation: the frozen base is reloaded from the pretrained model."""
@@ -157,7 +163,10 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     )
     started = time.perf_counter()
     step = checkpointer.restore()
+    stable = is_stable(trajectory, settings["stop_when_stable"])  # a resumed search may have stopped
     for epoch in range(step // len(train_batches), settings["epochs"]):
+        if stable:
+            break
         progress = tqdm(train_batches.epoch(epoch, resume_from=step),
                         desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
         for batch in progress:
@@ -167,10 +176,15 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
             check_finite(losses.val, step, "search (validation loss)")
             if step % trajectory.every == 0:
                 trajectory.add(step, model, losses.train, losses.val)
+                stable = is_stable(trajectory, settings["stop_when_stable"])
             last_losses.update(train=losses.train, val=losses.val)
             step += 1
             checkpointer.after_step(step)
             progress.set_postfix(train=f"{losses.train:.3f}", val=f"{losses.val:.3f}", refresh=False)
+            if stable:
+                print(f"search: every rank unchanged over the last {settings['stop_when_stable']} logged "
+                      f"steps; stopping after step {step} (search.stop_when_stable)")
+                break
     checkpointer.complete(step)  # kept until the run succeeds: a rerun of a finished job only rewrites its outputs
     # From the saved losses: a job resumed after its last update runs none.
     trajectory.add(step, model, last_losses["train"], last_losses["val"])
@@ -185,6 +199,7 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         "weights": {name: w.tolist() for name, w in selection_weights(model).items()},
         "trajectory": trajectory.record,
         "steps": step,
+        "steps_planned": settings["epochs"] * len(train_batches),
         "n_search_train": len(search_train),
         "n_search_val": len(search_val),
         "seconds": time.perf_counter() - started,

@@ -41,3 +41,15 @@ def test_same_seed_gives_identical_alpha_ranks_and_adapter(job):
     assert third[0]["alpha"] != first[0]["alpha"]
     assert json.loads((root / "a-retrain.json").read_text())["epoch_losses"] == \
         json.loads((root / "b-retrain.json").read_text())["epoch_losses"]
+
+
+def test_a_search_stops_once_the_ranks_are_stable_and_a_rerun_does_not_go_on(job):
+    root, config = job
+    # α hardly moves at this learning rate: every rank stays k from the first logged step.
+    config = {**config, "search": {**config["search"], "epochs": 5, "alpha_lr": 1e-12, "stop_when_stable": 2}}
+    out = root / "stable-search.json"
+    record = run_search(root / "tokenized", config, "rte", 0, out)
+    # Steps 0, 1, 2 logged with equal ranks: stable after update 2, so 3 of 5 × 2 planned steps ran.
+    assert (record["steps"], record["steps_planned"]) == (3, 10)
+    again = run_search(root / "tokenized", config, "rte", 0, out)  # from the completed checkpoint
+    assert again["steps"] == 3 and again["alpha"] == record["alpha"]

@@ -84,3 +84,13 @@ def test_the_extreme_budgets_are_met_and_impossible_ones_refused():
         assert random_budget_ranks(record, 0)["ranks"] == uniform_budget_ranks(record)["ranks"] == record["ranks"]
     with pytest.raises(ValueError, match="cannot give each of 12 matrices a rank in 1..8"):
         uniform_budget_ranks({**autolora_ranks({f"m{i}": 8 for i in range(12)}), "total_rank": 97})
+
+
+def test_ranks_unchanged_over_the_last_logged_steps():
+    from autolora.ranks import ranks_unchanged
+
+    wide, narrow = [1 / 4] * 4, [0.4, 0.4, 0.1, 0.1]  # ranks 4 and 2
+    trajectory = {"weights": {"q": [narrow, wide, wide, wide], "v": [wide, wide, wide, wide]}}
+    assert ranks_unchanged(trajectory, 2)  # the last three entries agree
+    assert not ranks_unchanged(trajectory, 3)  # the first one differs
+    assert not ranks_unchanged(trajectory, 4)  # fewer entries than asked for
