@@ -155,6 +155,14 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
 
 
 @pytest.mark.slow
+def test_the_rank_diagnostics_cover_every_tasks_search(reduced_run):
+    config, results = reduced_run
+    diagnostics = pd.read_csv(results / "tables" / "rank_stability.csv")
+    assert sorted(diagnostics["task"]) == sorted(config["tasks"])
+    assert set(diagnostics["search"]) == {"autolora"} and (diagnostics["steps"] > 0).all()
+
+
+@pytest.mark.slow
 def test_the_cost_table_and_figure_cover_every_method(reduced_run):
     config, results = reduced_run
     table = (results / "tables" / "cost.md").read_text()
