@@ -75,7 +75,7 @@ Params = dict[str, torch.Tensor]
 @dataclass
 class StepLosses:
     train: float
-    val: float
+    val: float | None  # None: a step without an α update computes no validation loss
 
 
 @dataclass
@@ -156,14 +156,24 @@ class BilevelSearch:
             return self.model(**batch).loss
         return functional_call(self.model, lower, args=(), kwargs=dict(batch)).loss
 
-    def step(self, train_batch: Batch, val_batch: Batch) -> StepLosses:
-        """One search step: α by the hypergradient, w by the training loss."""
+    def step(self, train_batch: Batch, val_batch: Batch | None) -> StepLosses:
+        """One search step: α by the hypergradient, w by the training loss. Without a
+        validation batch, w alone takes its step (``search.alpha_every``: α is updated only
+        every K-th step) and the losses hold no validation loss."""
+        if val_batch is None:
+            return self._lower_step(train_batch)
         if self.unroll == "optimizer":
             return self._optimizer_unroll_step(train_batch, val_batch)
         grad_alpha, grad_w, losses = self.hypergradient(train_batch, val_batch)
         _set_grads_and_step(self.upper_optimizer, self.upper.values(), grad_alpha)
         _set_grads_and_step(self.lower_optimizer, self.lower.values(), grad_w)
         return losses
+
+    def _lower_step(self, train_batch: Batch) -> StepLosses:
+        w = list(self.lower.values())
+        train_loss = self.loss(train_batch)
+        _set_grads_and_step(self.lower_optimizer, w, _grad(train_loss, w))
+        return StepLosses(train_loss.item(), None)
 
     # ---- the sgd unroll: one pseudo-step, no side effects ---------------------------------
 

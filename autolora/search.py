@@ -170,17 +170,21 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         progress = tqdm(train_batches.epoch(epoch, resume_from=step),
                         desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
         for batch in progress:
+            # α (and the validation batch it needs) every alpha_every-th step; w every step.
+            val_batch = to_device(next(val_batches), device) if step % settings["alpha_every"] == 0 else None
             with autocast(device, config["precision"]):
-                losses = search.step(to_device(batch, device), to_device(next(val_batches), device))
+                losses = search.step(to_device(batch, device), val_batch)
             check_finite(losses.train, step, "search (training loss)")
-            check_finite(losses.val, step, "search (validation loss)")
-            if step % trajectory.every == 0:
-                trajectory.add(step, model, losses.train, losses.val)
+            if losses.val is not None:
+                check_finite(losses.val, step, "search (validation loss)")
+                last_losses["val"] = losses.val
+            last_losses["train"] = losses.train
+            if step % trajectory.every == 0:  # with the latest validation loss measured
+                trajectory.add(step, model, losses.train, last_losses["val"])
                 stable = is_stable(trajectory, settings["stop_when_stable"])
-            last_losses.update(train=losses.train, val=losses.val)
             step += 1
             checkpointer.after_step(step)
-            progress.set_postfix(train=f"{losses.train:.3f}", val=f"{losses.val:.3f}", refresh=False)
+            progress.set_postfix(train=f"{losses.train:.3f}", val=f"{last_losses['val']:.3f}", refresh=False)
             if stable:
                 print(f"search: every rank unchanged over the last {settings['stop_when_stable']} logged "
                       f"steps; stopping after step {step} (search.stop_when_stable)")

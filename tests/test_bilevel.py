@@ -75,6 +75,22 @@ def test_step_updates_both_levels(tiny_bert):
     assert all(not torch.equal(before_b[n], lower[n]) for n in before_b)
 
 
+@pytest.mark.parametrize("unroll", ["sgd", "optimizer"])
+def test_a_step_without_a_validation_batch_moves_w_alone(tiny_bert, unroll):
+    """search.alpha_every: between α updates, w takes a plain training step."""
+    model = tiny_bert()
+    inject_selection_lora(model, max_rank=4, lora_alpha=8)
+    lower, upper = lower_level_parameters(model), selection_parameters(model)
+    search = BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=1e-2),
+                           torch.optim.Adam(upper.values(), lr=1e-2), "second_order", unroll_lr=1e-2, unroll=unroll)
+    before_a = {n: p.detach().clone() for n, p in upper.items()}
+    before_b = {n: p.detach().clone() for n, p in lower.items() if n.endswith("lora_B")}
+    losses = search.step(random_batch(0), None)
+    assert losses.val is None and torch.isfinite(torch.tensor(losses.train))
+    assert all(torch.equal(before_a[n], upper[n]) for n in upper)
+    assert all(not torch.equal(before_b[n], lower[n]) for n in before_b)
+
+
 def test_unknown_mode_is_rejected(tiny_bert):
     with pytest.raises(ValueError, match="hypergradient mode"):
         make_search(tiny_bert, "third_order")

@@ -53,3 +53,14 @@ def test_a_search_stops_once_the_ranks_are_stable_and_a_rerun_does_not_go_on(job
     assert (record["steps"], record["steps_planned"]) == (3, 10)
     again = run_search(root / "tokenized", config, "rte", 0, out)  # from the completed checkpoint
     assert again["steps"] == 3 and again["alpha"] == record["alpha"]
+
+
+def test_alpha_every_k_updates_alpha_on_every_kth_step_only(job):
+    root, config = job
+    config = {**config, "search": {**config["search"], "epochs": 3, "alpha_every": 4}}
+    record = run_search(root / "tokenized", config, "rte", 0, root / "every-search.json")
+    # 2 steps an epoch, α updated at steps 0 and 4: the logged weights change only after those.
+    history = next(iter(record["trajectory"]["weights"].values()))
+    changed = [step for step, before, after in zip(record["trajectory"]["step"][1:], history, history[1:])
+               if before != after]
+    assert record["steps"] == 6 and changed == [4]
