@@ -3,10 +3,14 @@
 Loading through the saved adapter (not the in-memory model of the retraining job) means every
 reported number comes from the adapter a user would download. Per family:
 
-* GLUE: class (or score) per example, the benchmark's metrics (``autolora.metrics``);
-* NER: one tag per word, read back from the windows, seqeval P/R/F1 (``autolora.ner``);
-* data-to-text: beam search per record (``autolora.generate``), the official scorers' metrics
-  (``autolora.scoring``); WebNLG on all, seen and unseen categories.
+* GLUE: class (or score) per example, the benchmark's metrics;
+* NER: one tag per word, read back from the windows, seqeval P/R/F1;
+* data-to-text: beam search per record (``autolora.generate``), the official scorers' metrics;
+  WebNLG on all, seen and unseen categories.
+
+Every metric is computed through the repository's Hugging Face ``evaluate`` modules
+(``metrics/<name>/``, loaded offline by ``autolora.metrics.load_metric``), so that the
+pipeline's numbers and a user's ``evaluate.load`` of the same folder come from the same code.
 
 Every example of the evaluation split is scored; the predictions file holds one line per
 example (GLUE), sentence (NER) or record (data-to-text), in split order.
@@ -25,10 +29,10 @@ from tqdm import tqdm
 from autolora import atomic
 from autolora.download import read_provenance
 from autolora.generate import generate_texts
-from autolora.metrics import glue_metrics, trivial_baseline
+from autolora.metrics import load_metric, trivial_baseline
 from autolora.model import load_tokenizer, model_source
-from autolora.ner import ner_metrics, tag_names, words_from_windows
-from autolora.nlg_data import WEBNLG_EVAL_SPLITS, e2e_reference_groups, webnlg_reference_groups
+from autolora.ner import tag_names, words_from_windows
+from autolora.nlg_data import column_lists, e2e_reference_groups, webnlg_reference_groups
 from autolora.retrain import load_adapter
 from autolora.tasks import get_spec
 from autolora.training import autocast, make_loader, pick_device, predict, to_device
@@ -51,7 +55,9 @@ def evaluate_glue(model, tokenizer, tokenized_dir, prepared_dir, config, device)
     predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
                           is_regression=config["num_labels"] == 1)
     labels = np.asarray(evaluation["labels"])
-    return glue_metrics(config["task"], predictions, labels), [f"{p:.6g}" for p in predictions]
+    metrics = load_metric("glue", config["task"]).compute(predictions=predictions, references=labels)
+    # 9 significant digits: a float32 score (STS-B) reads back exactly, so do the metrics.
+    return metrics, [f"{p:.9g}" for p in predictions]
 
 
 def glue_trivial_baseline(tokenized_dir, config) -> dict:
@@ -77,34 +83,26 @@ def evaluate_ner(model, tokenizer, tokenized_dir, prepared_dir, config, device):
         raise ValueError(f"{tokenized_dir}: windows do not cover the {len(sentences)} evaluation sentences")
     predicted = [tag_names(words_from_windows(*by_sentence[index])) for index in range(len(sentences))]
     true = [tag_names(tags) for tags in sentences["tags"]]
-    return ner_metrics(true, predicted), [" ".join(tags) for tags in predicted]
+    return load_metric("bionlp").compute(predictions=predicted, references=true), [" ".join(tags) for tags in predicted]
 
 
 def evaluate_e2e(model, tokenizer, eval_rows, config, device):
-    from autolora.scoring import score_e2e
-
     prompts, refs = e2e_reference_groups(eval_rows)
     hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
     # A metric the official scorer cannot compute for these outputs is recorded as null (shown as
     # missing in the tables) instead of ending a long run.
-    return score_e2e(refs, hypotheses, allow_undefined=True), hypotheses
+    return load_metric("e2e").compute(predictions=hypotheses, references=refs, allow_undefined=True), hypotheses
 
 
 def evaluate_webnlg(model, tokenizer, eval_rows, config, device):
     """Decode every test entry once; score all, seen and unseen categories from those texts."""
-    from autolora.scoring import score_webnlg
-
-    prompts, _ = webnlg_reference_groups(eval_rows, "all")
+    prompts, refs = webnlg_reference_groups(eval_rows, "all")
     hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
-    by_prompt_order = dict(zip(prompts, hypotheses))
-    metrics = {}
-    for split in WEBNLG_EVAL_SPLITS:
-        split_prompts, refs = webnlg_reference_groups(eval_rows, split)
-        if not split_prompts:
-            continue  # a CPU subset may hold no entry of a category group
-        scores = score_webnlg(refs, [by_prompt_order[prompt] for prompt in split_prompts], allow_undefined=True)
-        metrics.update({f"{name}_{split}": scores[name] for name in ("BLEU", "METEOR", "TER")})
-        metrics[f"n_{split}"] = len(split_prompts)
+    category_of = dict(zip(*column_lists(eval_rows, ["prompt", "category"])))
+    # A CPU subset may hold no entry of a category group: that split is left out.
+    metrics = load_metric("webnlg2017").compute(predictions=hypotheses, references=refs,
+                                                categories=[category_of[prompt] for prompt in prompts],
+                                                allow_undefined=True)
     return metrics, hypotheses
 
 

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from autolora.download import GLUE_TASKS
 
+# The repository's Hugging Face ``evaluate`` modules, one folder each (metrics/<name>/<name>.py).
+METRIC_MODULES = Path(__file__).resolve().parents[1] / "metrics"
+
 
 def main_metric(task: str) -> str:
     return GLUE_TASKS[task].main_metric
+
+
+def load_metric(name: str, config_name: str | None = None):
+    """One of the repository's ``evaluate`` modules (glue, bionlp, e2e, webnlg2017), loaded from
+    its folder: no network, kept in memory (no cache files for parallel jobs to share)."""
+    import evaluate
+
+    return evaluate.load(str(METRIC_MODULES / name), config_name, keep_in_memory=True)
+
+
+def module_info(card: str, citation: str, inputs: str, predictions, references=None):
+    """The ``evaluate.MetricInfo`` of one of our modules: its card (the module docstring), what
+    to cite, its inputs, and the ``datasets`` feature types of predictions and references."""
+    import datasets
+    import evaluate
+
+    return evaluate.MetricInfo(description=card, citation=citation, inputs_description=inputs,
+                               features=datasets.Features({"predictions": predictions,
+                                                           "references": references or predictions}))
 
 
 def glue_metrics(task: str, predictions, labels) -> dict[str, float]:

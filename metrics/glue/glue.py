@@ -1,0 +1,48 @@
+"""GLUE metrics as the benchmark defines them, the numbers the autolora pipeline reports.
+
+Load it from a checkout (offline; autolora must be importable, e.g. ``pip install -e .``)::
+
+    import evaluate
+    cola = evaluate.load("metrics/glue", "cola")
+    cola.compute(predictions=[1, 0, 1], references=[1, 0, 0])
+
+The config name is the task: cola (Matthews correlation), sst2, rte, qnli, mnli, wnli
+(accuracy), mrpc, qqp (accuracy and F1 of the positive class), stsb (Pearson and Spearman
+correlation; float predictions). The values equal those of the hub's ``glue`` metric, which
+computes the same scikit-learn / scipy functions.
+"""
+
+import datasets
+import evaluate
+
+from autolora.download import GLUE_TASKS
+from autolora.metrics import glue_metrics, module_info
+
+_CITATION = """\
+@inproceedings{wang2019glue,
+  title={{GLUE}: A Multi-Task Benchmark and Analysis Platform for Natural Language Understanding},
+  author={Wang, Alex and Singh, Amanpreet and Michael, Julian and Hill, Felix and Levy, Omer and Bowman, Samuel R.},
+  booktitle={International Conference on Learning Representations},
+  year={2019}
+}
+"""
+
+_INPUTS = """
+Args:
+    predictions: one per example; class ids, or floats for stsb.
+    references: the gold labels, in the same order.
+Returns:
+    cola: matthews_correlation; stsb: pearson, spearman; mrpc, qqp: accuracy, f1; others: accuracy.
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(__doc__, _INPUTS)
+class Glue(evaluate.Metric):
+    def _info(self):
+        if self.config_name not in GLUE_TASKS:
+            raise KeyError(f"unknown GLUE task {self.config_name!r}; known: {', '.join(GLUE_TASKS)}")
+        value = datasets.Value("float64" if self.config_name == "stsb" else "int64")
+        return module_info(__doc__, _CITATION, _INPUTS, value)
+
+    def _compute(self, predictions, references):
+        return glue_metrics(self.config_name, predictions, references)
