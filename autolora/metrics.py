@@ -8,14 +8,9 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from autolora.download import GLUE_TASKS
 
 # The repository's Hugging Face ``evaluate`` modules, one folder each (metrics/<name>/<name>.py).
 METRIC_MODULES = Path(__file__).resolve().parents[1] / "metrics"
-
-
-def main_metric(task: str) -> str:
-    return GLUE_TASKS[task].main_metric
 
 
 def load_metric(name: str, config_name: str | None = None):

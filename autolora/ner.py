@@ -7,8 +7,9 @@ the hub's ``tner/bionlp2004``), together with a provenance record.
 The mirror's ``train.iob2`` is reconstructed from the GENIA standoff release, not the official
 Genia4ERtask1.iob2; its ``test.iob2`` is the official Genia4EReval1.iob2. The hub copy splits
 the official train set into train/validation; that split is not recoverable from the mirror, so
-both sources merge it into one ``train`` and ``seeded_split`` draws the validation part. The
-test set is for final evaluation only, never for selection.
+both sources merge it into one ``train`` and the search draws the validation part
+(``autolora.search.split_for_search``). The test set is for final evaluation only, never for
+selection.
 
 IOB2 lets only B- open an entity, yet an I- tag after O (or after another type) is accepted:
 the reconstructed train file has four, where a sentence boundary falls inside an entity
@@ -166,7 +167,7 @@ def load_bionlp_hub() -> tuple[DatasetDict, dict]:
         "task": "bionlp2004",
         "hub_dataset": HUB_DATASET,
         "hub_splits": {name: len(split) for name, split in raw.items()},
-        "note": "hub train and validation merged into train; seeded_split draws validation",
+        "note": "hub train and validation merged into train; the search draws its own validation split",
         "tags": list(BIONLP_TAGS),
         "n_train": len(splits["train"]),
         "n_test": len(splits["test"]),
@@ -174,14 +175,6 @@ def load_bionlp_hub() -> tuple[DatasetDict, dict]:
         "n_test_tokens": count_tokens(splits["test"]),
     }
     return splits, provenance
-
-
-def seeded_split(train: Dataset, fraction: float, seed: int) -> DatasetDict:
-    """Seeded (train, validation) split of the training set; ``fraction`` goes to validation."""
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(f"validation fraction must lie strictly between 0 and 1, got {fraction}")
-    parts = train.train_test_split(test_size=fraction, seed=seed, shuffle=True)
-    return DatasetDict({"train": parts["train"], "validation": parts["test"]})
 
 
 # ---------------------------------------------------------------- sub-token alignment

@@ -1,11 +1,8 @@
 """Paired significance tests for comparing AutoLoRA with its baselines.
 
-Two tests, for the two kinds of evidence the pipeline has:
-
-* ``paired_t_test``: the main metric of two methods over the same seeds (seed s
-  of both methods shares the data order and initialisation, so the runs pair);
-* ``paired_bootstrap``: per-example dev predictions of two systems on the same
-  examples, resampled together (Koehn 2004; Berg-Kirkpatrick et al. 2012).
+``paired_t_test``: the main metric of two methods over the same seeds (seed s of both methods
+shares the data order and initialisation, so the runs pair); ``holm_corrected``: Holm's
+correction over a table's family of such tests.
 
 A test that cannot say anything (one seed, differences without spread) returns
 a NaN p-value together with the reason, never a crash and never a fake 0 or 1.
@@ -14,7 +11,7 @@ a NaN p-value together with the reason, never a crash and never a fake 0 or 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +24,6 @@ AUTOLORA_METHOD = "autolora"
 ALPHA = 0.05
 SIGNIFICANCE_MARKER = "*"
 T_TEST = "paired t-test over seeds"
-BOOTSTRAP_TEST = "paired bootstrap over examples"
 # Differences that are equal in exact arithmetic differ by rounding error in
 # floats (0.7 - 0.6 != 0.8 - 0.7), which would give a huge, meaningless t; a
 # spread below this fraction of the values' magnitude counts as none.
@@ -80,54 +76,6 @@ def _paired_arrays(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, 
 
 def _has_no_spread(values: np.ndarray, scale: float) -> bool:
     return float(np.ptp(values)) <= _RELATIVE_ROUNDING * max(scale, 1.0)
-
-
-def paired_bootstrap(scores_a, scores_b, metric: Callable[..., float], *,
-                     references=None, n_resamples: int, seed: int) -> TestResult:
-    """Two-sided paired bootstrap test of metric(a) - metric(b) on the same examples.
-
-    ``scores_a`` and ``scores_b`` hold one entry per example (correctness,
-    prediction or score; their first axis is the example). Each of the
-    ``n_resamples`` resamples draws n examples with replacement, the same ones
-    for both systems, from ``numpy.random.default_rng(seed)``, so a seed fixes
-    the result. ``metric`` is called as ``metric(values)``, or
-    ``metric(values, references)`` when ``references`` (e.g. gold labels) is
-    given, on the resampled entries.
-
-    The p-value counts resampled differences at least as far from the
-    observed one as the observed one is from 0 (the bootstrap distribution
-    shifted to the null hypothesis), with add-one smoothing so a finite
-    number of resamples never claims p = 0. ``statistic`` is the observed
-    difference; identical systems get p = 1.
-    """
-    scores_a, scores_b = np.asarray(scores_a), np.asarray(scores_b)
-    _check_bootstrap_inputs(scores_a, scores_b, references, n_resamples)
-    references = None if references is None else np.asarray(references)
-
-    def difference(indices: np.ndarray) -> float:
-        chosen = () if references is None else (references[indices],)
-        return float(metric(scores_a[indices], *chosen)) - float(metric(scores_b[indices], *chosen))
-
-    n_examples = len(scores_a)
-    observed = difference(np.arange(n_examples))
-    generator = np.random.default_rng(seed)
-    # One resample at a time: a (resamples x examples) index matrix can take gigabytes.
-    resampled = np.array([difference(generator.integers(0, n_examples, n_examples))
-                          for _ in range(n_resamples)])
-    as_extreme = int(np.sum(np.abs(resampled - observed) >= abs(observed)))
-    p_value = (as_extreme + 1) / (n_resamples + 1)
-    return TestResult(BOOTSTRAP_TEST, observed, p_value, n_examples)
-
-
-def _check_bootstrap_inputs(scores_a: np.ndarray, scores_b: np.ndarray, references,
-                            n_resamples: int) -> None:
-    if scores_a.shape != scores_b.shape or scores_a.ndim == 0 or len(scores_a) == 0:
-        raise ValueError(f"the two systems need scores for the same, non-empty set of examples; "
-                         f"got shapes {scores_a.shape} and {scores_b.shape}")
-    if references is not None and len(references) != len(scores_a):
-        raise ValueError(f"references has {len(references)} entries for {len(scores_a)} examples")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
 
 
 def compare_with_autolora(metric_records: Iterable[Mapping], task: str,

@@ -66,6 +66,16 @@ def test_the_grid_keeps_the_chosen_candidates_ranks_and_records_the_choice(tmp_p
     assert json.loads((tmp_path / "grid" / "ranks.json").read_text()) == record
 
 
+def test_the_search_split_is_seeded_and_partitions_the_training_set():
+    from autolora.search import split_for_search
+
+    train = Dataset.from_dict({"tokens": [[str(i)] for i in range(100)], "tags": [[0]] * 100})
+    first, again, other = (split_for_search(train, 0.1, seed) for seed in (3, 3, 4))
+    assert (len(first[0]), len(first[1])) == (90, 10)
+    assert first[1]["tokens"] == again[1]["tokens"] != other[1]["tokens"]
+    assert sorted(t[0] for part in first for t in part["tokens"]) == sorted(str(i) for i in range(100))
+
+
 def test_the_grid_candidates_train_on_search_train_and_its_chosen_rank_on_all_of_train(tmp_path):
     rows = Dataset.from_dict({"input_ids": [[i] for i in range(100)], "labels": list(range(100))})
     DatasetDict(train=rows).save_to_disk(str(tmp_path / "tokenized"))

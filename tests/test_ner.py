@@ -17,7 +17,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from autolora import ner
 from autolora.errors import ConfigError, DataError
 from autolora.ner import (BIONLP_TAGS, IGNORE_LABEL, TAG_IDS, encode_words, load_bionlp_hub,
-                          ner_metrics, read_iob2, read_jnlpba_mirror, seeded_split, tag_names,
+                          ner_metrics, read_iob2, read_jnlpba_mirror, tag_names,
                           words_from_windows)
 
 MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -230,27 +230,6 @@ def test_hub_tag_id_out_of_range_is_refused(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda name: fake_hub(test_tags=(11,)))
     with pytest.raises(DataError, match=r"tner/bionlp2004/test row 0: tag ids \[11\]"):
         load_bionlp_hub()
-
-
-# ---------------------------------------------------------------- seeded split
-
-
-def test_seeded_split_is_reproducible_and_partitions():
-    train = Dataset.from_dict({"tokens": [[str(i)] for i in range(100)], "tags": [[0]] * 100})
-    first, again = seeded_split(train, 0.1, seed=3), seeded_split(train, 0.1, seed=3)
-    other = seeded_split(train, 0.1, seed=4)
-    assert (len(first["train"]), len(first["validation"])) == (90, 10)
-    assert first["validation"]["tokens"] == again["validation"]["tokens"]
-    assert first["validation"]["tokens"] != other["validation"]["tokens"]
-    words = [tokens[0] for part in first.values() for tokens in part["tokens"]]
-    assert sorted(words) == sorted(str(i) for i in range(100))
-
-
-@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
-def test_seeded_split_rejects_bad_fractions(fraction):
-    train = Dataset.from_dict({"tokens": [["a"], ["b"]], "tags": [[0], [0]]})
-    with pytest.raises(ConfigError, match="validation fraction"):
-        seeded_split(train, fraction, seed=0)
 
 
 # ---------------------------------------------------------------- sub-token alignment

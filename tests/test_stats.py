@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import matthews_corrcoef
 
 from autolora import report, stats
 from tests.test_report import SEEDS, metric_record
@@ -57,48 +56,6 @@ def test_unpaired_or_non_finite_values_raise():
 
 def correctness(seed, accuracy, n=300):
     return np.random.default_rng(seed).random(n) < accuracy
-
-
-def test_bootstrap_is_reproducible_with_a_seed():
-    a, b = correctness(1, 0.75), correctness(2, 0.70)
-    first = stats.paired_bootstrap(a, b, np.mean, n_resamples=500, seed=7)
-    again = stats.paired_bootstrap(a, b, np.mean, n_resamples=500, seed=7)
-    other = stats.paired_bootstrap(a, b, np.mean, n_resamples=500, seed=8)
-    assert first == again
-    assert other.p_value != first.p_value
-    assert first.statistic == pytest.approx(a.mean() - b.mean())
-
-
-def test_identical_systems_have_p_one():
-    a = correctness(1, 0.75)
-    outcome = stats.paired_bootstrap(a, a.copy(), np.mean, n_resamples=200, seed=0)
-    assert outcome.statistic == 0 and outcome.p_value == 1
-
-
-def test_a_clearly_better_system_has_the_smallest_possible_p():
-    better, worse = correctness(1, 0.95), correctness(2, 0.40)
-    outcome = stats.paired_bootstrap(better, worse, np.mean, n_resamples=999, seed=0)
-    assert outcome.p_value == pytest.approx(1 / 1000)  # add-one smoothing: never 0
-
-
-def test_bootstrap_with_references_calls_the_metric_on_predictions_and_labels():
-    labels = np.random.default_rng(3).integers(0, 2, 200)
-    good = np.where(correctness(4, 0.9, 200), labels, 1 - labels)
-    poor = np.where(correctness(5, 0.6, 200), labels, 1 - labels)
-    outcome = stats.paired_bootstrap(good, poor, lambda p, y: matthews_corrcoef(y, p),
-                                     references=labels, n_resamples=300, seed=0)
-    assert outcome.statistic == pytest.approx(
-        matthews_corrcoef(labels, good) - matthews_corrcoef(labels, poor))
-    assert outcome.p_value < stats.ALPHA
-
-
-def test_bootstrap_rejects_mismatched_inputs():
-    with pytest.raises(ValueError, match="same, non-empty"):
-        stats.paired_bootstrap([1, 0], [1], np.mean, n_resamples=10, seed=0)
-    with pytest.raises(ValueError, match="references has 1 entries for 2"):
-        stats.paired_bootstrap([1, 0], [1, 1], np.mean, references=[1], n_resamples=10, seed=0)
-    with pytest.raises(ValueError, match="n_resamples"):
-        stats.paired_bootstrap([1, 0], [1, 1], np.mean, n_resamples=0, seed=0)
 
 
 # ---------------------------------------------------------------- comparisons with AutoLoRA
