@@ -86,3 +86,26 @@ def test_every_module_loads_with_the_network_unreachable(tmp_path):
 def test_the_glue_module_refuses_an_unknown_task():
     with pytest.raises(KeyError, match="unknown GLUE task 'squad'"):
         load_metric("glue", "squad")
+
+
+@pytest.mark.parametrize("task", ["e2e", "webnlg"])
+def test_nlg_modules_give_the_committed_metrics_from_the_committed_predictions(task, tmp_path):
+    from datasets import load_from_disk
+
+    from autolora.nlg_data import column_lists, e2e_reference_groups, webnlg_reference_groups
+    from autolora.tasks import prepare_task
+
+    data = json.loads((REFERENCE / "provenance.json").read_text())["config"]["task_overrides"][task]["data"]
+    prepare_task(task, "mirror", SHARED / "data", tmp_path / "prepared", max_train_examples=data["max_train_examples"],
+                 max_eval_examples=data["max_eval_examples"])
+    rows = load_from_disk(str(tmp_path / "prepared"))["eval"]
+    lines, expected = reference_job("nlg", task)
+    if task == "e2e":
+        _, refs = e2e_reference_groups(rows)
+        got = load_metric("e2e").compute(predictions=lines, references=refs, allow_undefined=True)
+    else:
+        prompts, refs = webnlg_reference_groups(rows, "all")
+        category_of = dict(zip(*column_lists(rows, ["prompt", "category"])))
+        got = load_metric("webnlg2017").compute(predictions=lines, references=refs, allow_undefined=True,
+                                                categories=[category_of[prompt] for prompt in prompts])
+    assert got == expected
