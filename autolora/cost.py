@@ -22,6 +22,7 @@ from matplotlib.ticker import LogFormatter
 
 from autolora import report
 from autolora.errors import DataError
+from autolora.methods import ADALORA, UNIFORM_RANK
 from autolora.stats import AUTOLORA_METHOD
 
 # Benchmark column -> our name; seconds for times, MB for memory (Snakemake's units).
@@ -254,6 +255,28 @@ def grid_ratios(per_seed: pd.DataFrame) -> pd.DataFrame:
     return ratios.reset_index()
 
 
+def single_run_baselines(per_seed: pd.DataFrame) -> list[str]:
+    """The one-run methods AutoLoRA's cost is also set against, where the run has them: the
+    first uniform-rank LoRA (lora_r{r}) and AdaLoRA, which finds its ranks inside one run."""
+    methods = list(dict.fromkeys(per_seed["method"]))
+    lora = [method for method in methods if (match := UNIFORM_RANK.match(method)) and match.group(1) == "lora"]
+    return lora[:1] + [method for method in methods if method == ADALORA]
+
+
+def single_run_ratios(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Per task with AutoLoRA and a single-run baseline (``single_run_baselines``): AutoLoRA's
+    mean end-to-end wall time over the baseline's (``wall_s_autolora``, ``wall_s_baseline``,
+    ``wall_s_ratio``), one row per (task, baseline)."""
+    autolora = _mean_cost_of(per_seed, AUTOLORA_METHOD, AUTOLORA_COST_STAGES)["wall_s"]
+    rows = []
+    for baseline in single_run_baselines(per_seed):
+        costs = _mean_cost_of(per_seed, baseline, STAGES)["wall_s"]
+        for task in autolora.index.intersection(costs.index):
+            rows.append({"task": task, "baseline": baseline, "wall_s_autolora": autolora[task],
+                         "wall_s_baseline": costs[task], "wall_s_ratio": autolora[task] / costs[task]})
+    return pd.DataFrame(rows, columns=["task", "baseline", "wall_s_autolora", "wall_s_baseline", "wall_s_ratio"])
+
+
 def _mean_cost_of(per_seed: pd.DataFrame, method: str, stages: Sequence[str]) -> pd.DataFrame:
     rows = per_seed[(per_seed["method"] == method) & per_seed["stage"].isin(stages)]
     per_task_and_seed = rows.groupby(["task", "seed"])[["wall_s", "cpu_s"]].agg(_sum_or_nan)
@@ -282,9 +305,10 @@ def cost_table(benchmark_records: Iterable[Mapping], param_records: Iterable[Map
     per_seed = per_seed_costs(benchmark_records, expected_seeds, grid_methods)
     summary = summarise_costs(per_seed)
     ratios = grid_ratios(per_seed)
+    cells = _ratio_cells(ratios, single_run_ratios(per_seed))
     params = _mean_trainable_params(param_records, list(expected_seeds))
-    rows = [_cost_row(task, method, cells, params, ratios)
-            for (task, method), cells in _in_table_order(summary)]
+    rows = [_cost_row(task, method, by_method, params, cells, single_run_baselines(per_seed))
+            for (task, method), by_method in _in_table_order(summary)]
     table = pd.DataFrame(rows).set_index("Task")
     table.attrs["notes"] = _cost_notes(summary, list(expected_seeds), list(grid_methods))
     table.attrs["tidy"] = _tidy_with_ratios(summary, ratios).to_dict("records")
@@ -310,8 +334,18 @@ def _in_table_order(summary: pd.DataFrame):
                                             methods.index(item[0][1])))
 
 
+def _ratio_cells(grid: pd.DataFrame, single_run: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(task, column) → AutoLoRA's cost ratio, for the tasks that have that baseline."""
+    cells = {}
+    for row in grid.itertuples():
+        cells[row.task, "Wall vs. grid"], cells[row.task, "CPU vs. grid"] = row.wall_s_ratio, row.cpu_s_ratio
+    for row in single_run.itertuples():
+        cells[row.task, f"Wall vs. {row.baseline}"] = row.wall_s_ratio
+    return cells
+
+
 def _cost_row(task: str, method: str, cells: pd.DataFrame, params: Mapping,
-              ratios: pd.DataFrame) -> dict:
+              ratios: Mapping[tuple[str, str], float], baselines: Sequence[str]) -> dict:
     by_stage = cells.set_index("stage")
     row = {"Task": report.task_label(task), "Method": method}
     for stage in STAGES:
@@ -321,8 +355,8 @@ def _cost_row(task: str, method: str, cells: pd.DataFrame, params: Mapping,
     row["Peak RSS (MB)"] = _cost_cell(by_stage, TOTAL_STAGE, "max_rss_mb", scale=1.0, digits=0)
     row[report.PARAMS_COLUMN] = (report.human_count(params[task, method])
                                  if (task, method) in params else report.MISSING_CELL)
-    row["Wall vs. grid"] = _ratio_cell(task, method, ratios, "wall_s")
-    row["CPU vs. grid"] = _ratio_cell(task, method, ratios, "cpu_s")
+    for column in ("Wall vs. grid", "CPU vs. grid", *(f"Wall vs. {baseline}" for baseline in baselines)):
+        row[column] = _ratio_cell(task, method, ratios, column)
     return row
 
 
@@ -340,10 +374,10 @@ def _cost_cell(by_stage: pd.DataFrame, stage: str, cost: str, scale: float, digi
     return text if math.isnan(std) else f"{text} ± {std * scale:.{digits}f}"
 
 
-def _ratio_cell(task: str, method: str, ratios: pd.DataFrame, cost: str) -> str:
-    if method != AUTOLORA_METHOD or task not in set(ratios["task"]):
+def _ratio_cell(task: str, method: str, ratios: Mapping[tuple[str, str], float], column: str) -> str:
+    if method != AUTOLORA_METHOD or (task, column) not in ratios:
         return report.MISSING_CELL
-    ratio = ratios.loc[ratios["task"] == task, f"{cost}_ratio"].item()
+    ratio = ratios[task, column]
     return NOT_MEASURED_CELL if math.isnan(ratio) else f"{ratio:.2f}x"
 
 
@@ -364,6 +398,10 @@ def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: 
                      f"split). Wall (CPU) vs. grid: mean wall (CPU) time of {AUTOLORA_METHOD}'s "
                      f"search + retrain + evaluate over that of the {GRID_METHOD}: both end to "
                      "end, each with its one final evaluation.")
+    baselines = [method for method in summary["method"].unique() if method in single_run_baselines(summary)]
+    if baselines:
+        notes.append("Wall vs. " + " / ".join(baselines) + f": mean wall time of {AUTOLORA_METHOD} end to end "
+                     "over that of one run of the method (retrain + evaluate), on the same data and seeds.")
     if summary[[f"{cost}_mean" for cost in COSTS]].isna().any(axis=None):
         notes.append(f"{NOT_MEASURED_CELL}: Snakemake wrote NA for some seed, the job having "
                      "ended before its first resource sample.")

@@ -263,3 +263,20 @@ def test_a_method_with_metrics_but_no_costs_raises(tmp_path):
                                  for seed in SEEDS]
     with pytest.raises(ValueError, match="task=rte method=adalora has metric records but no"):
         cost.quality_cost_figure(benchmark_records(tmp_path), metrics, SEEDS, tmp_path / "f.png")
+
+
+def test_autolora_is_also_set_against_one_lora_run_and_adalora(tmp_path):
+    single = {"retrain": [60, 60, 60], "evaluate": [6, 6, 6]}
+    methods = {"autolora": AUTOLORA_WALL, "lora_r8": single,
+               "adalora": {"retrain": [90, 90, 90], "evaluate": [6, 6, 6]}}
+    records = benchmark_records(tmp_path, methods=methods)
+    records += benchmark_records(tmp_path / "e2e", task="e2e", methods={"autolora": AUTOLORA_WALL})
+    ratios = cost.single_run_ratios(cost.per_seed_costs(records, SEEDS)).set_index("baseline")
+    assert ratios.at["lora_r8", "wall_s_ratio"] == pytest.approx(186 / 66)
+    assert ratios.at["adalora", "wall_s_ratio"] == pytest.approx(186 / 96)
+    rows = cost.cost_table(records, [], SEEDS).reset_index().set_index(["Task", "Method"])
+    assert rows.at[("RTE", "autolora"), "Wall vs. lora_r8"] == "2.82x"
+    assert rows.at[("RTE", "autolora"), "Wall vs. adalora"] == "1.94x"
+    assert rows.at[("RTE", "lora_r8"), "Wall vs. adalora"] == report.MISSING_CELL
+    assert rows.at[("E2E", "autolora"), "Wall vs. lora_r8"] == report.MISSING_CELL  # no LoRA run there
+    assert rows.at[("RTE", "autolora"), "Wall vs. grid"] == report.MISSING_CELL  # no grid in this run
