@@ -30,6 +30,7 @@ from autolora.report import parse_module_name, task_label
 PERMUTATIONS = 2000
 PERMUTATION_SEED = 0
 LAST_PART = 0.25  # the share of the logged steps over which stability is judged
+STOP_AFTER = 10  # logged steps without a rank change: the stop_when_stable rule the table tries
 
 
 def normalised_entropy(weights: Sequence[float]) -> float:
@@ -77,6 +78,20 @@ def stable_share(record: Mapping, last_part: float = LAST_PART) -> float:
     return float(np.mean(stable))
 
 
+def stopping_rule_effect(record: Mapping, last: int = STOP_AFTER) -> tuple[float, float]:
+    """What ``search.stop_when_stable: last`` would have done to this search, replayed on its
+    logged trajectory: (share of the logged steps it would have run, share of matrices whose
+    rank at that point equals the final one). (1, 1) when the rule never fires."""
+    histories = {module: effective_rank(history) for module, history in record["trajectory"]["weights"].items()}
+    final = ranks_from_weights(record["weights"])
+    n_logged = len(next(iter(histories.values())))
+    for end in range(last, n_logged):
+        if all(len(set(history[end - last:end + 1].tolist())) == 1 for history in histories.values()):
+            same = np.mean([history[end] == final[module] for module, history in histories.items()])
+            return (end + 1) / n_logged, float(same)
+    return 1.0, 1.0
+
+
 def task_diagnostics(search_records: Sequence[Mapping]) -> dict:
     """The diagnostics of one task's searches (one record per seed, same modules)."""
     records = sorted(search_records, key=lambda record: record["seed"])
@@ -106,6 +121,8 @@ def task_diagnostics(search_records: Sequence[Mapping]) -> dict:
         "agreement_chance": chance,
         "agreement_p": p_value,
         "stable_share": float(np.mean([stable_share(record) for record in records])),
+        "stop_rule_steps": float(np.mean([stopping_rule_effect(record)[0] for record in records])),
+        "stop_rule_same_ranks": float(np.mean([stopping_rule_effect(record)[1] for record in records])),
         "rank_depth_spearman": float(depth),
         "rank_q_minus_v": float(np.mean(by_matrix["q"]) - np.mean(by_matrix["v"]))
         if by_matrix["q"] and by_matrix["v"] else math.nan,
@@ -140,6 +157,8 @@ def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
             "seed agreement (chance)": f"{_number(row['agreement'], signed=True)} ({_number(row['agreement_chance'], signed=True)})",
             "permutation p": _number(row["agreement_p"], 3),
             "stable, last quarter": f"{100 * row['stable_share']:.0f} %",
+            f"stop rule (N={STOP_AFTER}): steps / same ranks":
+                f"{100 * row['stop_rule_steps']:.0f} % / {100 * row['stop_rule_same_ranks']:.0f} %",
             "rank ~ depth (Spearman)": _number(row["rank_depth_spearman"], signed=True),
             "rank q − v": _number(row["rank_q_minus_v"], signed=True),
         })
@@ -157,6 +176,9 @@ def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
         "logged search steps (mean over seeds). Rank ~ depth: Spearman correlation of rank and layer index, "
         "pooled over seeds; rank q − v: mean rank of query minus value matrices.",
         "Steps: search steps per seed (their mean where seeds differ).",
+        f"Stop rule: search.stop_when_stable = {STOP_AFTER} replayed on each logged trajectory: the share of "
+        "the logged steps it would have run, and the share of matrices whose rank at that point equals "
+        "the final one (means over seeds; 100 % / 100 % where it never fires).",
         *(f"search_{name}: AutoLoRA with {_overrides(settings)}." for name, settings in (variants or {}).items()),
     ]
     return table

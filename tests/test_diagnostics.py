@@ -90,3 +90,15 @@ def test_the_table_has_a_row_per_task_and_search_and_notes():
     assert list(table["steps"]) == [8, 8, 8]
     assert len(table.attrs["tidy"]) == 3
     assert "search_long: AutoLoRA with search.epochs = 8, search.alpha_lr = 0.05." in table.attrs["notes"]
+
+
+def test_the_stopping_rule_replayed_on_a_trajectory():
+    record = search("rte", 0, RANKS)
+    history = {m: [weights_of_rank(1)] * 3 + [weights_of_rank(2)] * 3 + [w[0]] * 2
+               for m, w in record["trajectory"]["weights"].items()}
+    record["trajectory"]["weights"] = history
+    # Every rank unchanged over 2 logged steps first at entry 2 (ranks 1), which is not final.
+    steps, same = diagnostics.stopping_rule_effect(record, last=2)
+    assert steps == pytest.approx(3 / 8)
+    assert same == pytest.approx(np.mean([rank == 1 for rank in RANKS]))
+    assert diagnostics.stopping_rule_effect(record, last=7) == (1.0, 1.0)  # never fires
