@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -121,7 +122,6 @@ RTE_METHODS = {"autolora", "lora_r2", "grid", "adalora", "full_ft", "lora_budget
 
 @pytest.mark.slow
 def test_every_method_and_ablation_has_its_own_rows(reduced_run):
-    import pandas as pd
 
     config, results = reduced_run
     glue = pd.read_csv(results / "tables" / "glue.csv")
