@@ -122,7 +122,6 @@ RTE_METHODS = {"autolora", "lora_r2", "grid", "adalora", "full_ft", "lora_budget
 
 @pytest.mark.slow
 def test_every_method_and_ablation_has_its_own_rows(reduced_run):
-
     config, results = reduced_run
     glue = pd.read_csv(results / "tables" / "glue.csv")
     assert set(glue.loc[glue["task"] == "rte", "method"]) == RTE_METHODS
