@@ -306,11 +306,12 @@ def cost_table(benchmark_records: Iterable[Mapping], param_records: Iterable[Map
     summary = summarise_costs(per_seed)
     ratios = grid_ratios(per_seed)
     cells = _ratio_cells(ratios, single_run_ratios(per_seed))
+    baselines = single_run_baselines(per_seed)
     params = _mean_trainable_params(param_records, list(expected_seeds))
-    rows = [_cost_row(task, method, by_method, params, cells, single_run_baselines(per_seed))
+    rows = [_cost_row(task, method, by_method, params, cells, baselines)
             for (task, method), by_method in _in_table_order(summary)]
     table = pd.DataFrame(rows).set_index("Task")
-    table.attrs["notes"] = _cost_notes(summary, list(expected_seeds), list(grid_methods))
+    table.attrs["notes"] = _cost_notes(summary, list(expected_seeds), list(grid_methods), baselines)
     table.attrs["tidy"] = _tidy_with_ratios(summary, ratios).to_dict("records")
     return table
 
@@ -381,8 +382,8 @@ def _ratio_cell(task: str, method: str, ratios: Mapping[tuple[str, str], float],
     return NOT_MEASURED_CELL if math.isnan(ratio) else f"{ratio:.2f}x"
 
 
-def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: list[str]
-                ) -> list[str]:
+def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: list[str],
+                baselines: Sequence[str]) -> list[str]:
     seeds = ", ".join(map(str, expected_seeds))
     spread = ("one seed, so no std" if len(expected_seeds) == 1
               else f"mean ± std (ddof=1) over n={len(expected_seeds)} seeds ({seeds})")
@@ -398,7 +399,6 @@ def _cost_notes(summary: pd.DataFrame, expected_seeds: list[int], grid_methods: 
                      f"split). Wall (CPU) vs. grid: mean wall (CPU) time of {AUTOLORA_METHOD}'s "
                      f"search + retrain + evaluate over that of the {GRID_METHOD}: both end to "
                      "end, each with its one final evaluation.")
-    baselines = [method for method in summary["method"].unique() if method in single_run_baselines(summary)]
     if baselines:
         notes.append("Wall vs. " + " / ".join(baselines) + f": mean wall time of {AUTOLORA_METHOD} end to end "
                      "over that of one run of the method (retrain + evaluate), on the same data and seeds.")

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from autolora.ranks import effective_rank
+from autolora.ranks import effective_rank, ranks_unchanged
 from autolora.report import parse_module_name, task_label
 
 PERMUTATIONS = 2000
@@ -80,14 +80,16 @@ def stable_share(record: Mapping, last_part: float = LAST_PART) -> float:
 
 def stopping_rule_effect(record: Mapping, last: int = STOP_AFTER) -> tuple[float, float]:
     """What ``search.stop_when_stable: last`` would have done to this search, replayed on its
-    logged trajectory: (share of the logged steps it would have run, share of matrices whose
-    rank at that point equals the final one). (1, 1) when the rule never fires."""
-    histories = {module: effective_rank(history) for module, history in record["trajectory"]["weights"].items()}
+    logged trajectory with the search's own test (``ranks.ranks_unchanged``): (share of the
+    logged steps it would have run, share of matrices whose rank at that point equals the final
+    one). (1, 1) when the rule never fires."""
+    weights = record["trajectory"]["weights"]
     final = ranks_from_weights(record["weights"])
-    n_logged = len(next(iter(histories.values())))
+    n_logged = len(next(iter(weights.values())))
     for end in range(last, n_logged):
-        if all(len(set(history[end - last:end + 1].tolist())) == 1 for history in histories.values()):
-            same = np.mean([history[end] == final[module] for module, history in histories.items()])
+        logged = {module: history[:end + 1] for module, history in weights.items()}
+        if ranks_unchanged({"weights": logged}, last):
+            same = np.mean([int(effective_rank(history[end])) == final[module] for module, history in weights.items()])
             return (end + 1) / n_logged, float(same)
     return 1.0, 1.0
 
@@ -104,6 +106,7 @@ def task_diagnostics(search_records: Sequence[Mapping]) -> dict:
     vectors = [[per_seed[module] for module in modules] for per_seed in ranks]
     entropies = [normalised_entropy(w) for record in records for w in record["weights"].values()]
     agreement, chance, p_value = permutation_test(vectors)
+    stop_steps, stop_same = zip(*(stopping_rule_effect(record) for record in records))
     layers, matrices = zip(*(parse_module_name(module) for module in modules))
     pooled_layers = [layer for _ in records for layer in layers]
     pooled_ranks = [rank for vector in vectors for rank in vector]
@@ -121,8 +124,8 @@ def task_diagnostics(search_records: Sequence[Mapping]) -> dict:
         "agreement_chance": chance,
         "agreement_p": p_value,
         "stable_share": float(np.mean([stable_share(record) for record in records])),
-        "stop_rule_steps": float(np.mean([stopping_rule_effect(record)[0] for record in records])),
-        "stop_rule_same_ranks": float(np.mean([stopping_rule_effect(record)[1] for record in records])),
+        "stop_rule_steps": float(np.mean(stop_steps)),
+        "stop_rule_same_ranks": float(np.mean(stop_same)),
         "rank_depth_spearman": float(depth),
         "rank_q_minus_v": float(np.mean(by_matrix["q"]) - np.mean(by_matrix["v"]))
         if by_matrix["q"] and by_matrix["v"] else math.nan,

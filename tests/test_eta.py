@@ -20,19 +20,23 @@ class Clock:
         return self.now
 
 
-def test_nothing_to_learn_from_before_a_job_finishes():
+def planned(jobs_per_rule):
+    """(a fake clock at 0, an estimator on it with this plan)."""
     clock = Clock()
     eta = EtaEstimator(clock)
-    eta.plan({"search": 2, "total": 2})
+    eta.plan({**jobs_per_rule, "total": sum(jobs_per_rule.values())})
+    return clock, eta
+
+
+def test_nothing_to_learn_from_before_a_job_finishes():
+    clock, eta = planned({"search": 2})
     eta.started(1, "search", "rte")
     clock.now = 50
     assert eta.estimate() is None
 
 
 def test_one_job_at_a_time_each_waiting_job_costs_its_rules_mean():
-    clock = Clock()
-    eta = EtaEstimator(clock)
-    eta.plan({"search": 3, "retrain": 2, "total": 5})
+    clock, eta = planned({"search": 3, "retrain": 2})
     eta.started(1, "search", "rte")
     clock.now = 100
     eta.finished(1)
@@ -46,9 +50,7 @@ def test_one_job_at_a_time_each_waiting_job_costs_its_rules_mean():
 
 
 def test_running_jobs_count_their_time_left_and_concurrency_divides():
-    clock = Clock()
-    eta = EtaEstimator(clock)
-    eta.plan({"search": 4, "total": 4})
+    clock, eta = planned({"search": 4})
     eta.started(1, "search", "rte")
     eta.started(2, "search", "mrpc")
     clock.now = 60
@@ -64,9 +66,7 @@ def test_running_jobs_count_their_time_left_and_concurrency_divides():
 
 
 def test_a_rule_not_timed_yet_borrows_the_mean_of_all_jobs_and_is_rough():
-    clock = Clock()
-    eta = EtaEstimator(clock)
-    eta.plan({"prepare": 1, "search": 2, "total": 3})
+    clock, eta = planned({"prepare": 1, "search": 2})
     eta.started(1, "prepare", "rte")
     clock.now = 10
     eta.finished(1)
