@@ -4,8 +4,12 @@
 import os
 
 import yaml
+from snakemake.utils import min_version
 
 from autolora.config import validate_config
+
+# Logger plugins (the console ETA) and the `localrule:` keyword need Snakemake 9.
+min_version("9.0")
 
 os.environ.setdefault(
     "OMP_WAIT_POLICY", "PASSIVE"

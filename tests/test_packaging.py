@@ -1,0 +1,64 @@
+"""`pip install .` gives a working package: pyproject declares what the code imports, and the
+package's top level is cheap to import and exposes the method's API."""
+
+import ast
+import re
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+
+from tests.conftest import REPO
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def declared_distributions() -> set[str]:
+    """pyproject's dependencies and what they require in turn (e.g. snakemake's interfaces)."""
+    declared = {requirement_name(r) for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    indirect = {requirement_name(r) for name in declared for r in (metadata.requires(name) or []) if "extra ==" not in r}
+    return declared | indirect
+
+
+def imported_top_level_modules(folder):
+    modules = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    return modules
+
+
+def test_pyproject_declares_every_distribution_the_package_imports():
+    distributions = metadata.packages_distributions()
+    third_party = {
+        module for folder in ("autolora", "metrics") for module in imported_top_level_modules(REPO / folder)
+        if module not in sys.stdlib_module_names and module not in ("autolora", "__future__")
+    }
+    needed = {module: {d.lower().replace("_", "-") for d in distributions.get(module, [module])} for module in third_party}
+    missing = {module: dists for module, dists in needed.items() if not dists & declared_distributions()}
+    assert not missing, f"imported but not in pyproject.toml's dependencies: {missing}"
+
+
+def test_importing_the_package_is_cheap_and_its_api_loads_on_use():
+    code = ("import sys, autolora; assert 'torch' not in sys.modules, 'import autolora loaded torch'; "
+            "from autolora.ranks import extract_ranks; assert autolora.extract_ranks is extract_ranks; "
+            "print(autolora.__version__)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == metadata.version("autolora")
+
+
+def test_unknown_attributes_are_an_attribute_error():
+    import autolora
+
+    try:
+        autolora.no_such_thing
+    except AttributeError as error:
+        assert "no_such_thing" in str(error)
+    else:
+        raise AssertionError("autolora.no_such_thing did not raise")
