@@ -25,7 +25,7 @@ def config_with(**changes):
     return config
 
 
-@pytest.mark.parametrize("config_file", ["config.yaml", "cpu.yaml", "test.yaml"])
+@pytest.mark.parametrize("config_file", sorted(path.name for path in (REPO / "config").glob("*.yaml")))
 def test_shipped_configs_are_valid(config_file):
     config = yaml.safe_load((REPO / "config" / config_file).read_text())
     validate_config(config, base_dir=REPO)
