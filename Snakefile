@@ -49,7 +49,6 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/ranks.smk"
 include: "workflow/rules/retrain.smk"
-include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from autolora.download import CHECKSUM_FILE
 from autolora.errors import ConfigError
-from autolora.methods import apply_method, search_variant_method, search_variant_name
+from autolora.methods import REGISTRY, apply_method, search_variant_method, search_variant_name
 from autolora.tasks import get_spec
 
 # autolora.bilevel's, repeated so that validating a config does not import torch (a test checks
@@ -36,6 +36,7 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     config["search_variants"] = variants
     _check_integers(config, _load_schema(schema))
     _check_tasks_in_overrides(config)
+    _check_methods(config)
     _check_method_tasks(config)
     for task in config["tasks"]:
         settings = task_config(config, task)
@@ -96,6 +97,16 @@ def _check_tasks_in_overrides(config: dict) -> None:
     unused = sorted(set(config["task_overrides"]) - set(config["tasks"]))
     if unused:
         raise ConfigError(f"config key task_overrides: {unused} not in tasks {config['tasks']}")
+
+
+def _check_methods(config: dict) -> None:
+    """Every entry of ``methods`` names a method of the registry that a config may list (the
+    grid's candidates, the ablations and the search variants come from their own keys)."""
+    selectable = [entry for entry in REGISTRY if entry.selectable]
+    for index, method in enumerate(config["methods"]):
+        if not any(entry.matches(method) for entry in selectable):
+            names = ", ".join(entry.name for entry in selectable)
+            raise ConfigError(f"config key methods.{index}: {method!r} is not a method ({names})")
 
 
 def _check_method_tasks(config: dict) -> None:

@@ -22,7 +22,7 @@ from matplotlib.ticker import LogFormatter
 
 from autolora import report
 from autolora.errors import DataError
-from autolora.methods import ADALORA, UNIFORM_RANK
+from autolora.methods import ADALORA, is_grid_run, uniform_rank
 from autolora.stats import AUTOLORA_METHOD
 
 # Benchmark column -> our name; seconds for times, MB for memory (Snakemake's units).
@@ -259,7 +259,7 @@ def single_run_baselines(per_seed: pd.DataFrame) -> list[str]:
     """The one-run methods AutoLoRA's cost is also set against, where the run has them: the
     first uniform-rank LoRA (lora_r{r}) and AdaLoRA, which finds its ranks inside one run."""
     methods = list(dict.fromkeys(per_seed["method"]))
-    lora = [method for method in methods if (match := UNIFORM_RANK.match(method)) and match.group(1) == "lora"]
+    lora = [method for method in methods if uniform_rank(method) is not None and not is_grid_run(method)]
     return lora[:1] + [method for method in methods if method == ADALORA]
 
 

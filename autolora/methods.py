@@ -1,12 +1,15 @@
-"""Baselines and ablations: which methods a run compares, and what each changes in a job's config.
+"""The method registry: every method the pipeline compares, and what it is made of.
 
-Every method is a name that ends up in the ``method`` field of its metrics.json (one table row):
+Every method is a name that ends up in the ``method`` field of its metrics.json (one table row).
+One ``Method`` entry describes a method or a family of methods named by one pattern; the rules
+(``workflow/rules``), the stage scripts and the tables read these entries, so adding a baseline
+is one entry here (and its tests). The entries:
 
 * ``autolora``: the search → ranks → retrain → evaluate chain;
 * ``lora_r{r}``: LoRA of rank r on every target module;
-* ``grid``: LoRA at each r of ``grid_ranks`` (candidates ``grid_r{r}``, trained on search-train
-  and scored on search-validation); the best r is retrained on all of train, like AutoLoRA's
-  ranks, and evaluated;
+* ``grid_r{r}``: the grid's candidates, LoRA at each r of ``grid_ranks`` trained on search-train
+  and scored on search-validation; ``grid``: the best candidate's r retrained on all of train,
+  like AutoLoRA's ranks, and evaluated;
 * ``adalora``: PEFT's AdaLoRA with a budget matched to AutoLoRA's learned total rank;
 * ``full_ft``: every parameter trained;
 * the equal-budget controls, on the same search of the same task and seed: ``lora_budget``
@@ -15,14 +18,16 @@ Every method is a name that ends up in the ``method`` field of its metrics.json 
   search, ranks, retraining and evaluation), for comparing search regimes side by side;
 * the ablations (config ``ablations``), each named ``autolora_<what>``: ``autolora_no_meta``
   (α trained on the training loss with the weights), ``autolora_l{x}`` (threshold λ = x/k on the
-  same search, one per entry of ``ablation_thresholds``), ``autolora_no_retrain`` (the search model
-  itself, dropped components zeroed), ``autolora_first_order`` (first-order hypergradient),
+  same search, one per entry of ``ablation_thresholds``), ``autolora_no_retrain`` (the search
+  model itself, dropped components zeroed), ``autolora_first_order`` (first-order hypergradient),
   ``autolora_normalized`` (rank form α/Σα on the same search).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 AUTOLORA = "autolora"
 GRID = "grid"
@@ -34,29 +39,147 @@ NORMALIZED = "autolora_normalized"
 NO_RETRAIN = "autolora_no_retrain"
 LORA_BUDGET = "lora_budget"
 RANDOM_RANKS = "random_ranks"
-# Allocations of AutoLoRA's total rank without its search: does the search beat them?
-BUDGET_CONTROLS = (LORA_BUDGET, RANDOM_RANKS)
 SINGLE_LEVEL = "single_level"  # the search mode of the no_meta ablation (autolora.bilevel)
-
-UNIFORM_RANK = re.compile(r"^(lora|grid)_r([0-9]+)$")
-THRESHOLD_ABLATION = re.compile(r"^autolora_l([0-9]+(?:\.[0-9]+)?)$")
-ABLATION_METHODS = {"no_meta": NO_META, "first_order": FIRST_ORDER, "normalized": NORMALIZED,
-                    "no_retrain": NO_RETRAIN}
 # AdaLoRA's schedule, as fractions of the total steps: train at the initial rank k for the first
 # 10 % (importance scores need trained triplets to mean anything), prune towards the budget, and
 # train the final ranks for the last 20 % (the AdaLoRA paper's GLUE runs spend similar shares).
 ADALORA_TINIT_FRACTION = 0.1
 ADALORA_TFINAL_FRACTION = 0.2
-# Ablations that run a search of their own; the others reuse AutoLoRA's search.json.
-SEARCH_VARIANTS = (NO_META, FIRST_ORDER)
-# Methods of the config's search_variants: AutoLoRA with other search settings.
-SEARCH_VARIANT = re.compile(r"^search_([a-z0-9][a-z0-9_]*)$")
+
+# Where a method's ranks come from (``Method.ranks``), each made by its own rule:
+OWN_SEARCH = "own_search"          # a search of its own (rules search / search_variant), then ranks
+AUTOLORA_SEARCH = "autolora_search"  # AutoLoRA's search.json read with the method's rank settings
+UNIFORM = "uniform"                # one rank everywhere, from the name (rule uniform_ranks)
+BUDGET_CONTROL = "budget_control"  # AutoLoRA's total rank re-allocated (rule control_ranks)
+GRID_CHOICE = "grid_choice"        # the best grid candidate's ranks (rule grid_choice)
+AUTOLORA_RANKS = "autolora_ranks"  # AutoLoRA's ranks.json itself (AdaLoRA's budget)
+# How it trains (``Method.trains``): PEFT LoRA at its ranks, PEFT AdaLoRA, every parameter.
+LORA, ADALORA_TRAINING, FULL = "lora", "adalora", "full"
+# How it is scored (``Method.scored_by``): the evaluation split, or the grid's search-validation.
+EVALUATE, GRID_VALIDATE, SEARCH_MODEL = "evaluate", "grid_validate", "search_model"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method, or a family of methods whose names match one pattern."""
+
+    name: str  # how docs and errors name it, e.g. ``lora_r{r}``
+    pattern: str  # regular expression every method name of the family matches in full
+    ranks: str | None  # where its ranks come from (OWN_SEARCH, UNIFORM, ...); None: no ranks
+    trains: str | None = LORA  # LORA, ADALORA_TRAINING, FULL; None: no training of its own
+    scored_by: str = EVALUATE  # EVALUATE, GRID_VALIDATE (never a table row), SEARCH_MODEL
+    train_split: str = "train"  # "search_train": the grid candidates, scored on search-validation
+    selectable: bool = True  # may be listed in the config's ``methods`` (else: added by other keys)
+    # What it changes in a task's config view, given the match of its name.
+    configure: Callable[[dict, re.Match], None] = lambda settings, match: None
+    # How it was run, for the notes of the tables it appears in: (config, table name) → text.
+    note: Callable[[dict, str], str] | None = None
+
+    def matches(self, method: str) -> re.Match | None:
+        return re.fullmatch(self.pattern, method)
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The benchmarked stages its own jobs run (AutoLoRA's search, shared by the methods that
+        read it, counts once: for AutoLoRA)."""
+        stages = ("search",) if self.ranks == OWN_SEARCH else ()
+        stages += ("retrain",) if self.trains else ()
+        return (*stages, "evaluate")
+
+
+def _set(section: str, key: str, value) -> Callable[[dict, re.Match], None]:
+    def configure(settings: dict, match: re.Match) -> None:
+        settings[section][key] = value
+
+    return configure
+
+
+def _no_meta(settings: dict, match: re.Match) -> None:
+    settings["search"]["hypergradient"] = SINGLE_LEVEL
+    settings["search"]["unroll"] = "sgd"  # α and w learn in one step: there is nothing to unroll
+
+
+def _threshold(settings: dict, match: re.Match) -> None:
+    settings["ranks"]["threshold"] = float(match.group(1)) / settings["lora"]["max_rank"]
+
+
+def _grid_note(config: dict, table: str) -> str:
+    how = ("lowest validation loss (decoding every candidate by beam search would cost more than training it)"
+           if table in ("e2e", "webnlg") else "best main metric")
+    return (f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; the rank "
+            f"with the {how} on the search-validation split is retrained on the full training data, as "
+            "AutoLoRA's ranks are, and evaluated.")
+
+
+def _control_note(method: str, allocation: str) -> Callable[[dict, str], str]:
+    return lambda config, table: (
+        f"{method}: equal-budget control, LoRA retrained exactly as AutoLoRA's ranks are, with AutoLoRA's "
+        f"total rank of the same task and seed allocated without the search: {allocation}.")
+
+
+def _adalora_note(config: dict, table: str) -> str:
+    pruning = f"{ADALORA_TINIT_FRACTION:.0%} and {1 - ADALORA_TFINAL_FRACTION:.0%}"
+    return (f"{ADALORA}: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / adapted modules of "
+            "the same task and seed; LoRA retraining's optimiser, learning rate and epochs; ranks pruned "
+            f"between {pruning} of the steps.")
+
+
+REGISTRY = (
+    Method(AUTOLORA, AUTOLORA, ranks=OWN_SEARCH),
+    Method("lora_r{r}", r"lora_r([1-9][0-9]*)", ranks=UNIFORM),
+    Method("grid_r{r}", r"grid_r([1-9][0-9]*)", ranks=UNIFORM, scored_by=GRID_VALIDATE,
+           train_split="search_train", selectable=False),
+    Method(GRID, GRID, ranks=GRID_CHOICE, note=_grid_note),
+    Method(ADALORA, ADALORA, ranks=AUTOLORA_RANKS, trains=ADALORA_TRAINING, note=_adalora_note),
+    Method(FULL_FT, FULL_FT, ranks=None, trains=FULL),
+    Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, note=_control_note(
+        LORA_BUDGET, "as evenly as possible (total // matrices everywhere, one more on the first total mod "
+        "matrices in model order)")),
+    Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, note=_control_note(
+        RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
+    Method("search_<name>", r"search_([a-z0-9][a-z0-9_]*)", ranks=OWN_SEARCH, selectable=False),
+    Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta),
+    Method(FIRST_ORDER, FIRST_ORDER, ranks=OWN_SEARCH, selectable=False,
+           configure=_set("search", "hypergradient", "first_order")),
+    Method(NORMALIZED, NORMALIZED, ranks=AUTOLORA_SEARCH, selectable=False,
+           configure=_set("ranks", "form", "normalized")),
+    Method("autolora_l{x}", r"autolora_l([0-9]+(?:\.[0-9]+)?)", ranks=AUTOLORA_SEARCH, selectable=False,
+           configure=_threshold),
+    Method(NO_RETRAIN, NO_RETRAIN, ranks=None, trains=None, scored_by=SEARCH_MODEL, selectable=False),
+)
+# The config's ``ablations`` and the methods they add (thresholds: one per ablation_thresholds).
+ABLATION_METHODS = {"no_meta": NO_META, "first_order": FIRST_ORDER, "normalized": NORMALIZED,
+                    "no_retrain": NO_RETRAIN}
+
+
+def lookup(method: str) -> tuple[Method, re.Match]:
+    """The registry entry a method name belongs to, and the match of its name."""
+    for entry in REGISTRY:
+        if match := entry.matches(method):
+            return entry, match
+    raise KeyError(f"no method {method!r} in autolora.methods.REGISTRY")
+
+
+def entry_of(method: str) -> Method:
+    return lookup(method)[0]
+
+
+def is_method(method: str) -> bool:
+    return any(entry.matches(method) for entry in REGISTRY)
+
+
+def pattern_where(predicate: Callable[[Method], bool], *, without: tuple[str, ...] = (AUTOLORA,)) -> str:
+    """One regular expression for the names of every entry that ``predicate`` selects, for a
+    rule's wildcard constraint (AutoLoRA's own rules write outside the method folders)."""
+    return "|".join(entry.pattern for entry in REGISTRY if predicate(entry) and entry.name not in without)
 
 
 def uniform_rank(method: str) -> int | None:
-    """r of ``lora_r{r}`` and of a grid run ``grid_r{r}``; None for any other method."""
-    match = UNIFORM_RANK.match(method)
-    return int(match.group(2)) if match else None
+    """r of ``lora_r{r}`` and of a grid candidate ``grid_r{r}``; None for any other method."""
+    if not is_method(method):
+        return None
+    entry, match = lookup(method)
+    return int(match.group(1)) if entry.ranks == UNIFORM else None
 
 
 def search_variant_method(name: str) -> str:
@@ -65,13 +188,13 @@ def search_variant_method(name: str) -> str:
 
 def search_variant_name(method: str) -> str | None:
     """``name`` of a ``search_<name>`` method; None for any other method."""
-    match = SEARCH_VARIANT.match(method)
+    match = re.fullmatch(r"search_([a-z0-9][a-z0-9_]*)", method)
     return match.group(1) if match else None
 
 
 def runs_own_search(method: str) -> bool:
     """AutoLoRA, the ablations with a search of their own, and the search variants."""
-    return method == AUTOLORA or method in SEARCH_VARIANTS or search_variant_name(method) is not None
+    return is_method(method) and entry_of(method).ranks == OWN_SEARCH
 
 
 def threshold_label(units_of_one_over_k: float) -> str:
@@ -84,8 +207,7 @@ def grid_runs(grid_ranks: list[int]) -> list[str]:
 
 
 def is_grid_run(method: str) -> bool:
-    match = UNIFORM_RANK.match(method)
-    return bool(match) and match.group(1) == GRID
+    return is_method(method) and entry_of(method).train_split == "search_train"
 
 
 def ablation_methods(ablations: list[str], thresholds: list[float]) -> list[str]:
@@ -116,14 +238,13 @@ def methods_of_task(config: dict, task: str) -> list[str]:
 
 def apply_method(settings: dict, method: str) -> dict:
     """What a method changes in a task's config view (in place; returned for chaining)."""
+    entry, match = lookup(method)
     settings["method"] = method
-    if method == NO_META:
-        settings["search"]["hypergradient"] = SINGLE_LEVEL
-        settings["search"]["unroll"] = "sgd"  # α and w learn in one step: there is nothing to unroll
-    elif method == FIRST_ORDER:
-        settings["search"]["hypergradient"] = "first_order"
-    elif method == NORMALIZED:
-        settings["ranks"]["form"] = "normalized"
-    elif match := THRESHOLD_ABLATION.match(method):
-        settings["ranks"]["threshold"] = float(match.group(1)) / settings["lora"]["max_rank"]
+    entry.configure(settings, match)
     return settings
+
+
+def table_notes(config: dict, table: str, methods: set[str]) -> list[str]:
+    """How the methods of a table were run, one note per registry entry that has one."""
+    return [entry.note(config, table) for entry in REGISTRY
+            if entry.note is not None and any(entry.matches(method) for method in methods)]

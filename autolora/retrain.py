@@ -38,7 +38,7 @@ from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_fo
 from autolora.config import stage_view
 from autolora.errors import ConfigError, TrainingError
 from autolora.metrics import glue_metrics
-from autolora.methods import ADALORA, ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, FULL_FT, is_grid_run
+from autolora.methods import ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, ADALORA_TRAINING, FULL, entry_of
 from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
 from autolora.search import split_for_search
 from autolora.training import (
@@ -197,8 +197,13 @@ def build_full_model(config: dict):
     return load_task_model(config).requires_grad_(True)
 
 
+def training_of(config: dict) -> str:
+    """How the job's method trains (``autolora.methods``): LORA, ADALORA_TRAINING or FULL."""
+    return entry_of(config["method"]).trains
+
+
 def save_adapter(model, out_dir, config: dict) -> None:
-    if isinstance(model, PeftModel) or config["method"] == FULL_FT:
+    if isinstance(model, PeftModel) or training_of(config) == FULL:
         model.save_pretrained(str(out_dir))
         sort_target_modules(Path(out_dir) / "adapter_config.json")
     else:
@@ -271,7 +276,7 @@ def training_rows(tokenized_dir, config: dict, seed: int):
     """The whole training set; a grid candidate gets the search-train split only, since the
     search-validation split scores it (the grid's chosen rank then trains on all of it)."""
     train = load_from_disk(str(tokenized_dir))["train"]
-    if is_grid_run(config["method"]):
+    if entry_of(config["method"]).train_split == "search_train":
         return split_for_search(train, config["search"]["val_fraction"], seed)[0]
     return train
 
@@ -279,18 +284,18 @@ def training_rows(tokenized_dir, config: dict, seed: int):
 def build_method_model(config: dict, ranks_record: dict | None, total_steps: int):
     """(model, what to run after each update, what to record) for the job's method; the ranks
     record is the method's own, or AutoLoRA's for adalora (its budget)."""
-    if config["method"] == ADALORA:
+    if training_of(config) == ADALORA_TRAINING:
         model, budget = build_adalora_model(config, ranks_record["total_rank"], total_steps)
         return model, model.base_model.update_and_allocate, {"adalora": budget}
-    if config["method"] == FULL_FT:
+    if training_of(config) == FULL:
         return build_full_model(config), None, {}
     return build_lora_model(config, ranks_record["ranks"]), None, {}
 
 
 def trained_ranks(model, config: dict) -> dict[str, int]:
-    if config["method"] == ADALORA:
+    if training_of(config) == ADALORA_TRAINING:
         return adalora_kept_ranks(model)
-    if config["method"] == FULL_FT:
+    if training_of(config) == FULL:
         return {}
     return adapted_ranks(model)
 
@@ -298,7 +303,7 @@ def trained_ranks(model, config: dict) -> dict[str, int]:
 def trainable_counts(model, config: dict) -> dict[str, int]:
     """LoRA, head and bias parameters; for full fine-tuning ``all`` as well, the count it reports."""
     counts = count_trainable(model)
-    if config["method"] == FULL_FT:
+    if training_of(config) == FULL:
         counts["all"] = sum(counts.values())
     return counts
 
@@ -358,7 +363,7 @@ def sort_target_modules(adapter_config: Path) -> None:
 def load_adapter(config: dict, adapter_dir: str | Path):
     """The retrained model back from its saved adapter (what evaluation and users load); for
     full fine-tuning, the saved model itself."""
-    if config["method"] == FULL_FT:
+    if training_of(config) == FULL:
         return load_task_model({**config, "model": {**config["model"], "converted": str(adapter_dir)}})
     base = load_task_model(config)
     if split_adapter.is_split_adapter(adapter_dir):

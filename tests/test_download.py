@@ -15,8 +15,10 @@ from autolora.download import GLUE_TASKS, load_glue_hub, load_prepared, read_glu
 from autolora.tasks import prepare_task
 from autolora.errors import ConfigError, DataError
 
-MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-needs_mirror = pytest.mark.skipif(not (MIRROR / "glue").is_dir(), reason="GLUE mirror not present")
+from tests.conftest import SHARED
+
+MIRROR = SHARED / "data"
+needs_mirror = pytest.mark.needs_shared("data/glue")
 
 # Row counts from the mirror's README: (train, eval).
 README_COUNTS = {

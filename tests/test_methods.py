@@ -11,7 +11,7 @@ from autolora import retrain
 from autolora.bilevel import BilevelSearch
 from autolora.config import task_config, validate_config
 from autolora.grid import choose_rank, run_grid_choice
-from autolora.methods import ablation_methods, apply_method, uniform_rank
+from autolora.methods import REGISTRY, ablation_methods, apply_method, entry_of, table_notes, uniform_rank
 from autolora.model import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.no_retrain import kept_components, zero_dropped_components
 from autolora.ranks import uniform_rank_record
@@ -38,6 +38,65 @@ def test_method_names_and_what_they_change():
     assert apply_method(copy.deepcopy(settings), "autolora_l0.5")["ranks"]["threshold"] == 0.5 / 8
     assert apply_method(copy.deepcopy(settings), "autolora_normalized")["ranks"]["form"] == "normalized"
     assert apply_method(copy.deepcopy(settings), "autolora_first_order")["search"]["hypergradient"] == "first_order"
+
+
+# One name of every registry entry, and the benchmarked stages its own jobs run.
+METHOD_STAGES = {
+    "autolora": ("search", "retrain", "evaluate"), "lora_r8": ("retrain", "evaluate"),
+    "grid_r2": ("retrain", "evaluate"), "grid": ("retrain", "evaluate"), "adalora": ("retrain", "evaluate"),
+    "full_ft": ("retrain", "evaluate"), "lora_budget": ("retrain", "evaluate"),
+    "random_ranks": ("retrain", "evaluate"), "search_long": ("search", "retrain", "evaluate"),
+    "autolora_no_meta": ("search", "retrain", "evaluate"), "autolora_first_order": ("search", "retrain", "evaluate"),
+    "autolora_normalized": ("retrain", "evaluate"), "autolora_l0.5": ("retrain", "evaluate"),
+    "autolora_no_retrain": ("evaluate",),
+}
+
+
+def test_every_method_name_belongs_to_exactly_one_registry_entry():
+    for method, stages in METHOD_STAGES.items():
+        entries = [entry.name for entry in REGISTRY if entry.matches(method)]
+        assert len(entries) == 1, (method, entries)
+        assert entry_of(method).stages == stages, method
+    assert {entry_of(method).name for method in METHOD_STAGES} == {entry.name for entry in REGISTRY}
+    for name in ("lora_r0", "grid_r", "autolora_l", "search_", "lora"):
+        assert not any(entry.matches(name) for entry in REGISTRY), name
+
+
+def test_table_notes_describe_only_the_methods_present():
+    config = {"grid_ranks": [1, 4]}
+    assert table_notes(config, "glue", {"autolora", "lora_r8"}) == []
+    notes = table_notes(config, "glue", {"autolora", "grid", "random_ranks"})
+    assert [note.split(":")[0] for note in notes] == ["grid", "random_ranks"]
+    assert "best main metric" in notes[0] and "[1, 4]" in notes[0]
+    assert "lowest validation loss" in table_notes(config, "e2e", {"grid"})[0]
+
+
+NEW_BASELINE = """
+import sys
+import autolora.methods as methods
+
+# A new baseline: one registry entry, AutoLoRA's total rank re-allocated like the controls.
+methods.REGISTRY += (methods.Method("lora_top", "lora_top", ranks=methods.BUDGET_CONTROL),)
+from snakemake.cli import main
+sys.argv = ["snakemake", "-n", "--nolock", "--configfile", "config/test.yaml", "--config",
+            "methods=[autolora,lora_top]", "ablations=[]", "--quiet", "rules"]
+main()
+"""
+
+
+def test_a_new_baseline_is_one_registry_entry_and_no_rule_edit():
+    """The rules take their wildcard constraints and inputs from the registry: a new entry's jobs
+    appear in the DAG without touching workflow/rules (a dry run; its script is not written)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", NEW_BASELINE], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    counts = dict(line.split() for line in (result.stdout + result.stderr).splitlines()
+                  if line.split()[:1] and line.split()[0] in ("control_ranks", "retrain_method", "evaluate_method"))
+    seeds = len(TEST_CONFIG["seeds"])
+    assert counts == {"control_ranks": str(seeds), "retrain_method": str(seeds), "evaluate_method": str(seeds)}, \
+        result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def grid_score(rank, value, higher_is_better=True):
@@ -171,7 +230,8 @@ def test_method_views_of_the_test_config():
     ("changes", "message"),
     [
         ({"methods": ["autolora", "lora_r0"]}, "config key methods.1"),
-        ({"methods": ["lora"]}, "config key methods.0"),
+        ({"methods": ["lora"]}, "config key methods.0: 'lora' is not a method"),
+        ({"methods": ["autolora", "grid_r2"]}, "config key methods.1: 'grid_r2' is not a method"),
         ({"ablations": ["no_search"]}, "config key ablations.0"),
         ({"method_tasks": ["cola"]}, "config key method_tasks: ['cola'] not in tasks"),
         ({"ablations": ["thresholds"], "ablation_thresholds": [0.5, 9]}, "config key ablation_thresholds: [9]"),

@@ -20,9 +20,10 @@ from autolora.ner import (BIONLP_TAGS, IGNORE_LABEL, TAG_IDS, encode_words, load
                           ner_metrics, read_iob2, read_jnlpba_mirror, tag_names,
                           words_from_windows)
 
-MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-needs_mirror = pytest.mark.skipif(not (MIRROR / "jnlpba").is_dir(),
-                                  reason="JNLPBA mirror not present")
+from tests.conftest import SHARED
+
+MIRROR = SHARED / "data"
+needs_mirror = pytest.mark.needs_shared("data/jnlpba")
 
 # tner/bionlp2004's label2id, written out independently of the module.
 TNER_LABEL2ID = {"O": 0, "B-DNA": 1, "I-DNA": 2, "B-protein": 3, "I-protein": 4,

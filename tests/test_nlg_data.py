@@ -14,14 +14,14 @@ from autolora.nlg_data import (E2E_FEATURES, WEBNLG_FEATURES, e2e_reference_grou
                                linearise_e2e_mr, load_e2e_hub, load_webnlg_hub, read_e2e_mirror,
                                read_webnlg_mirror, webnlg_reference_groups)
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+from tests.conftest import SHARED
+
 MIRROR = SHARED / "data"
 GOLDEN = SHARED / "golden"
 WEBNLG_DIR = "webnlg2017/webnlg_challenge_2017"
-needs_e2e = pytest.mark.skipif(not (MIRROR / "e2e").is_dir(), reason="E2E mirror not present")
-needs_webnlg = pytest.mark.skipif(not (MIRROR / WEBNLG_DIR).is_dir(),
-                                  reason="WebNLG mirror not present")
-needs_golden = pytest.mark.skipif(not GOLDEN.is_dir(), reason="golden test vectors not present")
+needs_e2e = pytest.mark.needs_shared("data/e2e")
+needs_webnlg = pytest.mark.needs_shared(f"data/{WEBNLG_DIR}")
+needs_golden = pytest.mark.needs_shared("golden")
 
 # From the mirror's README: rows and distinct MRs per split.
 E2E_COUNTS = {"train": (42061, 4862), "validation": (4672, 547), "test": (4693, 630)}

@@ -37,8 +37,10 @@ from autolora.scoring.nltk_tok import nltk_tokenize
 from autolora.scoring.webnlg import (corpus_ter, load_split, perl_lines, score_webnlg_files,
                                      webnlg_bleu)
 
-GOLDEN = Path(__file__).parents[2] / "shared" / "golden"
-needs_golden = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"golden vectors absent: {GOLDEN}")
+from tests.conftest import SHARED, require_shared
+
+GOLDEN = SHARED / "golden"
+needs_golden = pytest.mark.needs_shared("golden")
 
 E2E_INPUTS = {
     "e2e_example": ("example.devel-conc.refs.txt", "example.baseline-output.hyp.txt"),
@@ -145,9 +147,8 @@ def test_cider_identical_texts_score_high_and_unrelated_zero():
 
 @needs_golden
 def test_e2e_csv_groups_equal_the_text_groups():
-    csv_file = GOLDEN.parent / "data" / "e2e" / "devset.csv"
-    if not csv_file.is_file():
-        pytest.skip(f"{csv_file} absent")
+    csv_file = SHARED / "data" / "e2e" / "devset.csv"
+    require_shared(csv_file)
     from_text = read_references(GOLDEN / "e2e" / "inputs" / "devset.refs.txt")
     from_csv = read_references(csv_file)
     # One CSV reference ends in a space inside its quotes; the text file has it stripped.
@@ -266,8 +267,7 @@ def test_webnlg_multi_bleu_summary_line(case):
 @pytest.fixture(scope="module")
 def meteor():
     """One METEOR -stdio process (one paraphrase-table load) for the whole module."""
-    if not GOLDEN.is_dir():
-        pytest.skip(f"golden vectors absent: {GOLDEN}")
+    require_shared(GOLDEN)
     with MeteorStdio() as process:
         yield process
 
@@ -335,8 +335,7 @@ WEBNLG_FULL_PATH_CASES = ["webnlg_template_unseen", "webnlg_template_loratok_see
 
 @pytest.mark.parametrize("case", WEBNLG_FULL_PATH_CASES)
 def test_webnlg_matches_generation_eval(case):
-    if not GOLDEN.is_dir():
-        pytest.skip(f"golden vectors absent: {GOLDEN}")
+    require_shared(GOLDEN)
     expected = golden_case("webnlg", case)["metrics"]
     got = score_webnlg_files(*webnlg_paths(case))
     assert got["BLEU"] == pytest.approx(expected["BLEU"], abs=0.005, rel=0)

@@ -3,19 +3,21 @@ import math
 
 from autolora.config import config_digest, stage_view, task_config
 from autolora.methods import (
-    ADALORA,
     AUTOLORA,
-    BUDGET_CONTROLS,
-    FULL_FT,
+    AUTOLORA_RANKS,
+    AUTOLORA_SEARCH,
+    BUDGET_CONTROL,
+    EVALUATE,
     GRID,
-    NO_RETRAIN,
-    SEARCH_VARIANT,
-    SEARCH_VARIANTS,
-    THRESHOLD_ABLATION,
-    UNIFORM_RANK,
+    GRID_VALIDATE,
+    OWN_SEARCH,
+    SEARCH_MODEL,
+    UNIFORM,
+    entry_of,
     grid_runs,
     methods_of_task,
-    runs_own_search,
+    pattern_where,
+    search_variant_name,
 )
 from autolora.model import needs_conversion
 from autolora.tasks import FAMILIES, family_of, tasks_of
@@ -83,6 +85,11 @@ def runtime(stage):
 def gpus(wildcards):
     """GPUs of a training or evaluation job (the SLURM plugin's ``gpu`` resource)."""
     return cfg(wildcards.task)["resources"]["gpus"]
+
+
+def gpu_job(stage):
+    """Resources of a job that may run on a GPU (search, retraining, evaluation)."""
+    return dict(mem_mb=8000, runtime=runtime(stage), gpu=gpus)
 
 
 # Conda env of the jobs that may use GPUs (paths relative to workflow/rules): the CUDA build of
@@ -153,28 +160,21 @@ def method_log(stage, method="{method}"):
 
 
 GRID_RUNS = grid_runs(config["grid_ranks"])
-# Methods each family of rules serves (rule-level wildcard constraints keep them apart).
-UNIFORM_RANK_METHODS = UNIFORM_RANK.pattern.strip("^$")
-THRESHOLD_METHODS = THRESHOLD_ABLATION.pattern.strip("^$")
-# Methods with a search of their own: the search ablations and the config's search variants.
-OWN_SEARCH_METHODS = "|".join([*SEARCH_VARIANTS, SEARCH_VARIANT.pattern.strip("^$")])
-ABLATION_RANK_METHODS = "|".join(
-    [OWN_SEARCH_METHODS, "autolora_normalized", THRESHOLD_METHODS]
+# The methods each rule serves, from the method registry (autolora.methods): its wildcard
+# constraints, so that a new entry needs no rule edit. AutoLoRA's own jobs write to the job
+# folder through rules of their own (`use rule`), so no pattern includes it.
+OWN_SEARCH_METHODS = pattern_where(lambda method: method.ranks == OWN_SEARCH)
+SEARCHED_RANK_METHODS = pattern_where(
+    lambda method: method.ranks in (OWN_SEARCH, AUTOLORA_SEARCH)
 )
-CONTROL_METHODS = "|".join(BUDGET_CONTROLS)
-TRAINED_METHODS = "|".join(
-    [
-        UNIFORM_RANK_METHODS,
-        GRID,
-        ADALORA,
-        FULL_FT,
-        ABLATION_RANK_METHODS,
-        CONTROL_METHODS,
-    ]
+UNIFORM_RANK_METHODS = pattern_where(lambda method: method.ranks == UNIFORM)
+CONTROL_METHODS = pattern_where(lambda method: method.ranks == BUDGET_CONTROL)
+TRAINED_METHODS = pattern_where(lambda method: method.trains is not None)
+EVALUATED_METHODS = pattern_where(
+    lambda method: method.trains is not None and method.scored_by == EVALUATE
 )
-EVALUATED_METHODS = "|".join(
-    [r"lora_r[0-9]+", GRID, ADALORA, FULL_FT, ABLATION_RANK_METHODS, CONTROL_METHODS]
-)
+GRID_VALIDATED_METHODS = pattern_where(lambda method: method.scored_by == GRID_VALIDATE)
+SEARCH_MODEL_METHODS = pattern_where(lambda method: method.scored_by == SEARCH_MODEL)
 
 
 def run_command():
@@ -210,7 +210,7 @@ def searched_methods(task):
     return [
         method
         for method in methods_of_task(config, task)
-        if method == AUTOLORA or SEARCH_VARIANT.match(method)
+        if method == AUTOLORA or search_variant_name(method) is not None
     ]
 
 
@@ -228,17 +228,6 @@ def search_records():
     ]
 
 
-def stages_of(method):
-    """The benchmarked stages a method's own jobs run (AutoLoRA's search is shared by the
-    threshold, normalized and no_retrain ablations and by AdaLoRA's budget: counted once).
-    """
-    if runs_own_search(method):
-        return ("search", "retrain", "evaluate")
-    if method == NO_RETRAIN:
-        return ("evaluate",)
-    return ("retrain", "evaluate")
-
-
 def cost_records():
     """{task, method, stage, seed, path} of every benchmark the cost table sums; the grid
     as its candidate runs and its final run (autolora.cost adds them up).
@@ -252,7 +241,7 @@ def cost_records():
             for run in ([*GRID_RUNS, GRID] if method == GRID else [method])
         ]
         for method in runs:
-            for stage in stages_of(method):
+            for stage in entry_of(method).stages:
                 for seed in SEEDS:
                     path = method_log(f"{RESULTS}/benchmarks/{stage}", method)
                     path = path.format(family=family_of(task), task=task, seed=seed)
@@ -296,19 +285,20 @@ def table_tasks(table):
 
 
 def ablation_search(wildcards):
-    """A search variant's own search; the threshold and normalized ablations reuse AutoLoRA's."""
-    if runs_own_search(wildcards.method):
-        return f"{method_dir(wildcards.family, wildcards.task, wildcards.seed, wildcards.method)}/search.json"
+    """A searched method's own search; the rank-rule ablations read AutoLoRA's."""
+    if entry_of(wildcards.method).ranks == OWN_SEARCH:
+        return f"{method_dir(**wildcards)}/search.json"
     return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/search.json"
 
 
 def method_ranks(wildcards):
-    """What a method trains with: its ranks; AdaLoRA's budget comes from AutoLoRA's."""
-    if wildcards.method == FULL_FT:
+    """What a method trains with: its own ranks, AutoLoRA's (AdaLoRA's budget), or none."""
+    ranks = entry_of(wildcards.method).ranks
+    if ranks is None:
         return []
-    if wildcards.method == ADALORA:
+    if ranks == AUTOLORA_RANKS:
         return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/ranks.json"
-    return f"{method_dir(wildcards.family, wildcards.task, wildcards.seed, wildcards.method)}/ranks.json"
+    return f"{method_dir(**wildcards)}/ranks.json"
 
 
 def table_output(name, ext, caption):

@@ -1,8 +1,35 @@
-# Stage 4: LoRA with the searched ranks (PEFT; GPT-2's split q/v by autolora.split_adapter),
-# on train = search-train + search-validation.
+# Stage 4: every trained method (autolora.methods: ``Method.trains``) with its ranks — LoRA
+# through PEFT (GPT-2's split q/v by autolora.split_adapter), AdaLoRA, full fine-tuning — on
+# train = search-train + search-validation (the grid's candidates: search-train). AutoLoRA's own
+# retraining, the same rule, writes to the job folder.
 
 
-rule retrain:
+rule retrain_method:
+    input:
+        tokenized=tokenized_dir,
+        ranks=method_ranks,
+        model=model_input,
+    output:
+        adapter=directory(f"{method_dir()}/adapter"),
+        log=f"{method_dir()}/retrain.json",
+    log:
+        f"{RESULTS}/logs/{method_log('retrain')}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{method_log('retrain')}.tsv"
+    wildcard_constraints:
+        method=TRAINED_METHODS,
+    conda:
+        GPU_ENV
+    threads: config["threads"]
+    resources:
+        **gpu_job("retrain"),
+    params:
+        cfg=stage_cfg("retrain"),
+    script:
+        "../scripts/retrain.py"
+
+
+use rule retrain_method as retrain with:
     input:
         tokenized=tokenized_dir,
         ranks=f"{job_dir()}/ranks.json",
@@ -11,17 +38,6 @@ rule retrain:
         adapter=directory(f"{job_dir()}/adapter"),
         log=f"{job_dir()}/retrain.json",
     log:
-        f"{RESULTS}/logs/retrain/{{family}}/{{task}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/{method_log('retrain', AUTOLORA)}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/retrain/{{family}}/{{task}}-seed{{seed}}.tsv"
-    conda:
-        GPU_ENV
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=runtime("retrain"),
-        gpu=gpus,
-    params:
-        cfg=stage_cfg("retrain"),
-    script:
-        "../scripts/retrain.py"
+        f"{RESULTS}/benchmarks/{method_log('retrain', AUTOLORA)}.tsv"

@@ -4,16 +4,7 @@ from pathlib import Path
 
 from autolora.config import task_config
 from autolora.jobs import snakemake_job
-from autolora.methods import (
-    ADALORA,
-    ADALORA_TFINAL_FRACTION,
-    ADALORA_TINIT_FRACTION,
-    AUTOLORA,
-    BUDGET_CONTROLS,
-    GRID,
-    LORA_BUDGET,
-    RANDOM_RANKS,
-)
+from autolora.methods import AUTOLORA, table_notes
 from autolora.provenance import config_hash
 from autolora.stats import compare_with_autolora, holm_corrected, mark_significant_cells
 from autolora.report import (
@@ -52,30 +43,6 @@ def budget(config, task, metrics):
     return f"{task_label(task)}: " + ", ".join(parts)
 
 
-def method_notes(config, table_name, methods):
-    """How the baselines that need it were run."""
-    notes = []
-    if GRID in methods:
-        how = ("lowest validation loss (decoding every candidate by beam search would cost more "
-               "than training it)" if table_name in ("e2e", "webnlg") else "best main metric")
-        notes.append(f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; "
-                     f"the rank with the {how} on the search-validation split is retrained on the full "
-                     "training data, as AutoLoRA's ranks are, and evaluated.")
-    controls = [method for method in BUDGET_CONTROLS if method in methods]
-    if controls:
-        notes.append(f"{' and '.join(controls)}: equal-budget controls, LoRA retrained exactly as AutoLoRA's ranks "
-                     "are, with AutoLoRA's total rank of the same task and seed allocated without the search: "
-                     f"{LORA_BUDGET} as evenly as possible (total // matrices everywhere, one more on the first "
-                     f"total mod matrices in model order), {RANDOM_RANKS} at random (each matrix 1..k, seeded "
-                     "by the run seed).")
-    if ADALORA in methods:
-        pruning = f"{ADALORA_TINIT_FRACTION:.0%} and {1 - ADALORA_TFINAL_FRACTION:.0%}"
-        notes.append(f"{ADALORA}: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / "
-                     "adapted modules of the same task and seed; LoRA retraining's optimiser, learning "
-                     f"rate and epochs; ranks pruned between {pruning} of the steps.")
-    return notes
-
-
 def best_epoch_records(metrics):
     """Each record with its best-epoch dev metrics in place of the final ones; methods that do
     not retrain (no per-epoch scores) are left out."""
@@ -112,7 +79,7 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
         table.attrs["notes"] = [BEST_EPOCH_NOTE, *table.attrs["notes"]]
     else:
         table = metrics_table(metrics, params.tasks[0], COLUMNS[table_name], run_info, params.seeds)
-    table.attrs["notes"] = table.attrs["notes"] + method_notes(config, table_name, {r["method"] for r in metrics})
+    table.attrs["notes"] = table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
     caption = (
         f"{TITLES[table_name]} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "
         f"{config['lora']['max_rank']}, {config['search']['hypergradient']} search; "
