@@ -72,6 +72,8 @@ class Method:
     selectable: bool = True  # may be listed in the config's ``methods`` (else: added by other keys)
     # What it changes in a task's config view, given the match of its name.
     configure: Callable[[dict, re.Match], None] = lambda settings, match: None
+    # BUDGET_CONTROL: its ranks record from AutoLoRA's ranks record of the same task and seed.
+    allocate: Callable[[dict, int], dict] | None = None
     # How it was run, for the notes of the tables it appears in: (config, table name) → text.
     note: Callable[[dict, str], str] | None = None
 
@@ -117,6 +119,19 @@ def _control_note(method: str, allocation: str) -> Callable[[dict, str], str]:
         f"total rank of the same task and seed allocated without the search: {allocation}.")
 
 
+# The controls' allocations (autolora.ranks, imported on use: the rules import this module).
+def _even_allocation(autolora: dict, seed: int) -> dict:
+    from autolora.ranks import uniform_budget_ranks
+
+    return uniform_budget_ranks(autolora)
+
+
+def _random_allocation(autolora: dict, seed: int) -> dict:
+    from autolora.ranks import random_budget_ranks
+
+    return random_budget_ranks(autolora, seed)
+
+
 def _adalora_note(config: dict, table: str) -> str:
     pruning = f"{ADALORA_TINIT_FRACTION:.0%} and {1 - ADALORA_TFINAL_FRACTION:.0%}"
     return (f"{ADALORA}: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / adapted modules of "
@@ -132,10 +147,10 @@ REGISTRY = (
     Method(GRID, GRID, ranks=GRID_CHOICE, note=_grid_note),
     Method(ADALORA, ADALORA, ranks=AUTOLORA_RANKS, trains=ADALORA_TRAINING, note=_adalora_note),
     Method(FULL_FT, FULL_FT, ranks=None, trains=FULL),
-    Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, note=_control_note(
+    Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, allocate=_even_allocation, note=_control_note(
         LORA_BUDGET, "as evenly as possible (total // matrices everywhere, one more on the first total mod "
         "matrices in model order)")),
-    Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, note=_control_note(
+    Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, allocate=_random_allocation, note=_control_note(
         RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
     Method("search_<name>", r"search_([a-z0-9][a-z0-9_]*)", ranks=OWN_SEARCH, selectable=False),
     Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta),

@@ -16,14 +16,14 @@ import torch
 
 from autolora.evaluate import score_model
 from autolora.model import head_modules, load_task_model, selection_modules
-from autolora.ranks import default_threshold, selection_weights
+from autolora.ranks import resolved_threshold, selected_components
 from autolora.search import inject_search_lora, load_search_state
 from autolora.training import seed_everything
 
 
 def kept_components(alphas: dict[str, list[float]], threshold: float, form: str) -> dict[str, list[bool]]:
     """Per module, which of its k components reach the threshold (the ranks stage's rule)."""
-    return {name: (selection_weights(alpha, form) >= threshold).tolist() for name, alpha in alphas.items()}
+    return {name: selected_components(alpha, threshold, form).tolist() for name, alpha in alphas.items()}
 
 
 @torch.no_grad()
@@ -56,7 +56,7 @@ def run_no_retrain(tokenized_dir, prepared_dir, search_json, state_path, config:
     model = load_task_model(config)
     inject_search_lora(model, config["search"], config["lora"])
     load_search_state(model, state_path)
-    threshold = config["ranks"]["threshold"] or default_threshold(search["k"])
+    threshold = resolved_threshold(search["k"], config["ranks"]["threshold"])
     kept = kept_components(search["alpha"], threshold, config["ranks"]["form"])
     zero_dropped_components(model, kept)
     log = {

@@ -34,6 +34,11 @@ def default_threshold(max_rank: int) -> float:
     return 1.0 / max_rank
 
 
+def resolved_threshold(max_rank: int, threshold: float | None) -> float:
+    """λ: the configured ``ranks.threshold``, or 1/k where it is null."""
+    return default_threshold(max_rank) if threshold is None else threshold
+
+
 # softmax(0) over k entries may land a rounding error below 1/k; a uniform weight must still
 # count as selected.
 _SELECTION_TOLERANCE = 1e-9
@@ -55,10 +60,15 @@ def ranks_unchanged(trajectory: Mapping, last: int) -> bool:
     return all(len(set(effective_rank(history[-(last + 1):]).tolist())) == 1 for history in histories)
 
 
-def extract_rank(alpha: Sequence[float], threshold: float, form: str = "softmax") -> int:
+def selected_components(alpha: Sequence[float], threshold: float, form: str = "softmax") -> torch.Tensor:
+    """The rank rule: which of a matrix's k components reach λ (w_j ≥ λ), a bool per component."""
     if not 0 < threshold <= 1:
         raise ValueError(f"ranks.threshold must be in (0, 1], got {threshold}")
-    return int((selection_weights(alpha, form) >= threshold).sum())
+    return selection_weights(alpha, form) >= threshold
+
+
+def extract_rank(alpha: Sequence[float], threshold: float, form: str = "softmax") -> int:
+    return int(selected_components(alpha, threshold, form).sum())
 
 
 def extract_ranks(alphas: Mapping[str, Sequence[float]], threshold: float, form: str = "softmax") -> dict[str, int]:
@@ -68,7 +78,7 @@ def extract_ranks(alphas: Mapping[str, Sequence[float]], threshold: float, form:
 
 def rank_record(search: dict, threshold: float | None = None, form: str = "softmax") -> dict:
     """The ranks stage's output for one search record (λ defaults to 1/k)."""
-    threshold = default_threshold(search["k"]) if threshold is None else threshold
+    threshold = resolved_threshold(search["k"], threshold)
     ranks = extract_ranks(search["alpha"], threshold, form)
     return {
         "task": search["task"],

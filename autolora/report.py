@@ -610,6 +610,15 @@ def task_label(task: str) -> str:
     return TASK_LABELS.get(task, task)
 
 
+def setting_of_tasks(task_settings: Mapping[str, dict], section: str, key: str) -> str:
+    """A setting of a table's tasks (their config views; task_overrides may change it), for
+    captions: the one value they share, or each task's."""
+    values = {task: settings[section][key] for task, settings in task_settings.items()}
+    if len(set(values.values())) == 1:
+        return str(next(iter(values.values())))
+    return ", ".join(f"{value} ({task_label(task)})" for task, value in values.items())
+
+
 def panel_grid(n_panels: int, max_columns: int = 4):
     columns = min(max_columns, n_panels)
     rows = math.ceil(n_panels / columns)

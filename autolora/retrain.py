@@ -177,13 +177,14 @@ def adalora_schedule(total_steps: int) -> dict[str, int]:
     return {"tinit": tinit, "tfinal": tfinal, "total_step": total_steps}
 
 
-def build_adalora_model(config: dict, autolora_total_rank: int, total_steps: int):
-    """The task's model with AdaLoRA on the target modules, and the budget it was given."""
+def build_adalora_model(config: dict, autolora_ranks: dict, total_steps: int):
+    """The task's model with AdaLoRA on the target modules, and the budget it was given: from
+    AutoLoRA's ranks record of the same task and seed (its total rank, and k of its search)."""
     model = load_task_model(config)
-    lora = config["lora"]
+    lora, k = config["lora"], autolora_ranks["k"]
     n_modules = len(target_matrix_names(model, tuple(lora["targets"])))
-    schedule = {"init_r": lora["max_rank"],
-                "target_r": adalora_budget(autolora_total_rank, n_modules, lora["max_rank"]),
+    autolora_total_rank = autolora_ranks["total_rank"]
+    schedule = {"init_r": k, "target_r": adalora_budget(autolora_total_rank, n_modules, k),
                 **adalora_schedule(total_steps)}
     head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
     adalora = AdaLoraConfig(task_type=PEFT_TASK_TYPES[config["family"]], target_modules=list(lora["targets"]),
@@ -285,7 +286,7 @@ def build_method_model(config: dict, ranks_record: dict | None, total_steps: int
     """(model, what to run after each update, what to record) for the job's method; the ranks
     record is the method's own, or AutoLoRA's for adalora (its budget)."""
     if training_of(config) == ADALORA_TRAINING:
-        model, budget = build_adalora_model(config, ranks_record["total_rank"], total_steps)
+        model, budget = build_adalora_model(config, ranks_record, total_steps)
         return model, model.base_model.update_and_allocate, {"adalora": budget}
     if training_of(config) == FULL:
         return build_full_model(config), None, {}

@@ -134,45 +134,33 @@ def load_search_state(model, path: str | Path) -> None:
     model.load_state_dict(tensors, strict=False)
 
 
-def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, out_json: str | Path,
-               state_path: str | Path | None = None) -> dict:
-    """Run the bilevel search for one task and seed; write and return its record (and the
-    trained search model's state to ``state_path`` when one is given)."""
-    atomic.check_writable(out_json)  # now, not after the search
-    settings, lora = config["search"], config["lora"]
-    seed_everything(seed)
-    device = pick_device(config["device"])
-    train = load_from_disk(str(tokenized_dir))["train"]
-    search_train, search_val = split_for_search(train, settings["val_fraction"], seed)
-    tokenizer = load_tokenizer(model_source(config["model"]))
-    model = load_task_model(config).to(device)
-    search, modules = build_search(model, settings, lora)
+def search_loop(search: BilevelSearch, train_batches: EpochBatches, val_batches: EndlessBatches, settings: dict,
+                checkpoint_folder: str | Path, fingerprint: str, device, precision: str = "auto",
+                label: str = "search") -> tuple[Trajectory, int]:
+    """The search's steps over ``settings["epochs"]`` epochs: w every step, α (with a validation
+    batch) every ``alpha_every``-th, softmax(α) logged every ``log_every`` steps, an early stop
+    under ``stop_when_stable``. Checkpointed (each epoch unless ``checkpoint_every``), so that a
+    killed job resumes bit for bit. Returns the trajectory and the number of steps run."""
+    model = search.model
     model.train()
-
-    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
-    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1))
     trajectory, last_losses = Trajectory(settings["log_every"]), {}
     checkpointer = Checkpointer(
-        checkpoint_folder_for(out_json),
-        job_fingerprint(stage="search", task=task, seed=seed, config=stage_view(config, "search"),
-                        data=str(tokenized_dir)),
-        settings["checkpoint_every"] or len(train_batches),  # default: each epoch
+        checkpoint_folder, fingerprint, settings["checkpoint_every"] or len(train_batches),  # default: each epoch
         model,
         stateful={"lower": search.lower_optimizer, "upper": search.upper_optimizer, "val_batches": val_batches},
         extra={"trajectory": trajectory.record, "last_losses": last_losses},
     )
-    started = time.perf_counter()
     step = checkpointer.restore()
     stable = is_stable(trajectory, settings["stop_when_stable"])  # a resumed search may have stopped
     for epoch in range(step // len(train_batches), settings["epochs"]):
         if stable:
             break
-        progress = tqdm(train_batches.epoch(epoch, resume_from=step),
-                        desc=f"search {task} seed {seed} epoch {epoch + 1}", mininterval=10)
+        progress = tqdm(train_batches.epoch(epoch, resume_from=step), desc=f"{label} epoch {epoch + 1}",
+                        mininterval=10)
         for batch in progress:
             # α (and the validation batch it needs) every alpha_every-th step; w every step.
             val_batch = to_device(next(val_batches), device) if step % settings["alpha_every"] == 0 else None
-            with autocast(device, config["precision"]):
+            with autocast(device, precision):
                 losses = search.step(to_device(batch, device), val_batch)
             check_finite(losses.train, step, "search (training loss)")
             if losses.val is not None:
@@ -192,6 +180,29 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     checkpointer.complete(step)  # kept until the run succeeds: a rerun of a finished job only rewrites its outputs
     # From the saved losses: a job resumed after its last update runs none.
     trajectory.add(step, model, last_losses["train"], last_losses["val"])
+    return trajectory, step
+
+
+def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, out_json: str | Path,
+               state_path: str | Path | None = None) -> dict:
+    """Run the bilevel search for one task and seed; write and return its record (and the
+    trained search model's state to ``state_path`` when one is given)."""
+    atomic.check_writable(out_json)  # now, not after the search
+    settings, lora = config["search"], config["lora"]
+    seed_everything(seed)
+    device = pick_device(config["device"])
+    train = load_from_disk(str(tokenized_dir))["train"]
+    search_train, search_val = split_for_search(train, settings["val_fraction"], seed)
+    tokenizer = load_tokenizer(model_source(config["model"]))
+    model = load_task_model(config).to(device)
+    search, modules = build_search(model, settings, lora)
+    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
+    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1))
+    fingerprint = job_fingerprint(stage="search", task=task, seed=seed, config=stage_view(config, "search"),
+                                  data=str(tokenized_dir))
+    started = time.perf_counter()
+    trajectory, step = search_loop(search, train_batches, val_batches, settings, checkpoint_folder_for(out_json),
+                                   fingerprint, device, config["precision"], f"search {task} seed {seed}")
 
     record = {
         "task": task,

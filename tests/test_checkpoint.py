@@ -258,14 +258,14 @@ def test_the_folder_sits_hidden_beside_the_output_and_finish_tolerates_its_absen
         Checkpointer(folder, "job", 0, tiny.TinyModel())
 
 
-# ---- the real bilevel search, resumed with the lines search.py needs
+# ---- the real bilevel search loop (autolora.search.search_loop), interrupted and resumed
 
 
 SEARCH_SETTINGS = {
     "optimizer": "adam", "lr": 1e-2, "weight_decay": 0.0, "alpha_lr": 5e-2, "alpha_betas": [0.5, 0.999],
     "alpha_weight_decay": 0.0, "alpha_init": "ones", "hypergradient": "second_order", "inner_lr_factor": False,
     "train_head": True, "lora_dropout": 0.1, "log_every": 2, "unroll": "sgd", "fd_dropout": "replay",
-    "hypergradient_fp32": True,
+    "hypergradient_fp32": True, "epochs": 2, "checkpoint_every": 2, "alpha_every": 1, "stop_when_stable": None,
 }
 
 
@@ -273,46 +273,34 @@ def token_examples(seed, count):
     return [{key: value[0] for key, value in random_batch(seed + i, size=1).items()} for i in range(count)]
 
 
-def search_job(tiny_bert, folder, stop_step=None, epochs=2, unroll="sgd"):
-    """run_search's loop with checkpoints, on a tiny BERT with dropout (second-order, RNG replays)."""
-    from autolora.search import Trajectory, build_search
+def search_job(tiny_bert, folder, monkeypatch, stop_step=None, unroll="sgd"):
+    """autolora.search.search_loop itself on a tiny BERT with dropout (second-order, RNG replays);
+    ``stop_step`` raises Interrupted there, from the finiteness check the loop makes anyway."""
+    from autolora import search as search_module
 
+    def check_or_stop(loss, step, stage):
+        if step == stop_step:
+            raise Interrupted(step)
+
+    monkeypatch.setattr(search_module, "check_finite", check_or_stop)
     model = tiny_bert(seed=0)
     settings = {**SEARCH_SETTINGS, "unroll": unroll}
-    search, _ = build_search(model, settings, {"targets": ["query", "value"], "max_rank": 2, "alpha": 4})
-    model.train()
+    search, _ = search_module.build_search(model, settings, {"targets": ["query", "value"], "max_rank": 2, "alpha": 4})
     loader = DataLoader(token_examples(0, 10), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
-    train_batches = EpochBatches(loader)
     val_batches = EndlessBatches(
         DataLoader(token_examples(50, 6), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(1))
     )
-    trajectory, last_losses = Trajectory(SEARCH_SETTINGS["log_every"]), {}
-    checkpointer = Checkpointer(
-        folder, job_fingerprint(stage="search", seed=0, settings=settings), 2, model,
-        stateful={"lower": search.lower_optimizer, "upper": search.upper_optimizer, "val_batches": val_batches},
-        extra={"trajectory": trajectory.record, "last_losses": last_losses},
-    )
-    step = checkpointer.restore()
-    for epoch in range(step // len(train_batches), epochs):
-        for batch in train_batches.epoch(epoch, resume_from=step):
-            losses = search.step(batch, next(val_batches))
-            if step % trajectory.every == 0:
-                trajectory.add(step, model, losses.train, losses.val)
-            last_losses.update(train=losses.train, val=losses.val)
-            step += 1
-            checkpointer.after_step(step)
-            if step == stop_step:
-                raise Interrupted(step)
-    trajectory.add(step, model, last_losses["train"], last_losses["val"])
+    trajectory, _ = search_module.search_loop(search, EpochBatches(loader), val_batches, settings, folder,
+                                              job_fingerprint(stage="search", seed=0, settings=settings), "cpu")
     return trajectory.record, {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
 @pytest.mark.parametrize("unroll", ["sgd", "optimizer"])
-def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path, unroll):
-    whole_record, whole_parameters = search_job(tiny_bert, tmp_path / "whole", unroll=unroll)
-    with pytest.raises(Interrupted):
-        search_job(tiny_bert, tmp_path / "resumed", stop_step=5, unroll=unroll)  # 3 batches an epoch: mid-epoch 2
-    record, parameters = search_job(tiny_bert, tmp_path / "resumed", unroll=unroll)
+def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path, monkeypatch, unroll):
+    whole_record, whole_parameters = search_job(tiny_bert, tmp_path / "whole", monkeypatch, unroll=unroll)
+    with pytest.raises(Interrupted):  # 3 batches an epoch, a checkpoint every 2 steps: resumes mid-epoch 2
+        search_job(tiny_bert, tmp_path / "resumed", monkeypatch, stop_step=5, unroll=unroll)
+    record, parameters = search_job(tiny_bert, tmp_path / "resumed", monkeypatch, unroll=unroll)
     assert record == whole_record
     assert all(torch.equal(parameters[name], whole_parameters[name]) for name in whole_parameters)
 

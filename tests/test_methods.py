@@ -11,7 +11,7 @@ from autolora import retrain
 from autolora.bilevel import BilevelSearch
 from autolora.config import task_config, validate_config
 from autolora.grid import choose_rank, run_grid_choice
-from autolora.methods import REGISTRY, ablation_methods, apply_method, entry_of, table_notes, uniform_rank
+from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, apply_method, entry_of, table_notes, uniform_rank
 from autolora.model import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.no_retrain import kept_components, zero_dropped_components
 from autolora.ranks import uniform_rank_record
@@ -60,6 +60,15 @@ def test_every_method_name_belongs_to_exactly_one_registry_entry():
     assert {entry_of(method).name for method in METHOD_STAGES} == {entry.name for entry in REGISTRY}
     for name in ("lora_r0", "grid_r", "autolora_l", "search_", "lora"):
         assert not any(entry.matches(name) for entry in REGISTRY), name
+
+
+def test_every_equal_budget_control_allocates_autolora_total_through_the_registry():
+    autolora = {"task": "rte", "seed": 3, "k": 4, "ranks": {"a": 1, "b": 4, "c": 2}, "total_rank": 7}
+    controls = [entry for entry in REGISTRY if entry.ranks == BUDGET_CONTROL]
+    assert {entry.name for entry in controls} == {"lora_budget", "random_ranks"}
+    for entry in controls:
+        record = entry.allocate(autolora, 3)
+        assert record["total_rank"] == sum(record["ranks"].values()) == 7 and set(record["ranks"]) == {"a", "b", "c"}
 
 
 def test_table_notes_describe_only_the_methods_present():
@@ -169,7 +178,7 @@ def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_be
                 "checkpoint_every": None}
     batch = random_batch(0, size=12)
     rows = Dataset.from_dict({key: value.tolist() for key, value in batch.items()})
-    model, budget = retrain.build_adalora_model(config, autolora_total_rank=4, total_steps=6)
+    model, budget = retrain.build_adalora_model(config, {"total_rank": 4, "k": 4}, total_steps=6)
     calls = []
     allocate = model.base_model.update_and_allocate
 

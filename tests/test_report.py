@@ -282,3 +282,12 @@ def test_alpha_trajectory_figure_shows_effective_rank_of_every_seed(tmp_path):
     expected = [[K if step < layer else 1 for step in range(6)] for layer in range(BERT_LAYERS)]
     np.testing.assert_array_equal(effective, expected)
     assert rte_v.get_xlabel() == "search step" and rte_v.get_ylabel() == "layer index"
+
+
+def test_captions_name_each_tasks_setting_where_task_overrides_change_it():
+    from autolora.report import setting_of_tasks
+
+    same = {"rte": {"lora": {"max_rank": 8}}, "stsb": {"lora": {"max_rank": 8}}}
+    assert setting_of_tasks(same, "lora", "max_rank") == "8"
+    differ = {"rte": {"lora": {"max_rank": 8}}, "e2e": {"lora": {"max_rank": 4}}}
+    assert setting_of_tasks(differ, "lora", "max_rank") == "8 (RTE), 4 (E2E)"

@@ -5,11 +5,10 @@ from pathlib import Path
 
 from autolora import atomic
 from autolora.jobs import snakemake_job
-from autolora.methods import LORA_BUDGET
-from autolora.ranks import random_budget_ranks, uniform_budget_ranks
+from autolora.methods import entry_of
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     autolora = json.loads(Path(snakemake.input.autolora).read_text())  # noqa: F821
     method, seed = snakemake.wildcards.method, int(snakemake.wildcards.seed)  # noqa: F821
-    record = uniform_budget_ranks(autolora) if method == LORA_BUDGET else random_budget_ranks(autolora, seed)
+    record = entry_of(method).allocate(autolora, seed)  # the control's allocation (autolora.methods)
     atomic.write_json(snakemake.output[0], record)  # noqa: F821

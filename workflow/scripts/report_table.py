@@ -14,6 +14,7 @@ from autolora.report import (
     WEBNLG_COLUMNS,
     glue_table,
     metrics_table,
+    setting_of_tasks,
     task_label,
     write_table,
 )
@@ -80,9 +81,10 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     else:
         table = metrics_table(metrics, params.tasks[0], COLUMNS[table_name], run_info, params.seeds)
     table.attrs["notes"] = table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
+    task_settings = {task: task_config(config, task) for task in params.tasks}
     caption = (
         f"{TITLES[table_name]} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "
-        f"{config['lora']['max_rank']}, {config['search']['hypergradient']} search; "
-        f"mean ± std over seeds {params.seeds}."
+        f"{setting_of_tasks(task_settings, 'lora', 'max_rank')}, "
+        f"{setting_of_tasks(task_settings, 'search', 'hypergradient')} search; mean ± std over seeds {params.seeds}."
     )
     write_table(table, str(Path(outputs.md).with_suffix("")), caption)
