@@ -13,7 +13,7 @@ from autolora.errors import ConfigError
 from autolora.methods import REGISTRY, apply_method, search_variant_method, search_variant_name
 from autolora.tasks import get_spec
 
-# autolora.bilevel's, repeated so that validating a config does not import torch (a test checks
+# autolora.core.bilevel's, repeated so that validating a config does not import torch (a test checks
 # that the two agree).
 OPTIMIZER_UNROLL_MODES = ("second_order", "first_order")
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"

@@ -12,7 +12,7 @@ Per task, from the AutoLoRA search records of every seed:
   change over the last quarter of the logged search steps;
 * structure: Spearman correlation of rank with layer depth, and mean rank of q minus v.
 
-Ranks use λ = 1/k on softmax(α), the pipeline's default rule (``autolora.ranks``).
+Ranks use λ = 1/k on softmax(α), the pipeline's default rule (``autolora.core.ranks``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from autolora.ranks import effective_rank, ranks_unchanged
+from autolora.core.ranks import effective_rank, ranks_unchanged
 from autolora.report import parse_module_name, task_label
 
 PERMUTATIONS = 2000

@@ -39,7 +39,7 @@ NORMALIZED = "autolora_normalized"
 NO_RETRAIN = "autolora_no_retrain"
 LORA_BUDGET = "lora_budget"
 RANDOM_RANKS = "random_ranks"
-SINGLE_LEVEL = "single_level"  # the search mode of the no_meta ablation (autolora.bilevel)
+SINGLE_LEVEL = "single_level"  # the search mode of the no_meta ablation (autolora.core.bilevel)
 # AdaLoRA's schedule, as fractions of the total steps: train at the initial rank k for the first
 # 10 % (importance scores need trained triplets to mean anything), prune towards the budget, and
 # train the final ranks for the last 20 % (the AdaLoRA paper's GLUE runs spend similar shares).

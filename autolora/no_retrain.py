@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
+from autolora.core.injection import head_modules, selection_modules
+from autolora.core.ranks import resolved_threshold, selected_components
 from autolora.evaluate import score_model
-from autolora.model import head_modules, load_task_model, selection_modules
-from autolora.ranks import resolved_threshold, selected_components
+from autolora.model import load_task_model
 from autolora.search import inject_search_lora, load_search_state
 from autolora.training import seed_everything
 

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from autolora import atomic
-from autolora.ranks import effective_rank
+from autolora.core.ranks import effective_rank
 
 # Task key -> column label, in the column order of the paper's GLUE table.
 GLUE_COLUMNS = {

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,17 +28,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import load_from_disk
-from peft import AdaLoraConfig, LoraConfig, PeftModel, TaskType, get_peft_model
+from peft import AdaLoraConfig, PeftModel, TaskType, get_peft_model
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic, split_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import stage_view
+from autolora.core.injection import head_modules, target_matrix_names
+from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import ConfigError, TrainingError
-from autolora.metrics import glue_metrics
 from autolora.methods import ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, ADALORA_TRAINING, FULL, entry_of
-from autolora.model import head_modules, load_task_model, load_tokenizer, model_source, target_matrix_names
+from autolora.metrics import glue_metrics
+from autolora.model import load_task_model, load_tokenizer, model_source
 from autolora.search import split_for_search
 from autolora.training import (
     autocast,
@@ -53,33 +54,6 @@ from autolora.training import (
 
 
 PEFT_TASK_TYPES = {"glue": TaskType.SEQ_CLS, "ner": TaskType.TOKEN_CLS, "nlg": TaskType.CAUSAL_LM}
-
-
-def lora_config_for_ranks(
-    ranks: dict[str, int],
-    lora_alpha: float,
-    dropout: float,
-    head: tuple[str, ...] = ("classifier",),
-    task_type: TaskType = TaskType.SEQ_CLS,
-    bias: str = "none",
-) -> LoraConfig:
-    """A PEFT config that gives each module exactly its searched rank (0 = not adapted);
-    the ``head`` modules (none for a language model) train in full and are saved with the
-    adapter; ``bias="all"`` trains every bias of the model as well."""
-    kept = {name: r for name, r in ranks.items() if r > 0}
-    if not kept:
-        raise TrainingError("every searched rank is 0: nothing left to adapt (lower ranks.threshold?)")
-    # Module names are matched as regular expressions by PEFT: escape their dots.
-    return LoraConfig(
-        task_type=task_type,
-        r=max(kept.values()),
-        target_modules=list(kept),
-        rank_pattern={re.escape(name): r for name, r in kept.items()},
-        lora_alpha=lora_alpha,
-        lora_dropout=dropout,
-        modules_to_save=list(head) or None,
-        bias=bias,
-    )
 
 
 def adapted_ranks(model) -> dict[str, int]:

@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from autolora import atomic
 from autolora.config import stage_view
-from autolora.ranks import ranks_unchanged
-from autolora.bilevel import BilevelSearch
+from autolora.core.bilevel import BilevelSearch
+from autolora.core.ranks import ranks_unchanged
 from autolora.checkpoint import (
     Checkpointer,
     EndlessBatches,
@@ -27,16 +27,9 @@ from autolora.checkpoint import (
     job_fingerprint,
     trainable_parameters,
 )
-from autolora.model import (
-    inject_selection_lora,
-    load_task_model,
-    load_tokenizer,
-    lower_level_parameters,
-    model_source,
-    raw_alphas,
-    selection_parameters,
-    selection_weights,
-)
+from autolora.core import AutoLoraConfig
+from autolora.core.injection import inject_selection_lora, lower_level_parameters, raw_alphas, selection_parameters, selection_weights
+from autolora.model import load_task_model, load_tokenizer, model_source
 from autolora.training import (
     autocast,
     check_finite,
@@ -57,15 +50,10 @@ def split_for_search(train, val_fraction: float, seed: int):
 
 def inject_search_lora(model, settings: dict, lora: dict) -> list[str]:
     """Selection LoRA as the search puts it on the model (also how its saved state is reloaded)."""
-    return inject_selection_lora(
-        model,
-        targets=tuple(lora["targets"]),
-        max_rank=lora["max_rank"],
-        lora_alpha=lora["alpha"],
-        dropout=settings["lora_dropout"],
-        alpha_init=settings["alpha_init"],
-        train_head=settings["train_head"],
-    )
+    return inject_selection_lora(model, AutoLoraConfig(
+        targets=tuple(lora["targets"]), max_rank=lora["max_rank"], lora_alpha=lora["alpha"],
+        dropout=settings["lora_dropout"], alpha_init=settings["alpha_init"], train_head=settings["train_head"],
+    ))
 
 
 def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list[str]]:

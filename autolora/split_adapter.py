@@ -2,7 +2,7 @@
 
 The search gives the query and value thirds of each ``c_attn`` their own ranks (module names
 ``….c_attn.q`` and ``….c_attn.v``). PEFT can only put one LoRA on the whole fused matrix, so
-retraining uses ``autolora.layer.SplitQVLoRA`` instead, and saves the adapter in a folder of
+retraining uses ``autolora.core.layer.SplitQVLoRA`` instead, and saves the adapter in a folder of
 two files, beside PEFT's format rather than pretending to be it:
 
 * ``adapter_model.safetensors``: the LoRA tensors, keyed by parameter name in the base model
@@ -21,8 +21,8 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from autolora.core.layer import SplitQV, SplitQVLoRA
 from autolora.errors import TrainingError
-from autolora.layer import SplitQV, SplitQVLoRA
 
 CONFIG_FILE = "split_lora_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"

@@ -28,14 +28,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
 
-from autolora.bilevel import BilevelSearch  # noqa: E402
+from autolora.core import AutoLoraConfig  # noqa: E402
+from autolora.core.bilevel import BilevelSearch  # noqa: E402
+from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters  # noqa: E402
+from autolora.model import load_sequence_classifier  # noqa: E402
 from autolora.training import autocast, pick_device, to_device, uses_bf16  # noqa: E402
-from autolora.model import (  # noqa: E402
-    inject_selection_lora,
-    load_sequence_classifier,
-    lower_level_parameters,
-    selection_parameters,
-)
 
 
 # (benchmark name, hypergradient mode, unroll, α every K steps)
@@ -75,7 +72,7 @@ def base_model(model_name: str, random_init: str | None):
 
 def ours(model_name: str, k: int, random_init: str | None, device: torch.device):
     model = base_model(model_name, random_init)
-    inject_selection_lora(model, max_rank=k, lora_alpha=16)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=k, lora_alpha=16))
     model.to(device).train()
     return model
 

@@ -75,10 +75,11 @@ def tiny_rte_job(root: Path, max_train_examples: int, **sections) -> dict:
 def selection_lora_bert(tiny_bert, dtype=torch.float64, device="cpu"):
     """tiny_bert with selection LoRA (k = 4) in eval mode (no dropout: a deterministic function),
     with non-trivial B and α so that the second-order term is not zero (B = 0 at init kills it)."""
-    from autolora.model import inject_selection_lora
+    from autolora.core import AutoLoraConfig
+    from autolora.core.injection import inject_selection_lora
 
     model = tiny_bert(dtype=dtype)
-    inject_selection_lora(model, max_rank=4, lora_alpha=8)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=4, lora_alpha=8))
     model.to(device).eval()
     torch.manual_seed(1)
     for name, param in model.named_parameters():

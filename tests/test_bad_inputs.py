@@ -84,8 +84,8 @@ def test_bad_config_values_are_named_before_any_job(changes, message):
 
 
 def test_verifying_a_mirror_without_checksums_is_an_error(tmp_path):
-    from autolora.errors import ConfigError, DataError
     from autolora.download import checksums_to_verify
+    from autolora.errors import ConfigError, DataError
 
     mirror = tmp_path / "mirror"
     for folder in ("glue", "e2e", "webnlg2017", "jnlpba"):
@@ -124,12 +124,13 @@ def test_a_system_error_while_loading_is_not_blamed_on_the_model_name(monkeypatc
 
 @pytest.mark.parametrize("max_rank", [17, 10 ** 6])
 def test_a_rank_above_the_matrix_is_a_config_error_before_any_allocation(tiny_bert, max_rank):
+    from autolora.core import AutoLoraConfig
+    from autolora.core.injection import inject_selection_lora
     from autolora.errors import ConfigError
-    from autolora.model import inject_selection_lora
 
     with pytest.raises(ConfigError, match=rf"config key lora.max_rank: max_rank {max_rank} exceeds the smaller "
                                           r"dimension of the 16×16 matrix \(bert.encoder.layer.0.attention.self.query\)"):
-        inject_selection_lora(tiny_bert(), max_rank=max_rank)
+        inject_selection_lora(tiny_bert(), AutoLoraConfig(max_rank=max_rank))
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path):

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from autolora.bilevel import BilevelSearch
-from autolora.model import inject_selection_lora, lower_level_parameters, selection_parameters
+from autolora.core import AutoLoraConfig
+from autolora.core.bilevel import BilevelSearch
+from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters
 from tests.conftest import random_batch, selection_lora_bert
 
 
@@ -60,7 +61,7 @@ def test_official_form_drops_the_learning_rate_from_the_correction(tiny_bert):
 
 def test_step_updates_both_levels(tiny_bert):
     model = tiny_bert()
-    inject_selection_lora(model, max_rank=4, lora_alpha=8)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=4, lora_alpha=8))
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     search = BilevelSearch(
         model, lower, upper,
@@ -79,7 +80,7 @@ def test_step_updates_both_levels(tiny_bert):
 def test_a_step_without_a_validation_batch_moves_w_alone(tiny_bert, unroll):
     """search.alpha_every: between α updates, w takes a plain training step."""
     model = tiny_bert()
-    inject_selection_lora(model, max_rank=4, lora_alpha=8)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=4, lora_alpha=8))
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     search = BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=1e-2),
                            torch.optim.Adam(upper.values(), lr=1e-2), "second_order", unroll_lr=1e-2, unroll=unroll)

@@ -4,7 +4,9 @@ its cached float32 conversion reloads to the same model."""
 import pytest
 import torch
 
-from autolora.model import cache_causal_lm, inject_selection_lora, load_causal_lm, load_tokenizer, lower_level_parameters
+from autolora.core import AutoLoraConfig
+from autolora.core.injection import inject_selection_lora, lower_level_parameters
+from autolora.model import cache_causal_lm, load_causal_lm, load_tokenizer
 
 NAME = "SmolLM2-135M-Instruct"
 
@@ -34,7 +36,7 @@ def test_llama_q_and_v_projections_take_selection_lora(smollm2):
     batch = prompt_batch(tokenizer)
     with torch.no_grad():
         before = model(**batch).loss
-    names = inject_selection_lora(model, targets=("q_proj", "v_proj"), max_rank=8, lora_alpha=16)
+    names = inject_selection_lora(model, AutoLoraConfig(targets=("q_proj", "v_proj"), max_rank=8, lora_alpha=16))
     assert len(names) == 60  # 30 layers x (q, v)
     assert names[:2] == ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj"]
     assert {n.rsplit(".", 1)[-1] for n in lower_level_parameters(model)} == {"lora_A", "lora_B"}

@@ -91,7 +91,8 @@ def test_the_mirror_is_beside_the_repo():
 
 
 def test_the_optimizer_unroll_modes_are_the_search_core_s():
-    from autolora import bilevel, config
+    from autolora import config
+    from autolora.core import bilevel
 
     assert config.OPTIMIZER_UNROLL_MODES == bilevel.OPTIMIZER_UNROLL_MODES
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
-from autolora.bilevel import BilevelSearch
-from autolora.model import lower_level_parameters, selection_parameters
+from autolora.core.bilevel import BilevelSearch
+from autolora.core.injection import lower_level_parameters, selection_parameters
 from autolora.training import autocast, pick_device, to_device, uses_bf16
 from tests.conftest import random_batch, selection_lora_bert
 

@@ -12,8 +12,8 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from autolora import download
 from autolora.download import GLUE_TASKS, load_glue_hub, load_prepared, read_glue_mirror
-from autolora.tasks import prepare_task
 from autolora.errors import ConfigError, DataError
+from autolora.tasks import prepare_task
 
 from tests.conftest import SHARED
 

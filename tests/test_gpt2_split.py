@@ -4,8 +4,9 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from autolora.bilevel import BilevelSearch
-from autolora.model import inject_selection_lora, lower_level_parameters, selection_parameters, selection_weights
+from autolora.core import AutoLoraConfig
+from autolora.core.bilevel import BilevelSearch
+from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters, selection_weights
 from autolora.report import parse_module_name
 
 
@@ -27,7 +28,7 @@ def tokens(seed, size=3, length=8):
 
 def test_q_and_v_thirds_get_their_own_updates_and_names(tiny_gpt2):
     model, reference = tiny_gpt2(), tiny_gpt2()
-    names = inject_selection_lora(model, targets=("c_attn",), max_rank=4, lora_alpha=8)
+    names = inject_selection_lora(model, AutoLoraConfig(targets=("c_attn",), max_rank=4, lora_alpha=8))
     assert names == [f"transformer.h.{i}.attn.c_attn.{m}" for i in range(2) for m in ("q", "v")]
     assert [parse_module_name(name) for name in names] == [(0, "q"), (0, "v"), (1, "q"), (1, "v")]
     batch = tokens(0)
@@ -49,7 +50,7 @@ def test_q_and_v_thirds_get_their_own_updates_and_names(tiny_gpt2):
 
 def test_only_c_attn_is_split(tiny_gpt2):
     model = tiny_gpt2()
-    names = inject_selection_lora(model, targets=("c_attn", "c_proj"), max_rank=2)
+    names = inject_selection_lora(model, AutoLoraConfig(targets=("c_attn", "c_proj"), max_rank=2))
     assert all(name.endswith(("c_attn.q", "c_attn.v")) for name in names)
     assert set(selection_weights(model)) == set(names)
 
@@ -57,7 +58,7 @@ def test_only_c_attn_is_split(tiny_gpt2):
 def test_second_order_hypergradient_matches_exact_on_a_causal_lm(tiny_gpt2):
     def hypergradient(mode):
         model = tiny_gpt2()
-        inject_selection_lora(model, targets=("c_attn",), max_rank=3, lora_alpha=6)
+        inject_selection_lora(model, AutoLoraConfig(targets=("c_attn",), max_rank=3, lora_alpha=6))
         torch.manual_seed(1)
         for name, param in model.named_parameters():
             if name.endswith(("lora_B", "selection_alpha")):

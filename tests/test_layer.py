@@ -2,8 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from autolora.layer import SelectionLoRALinear
-from autolora.model import inject_selection_lora, lower_level_parameters, selection_parameters
+from autolora.core import AutoLoraConfig
+from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters
+from autolora.core.layer import SelectionLoRALinear
 
 
 def test_update_starts_at_zero_and_matches_the_equation():
@@ -38,7 +39,7 @@ def test_bad_arguments_are_rejected():
 
 def test_injection_adapts_query_and_value_and_splits_the_levels(tiny_bert):
     model = tiny_bert()
-    names = inject_selection_lora(model, max_rank=4)
+    names = inject_selection_lora(model, AutoLoraConfig(max_rank=4))
     assert names == [f"bert.encoder.layer.{i}.attention.self.{m}" for i in range(2) for m in ("query", "value")]
     upper, lower = selection_parameters(model), lower_level_parameters(model)
     assert len(upper) == 4 and all(p.shape == (4,) for p in upper.values())
@@ -51,5 +52,21 @@ def test_injection_adapts_query_and_value_and_splits_the_levels(tiny_bert):
 
 def test_official_search_can_leave_the_head_frozen(tiny_bert):
     model = tiny_bert()
-    inject_selection_lora(model, max_rank=4, train_head=False)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=4, train_head=False))
     assert all(n.endswith(("lora_A", "lora_B")) for n in lower_level_parameters(model))
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("targets", ()), ("max_rank", 0), ("max_rank", 2.0), ("lora_alpha", 0), ("dropout", 1.0),
+    ("alpha_init", "normal"), ("train_head", "yes"), ("threshold", 0.0), ("threshold", 1.5), ("rank_form", "sum"),
+])
+def test_autolora_config_names_the_bad_field(field, value):
+    with pytest.raises(ValueError, match=rf"AutoLoraConfig\.{field}: "):
+        AutoLoraConfig(**{field: value})
+
+
+def test_autolora_config_defaults_are_the_papers():
+    config = AutoLoraConfig()
+    assert (config.targets, config.max_rank, config.lora_alpha, config.rank_threshold) == (("query", "value"), 8, 16.0, 1 / 8)
+    assert AutoLoraConfig(targets=["q_proj"], threshold=0.5).targets == ("q_proj",)
+    assert AutoLoraConfig(threshold=0.5).rank_threshold == 0.5

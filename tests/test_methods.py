@@ -8,11 +8,12 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from autolora import retrain
-from autolora.bilevel import BilevelSearch
 from autolora.config import task_config, validate_config
+from autolora.core import AutoLoraConfig
+from autolora.core.bilevel import BilevelSearch
+from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.grid import choose_rank, run_grid_choice
 from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, apply_method, entry_of, table_notes, uniform_rank
-from autolora.model import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.no_retrain import kept_components, zero_dropped_components
 from autolora.ranks import uniform_rank_record
 from tests.conftest import REPO, random_batch
@@ -199,7 +200,7 @@ def test_no_meta_moves_alpha_and_weights_on_the_training_batch_alone(tiny_bert):
     outcomes = []
     for val_seed in (1, 2):
         model = tiny_bert()
-        inject_selection_lora(model, max_rank=4)
+        inject_selection_lora(model, AutoLoraConfig(max_rank=4))
         for module in selection_modules(model).values():
             torch.nn.init.normal_(module.lora_B)  # with B = 0 (LoRA's init) α has no gradient yet
         lower, upper = lower_level_parameters(model), selection_parameters(model)
@@ -215,7 +216,7 @@ def test_no_meta_moves_alpha_and_weights_on_the_training_batch_alone(tiny_bert):
 
 def test_no_retrain_zeroes_exactly_the_dropped_components(tiny_bert):
     model = tiny_bert()
-    inject_selection_lora(model, max_rank=4)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=4))
     for module in selection_modules(model).values():
         torch.nn.init.normal_(module.lora_B)
     alphas = {name: [2.0, 0.0, 1.5, -1.0] for name in BERT_MATRICES}

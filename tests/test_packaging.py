@@ -46,7 +46,7 @@ def test_pyproject_declares_every_distribution_the_package_imports():
 
 def test_importing_the_package_is_cheap_and_its_api_loads_on_use():
     code = ("import sys, autolora; assert 'torch' not in sys.modules, 'import autolora loaded torch'; "
-            "from autolora.ranks import extract_ranks; assert autolora.extract_ranks is extract_ranks; "
+            "from autolora.core import extract_ranks; assert autolora.extract_ranks is extract_ranks; "
             "print(autolora.__version__)")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -62,3 +62,12 @@ def test_unknown_attributes_are_an_attribute_error():
         assert "no_such_thing" in str(error)
     else:
         raise AssertionError("autolora.no_such_thing did not raise")
+
+
+def test_the_method_core_imports_no_pipeline_stage():
+    """autolora.core stands alone: beside itself, only the package's error types."""
+    for path in (REPO / "autolora" / "core").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autolora"):
+                assert node.module.startswith("autolora.core") or node.module == "autolora.errors", \
+                    f"{path.name} imports {node.module}"

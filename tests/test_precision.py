@@ -5,8 +5,8 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from autolora.training import predict
 from autolora.model import load_tokenizer
+from autolora.training import predict
 from autolora.training import autocast
 from tests.conftest import random_batch
 
@@ -36,13 +36,14 @@ def wide_selection_lora_bert(dtype):
     the finite difference moves each by ~3e-5, below bf16's spacing at these magnitudes."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    from autolora.model import inject_selection_lora
+    from autolora.core import AutoLoraConfig
+    from autolora.core.injection import inject_selection_lora
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=512, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                         intermediate_size=512, max_position_embeddings=64, num_labels=2, attn_implementation="eager")
     model = BertForSequenceClassification(config)
-    inject_selection_lora(model, max_rank=8, lora_alpha=16)
+    inject_selection_lora(model, AutoLoraConfig(max_rank=8, lora_alpha=16))
     torch.manual_seed(1)
     for name, param in model.named_parameters():
         if name.endswith("lora_B"):
@@ -53,8 +54,8 @@ def wide_selection_lora_bert(dtype):
 
 
 def second_order_hypergradient(model, bf16: bool, hypergradient_fp32: bool) -> torch.Tensor:
-    from autolora.bilevel import BilevelSearch
-    from autolora.model import lower_level_parameters, selection_parameters
+    from autolora.core.bilevel import BilevelSearch
+    from autolora.core.injection import lower_level_parameters, selection_parameters
 
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.0),

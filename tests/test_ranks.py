@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from autolora.ranks import extract_rank, extract_ranks, selection_weights
+from autolora.core.ranks import extract_rank, extract_ranks, selection_weights
 
 
 def test_uniform_alpha_keeps_every_component():
@@ -87,7 +87,7 @@ def test_the_extreme_budgets_are_met_and_impossible_ones_refused():
 
 
 def test_ranks_unchanged_over_the_last_logged_steps():
-    from autolora.ranks import ranks_unchanged
+    from autolora.core.ranks import ranks_unchanged
 
     wide, narrow = [1 / 4] * 4, [0.4, 0.4, 0.1, 0.1]  # ranks 4 and 2
     trajectory = {"weights": {"q": [narrow, wide, wide, wide], "v": [wide, wide, wide, wide]}}

@@ -4,8 +4,9 @@ import pytest
 import torch
 from peft import PeftModel, get_peft_model
 
+from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import TrainingError
-from autolora.retrain import adapted_ranks, check_ranks, count_trainable, lora_config_for_ranks
+from autolora.retrain import adapted_ranks, check_ranks, count_trainable
 from tests.conftest import random_batch
 
 Q0, V0, Q1, V1 = (f"bert.encoder.layer.{i}.attention.self.{m}" for i in (0, 1) for m in ("query", "value"))

@@ -30,10 +30,10 @@ from autolora.scoring.e2e import read_hypotheses, read_references, score_e2e_fil
 from autolora.scoring.meteor import MeteorStdio
 from autolora.scoring.mteval import tokenize_perl, tokenize_python
 from autolora.scoring.nist import PyMtevalNist
+from autolora.scoring.nltk_tok import nltk_tokenize
 from autolora.scoring.ptb import ptb_tokenize
 from autolora.scoring.rouge import corpus_rouge_l, lcs_length
 from autolora.scoring.ter import _EditDistance, ter
-from autolora.scoring.nltk_tok import nltk_tokenize
 from autolora.scoring.webnlg import (corpus_ter, load_split, perl_lines, score_webnlg_files,
                                      webnlg_bleu)
 

@@ -1,0 +1,27 @@
+"""The README's code: "Using AutoLoRA on your own model" runs as printed, on a tiny BERT."""
+
+import re
+
+import torch
+from peft import PeftModel
+
+from tests.conftest import REPO, random_batch
+
+
+def readme_block(heading: str) -> str:
+    section = (REPO / "README.md").read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_own_model_example_searches_ranks_and_builds_their_peft_model(tiny_bert):
+    code = readme_block("Using AutoLoRA on your own model")
+    assert "from autolora.core import" in code and "autolora.retrain" not in code  # the core and PEFT only
+    batches = [random_batch(seed) for seed in range(4)]
+    namespace = {"model": tiny_bert(dtype=torch.float32), "train_loader": batches[:2], "val_loader": batches[2:]}
+    exec(compile(code, "README.md", "exec"), namespace)
+    ranks, retrained = namespace["ranks"], namespace["retrained"]
+    assert set(ranks) == {f"bert.encoder.layer.{layer}.attention.self.{matrix}"
+                          for layer in (0, 1) for matrix in ("query", "value")}
+    assert all(1 <= rank <= 8 for rank in ranks.values())
+    assert isinstance(retrained, PeftModel)
+    assert retrained.peft_config["default"].rank_pattern == {re.escape(name): rank for name, rank in ranks.items()}
