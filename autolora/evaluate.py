@@ -13,7 +13,8 @@ Every metric is computed through the repository's Hugging Face ``evaluate`` modu
 pipeline's numbers and a user's ``evaluate.load`` of the same folder come from the same code.
 
 Every example of the evaluation split is scored; the predictions file holds one line per
-example (GLUE), sentence (NER) or record (data-to-text), in split order.
+example (GLUE), sentence (NER) or record (data-to-text), in split order. The no_retrain ablation
+scores the search model itself the same way (``run_no_retrain``).
 """
 
 from __future__ import annotations
@@ -24,32 +25,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import load_from_disk
-from tqdm import tqdm
 
 from autolora import atomic
+from autolora.adapters import load_adapter
+from autolora.core.injection import head_modules, selection_modules
+from autolora.core.ranks import resolved_threshold, selected_components
 from autolora.download import read_provenance
 from autolora.generate import generate_texts
 from autolora.metrics import load_metric, trivial_baseline
-from autolora.model import load_tokenizer, model_source
+from autolora.model import inject_search_lora, load_search_state, load_task_model, load_tokenizer, model_source
 from autolora.ner import tag_names, words_from_windows
 from autolora.nlg_data import column_lists, e2e_reference_groups, webnlg_reference_groups
-from autolora.retrain import load_adapter
 from autolora.tasks import get_spec
-from autolora.training import autocast, make_loader, pick_device, predict, to_device
+from autolora.training import autocast, pick_device, predict, predict_tokens, seed_everything
 
 
 @torch.no_grad()
-def predict_tokens(model, dataset, tokenizer, batch_size: int, device) -> list[np.ndarray]:
-    """The predicted tag id at every position of every window, in dataset order."""
-    model.to(device).eval()
-    outputs = []
-    for batch in tqdm(make_loader(dataset, tokenizer, batch_size, shuffle=False, seed=0), desc="predict", mininterval=10):
-        batch.pop("labels", None)
-        tag_ids = model(**to_device(batch, device)).logits.argmax(-1).cpu().numpy()
-        outputs.extend(tag_ids)
-    return outputs
-
-
 def evaluate_glue(model, tokenizer, tokenized_dir, prepared_dir, config, device):
     evaluation = load_from_disk(str(tokenized_dir))["eval"]
     predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
@@ -182,3 +173,57 @@ def _per_epoch_fields(log: dict, main_metric: str) -> dict:
         return {}
     return {"epoch_metrics": log["epoch_metrics"], "best_epoch": best_epoch(log["epoch_metrics"], main_metric)}
 
+
+# ---- the no_retrain ablation: the search model itself, evaluated with only the components the
+# threshold keeps, to measure what retraining with the found ranks adds. The search job saved its
+# trained selection LoRA (A, B, α) and head (``search_state.safetensors``); the model is rebuilt as
+# the search built it, that state loaded, and every dropped rank-1 component j of a module (w_j
+# below λ, w from the ranks stage's rank form) zeroed: row j of lora_A and column j of lora_B. The
+# kept components keep their searched weights w_j.
+
+
+def kept_components(alphas: dict[str, list[float]], threshold: float, form: str) -> dict[str, list[bool]]:
+    """Per module, which of its k components reach the threshold (the ranks stage's rule)."""
+    return {name: selected_components(alpha, threshold, form).tolist() for name, alpha in alphas.items()}
+
+
+@torch.no_grad()
+def zero_dropped_components(model, kept: dict[str, list[bool]]) -> None:
+    """Zero row j of lora_A and column j of lora_B of every component j that is not kept."""
+    modules = selection_modules(model)
+    if set(modules) != set(kept):
+        raise ValueError(f"kept components name other modules than the model has: {sorted(set(modules) ^ set(kept))[:4]}")
+    for name, module in modules.items():
+        dropped = ~torch.tensor(kept[name], device=module.lora_A.device)
+        module.lora_A[dropped] = 0.0
+        module.lora_B[:, dropped] = 0.0
+
+
+def kept_parameter_count(model, kept: dict[str, list[bool]]) -> int:
+    """What the kept components would cost as plain LoRA: r (in + out) per module."""
+    modules = selection_modules(model)
+    return sum(sum(kept[name]) * (module.lora_A.shape[1] + module.lora_B.shape[0]) for name, module in modules.items())
+
+
+def head_parameter_count(model) -> int:
+    return sum(p.numel() for name in head_modules(model) for p in model.get_submodule(name).parameters())
+
+
+def run_no_retrain(tokenized_dir, prepared_dir, search_json, state_path, config: dict, seed: int, out_json,
+                   predictions_path) -> dict:
+    """Evaluate the search model with its dropped components zeroed; write the metrics record."""
+    seed_everything(seed)
+    search = json.loads(Path(search_json).read_text())
+    model = load_task_model(config)
+    inject_search_lora(model, config["search"], config["lora"])
+    load_search_state(model, state_path)
+    threshold = resolved_threshold(search["k"], config["ranks"]["threshold"])
+    kept = kept_components(search["alpha"], threshold, config["ranks"]["form"])
+    zero_dropped_components(model, kept)
+    log = {
+        "ranks": {name: sum(mask) for name, mask in kept.items()},
+        "trainable_params": {"lora": kept_parameter_count(model, kept), "head": head_parameter_count(model)},
+        "n_train": search["n_search_train"],
+    }
+    return score_model(model, log, tokenized_dir, prepared_dir, config, seed, out_json, predictions_path,
+                       {"threshold": threshold, "form": config["ranks"]["form"]})

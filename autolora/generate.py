@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
-from autolora.tokenize import prompt_ids
+from autolora.nlg_data import prompt_ids
 
 
 def pad_left(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,15 +21,13 @@ import torch
 from datasets import load_from_disk
 
 from autolora import atomic
-from autolora.evaluate import predict_tokens
+from autolora.adapters import load_adapter
 from autolora.metrics import glue_metrics
 from autolora.methods import uniform_rank
 from autolora.model import load_tokenizer, model_source
 from autolora.ner import IGNORE_LABEL, ner_metrics, tag_names
-from autolora.retrain import load_adapter
-from autolora.search import split_for_search
 from autolora.tasks import get_spec
-from autolora.training import autocast, make_loader, pick_device, predict, to_device
+from autolora.training import autocast, make_loader, pick_device, predict, predict_tokens, split_for_search, to_device
 
 VALIDATION_LOSS = "validation_loss"
 

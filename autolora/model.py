@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
-from autolora.core.injection import HEAD_MODULES
+from autolora import atomic
+from autolora.checkpoint import trainable_parameters
+from autolora.core import AutoLoraConfig
+from autolora.core.injection import HEAD_MODULES, inject_selection_lora
 from autolora.errors import ConfigError
 
 @dataclass(frozen=True)
@@ -168,3 +172,30 @@ def cache_causal_lm(name: str, out_dir: str | Path) -> None:
     with atomic.directory(out_dir) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+
+
+# ---- the search's model: selection LoRA as the search puts it on, and its saved state
+
+def inject_search_lora(model, settings: dict, lora: dict) -> list[str]:
+    """Selection LoRA as the search puts it on the model (also how its saved state is reloaded)."""
+    return inject_selection_lora(model, AutoLoraConfig(
+        targets=tuple(lora["targets"]), max_rank=lora["max_rank"], lora_alpha=lora["alpha"],
+        dropout=settings["lora_dropout"], alpha_init=settings["alpha_init"], train_head=settings["train_head"],
+    ))
+
+
+def save_search_state(model, path: str | Path) -> None:
+    """The trained search model's own tensors (selection LoRA A, B, α and the head), for the
+    no_retrain ablation: the frozen base is reloaded from the pretrained model."""
+    tensors = {name: p.detach().cpu().contiguous() for name, p in trainable_parameters(model).items()}
+    atomic.replace_file(path, lambda temporary: save_file(tensors, temporary))
+
+
+def load_search_state(model, path: str | Path) -> None:
+    """Put a saved search state into a model built as the search built it (strictly: every
+    trainable tensor must be in the file and nothing else)."""
+    tensors = load_file(str(path))
+    expected = set(trainable_parameters(model))
+    if set(tensors) != expected:
+        raise ValueError(f"{path}: its tensors differ from the search model's: {sorted(set(tensors) ^ expected)[:4]}")
+    model.load_state_dict(tensors, strict=False)

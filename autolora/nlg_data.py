@@ -444,3 +444,22 @@ def webnlg_reference_groups(test_dataset: Dataset, split: str = "all",
         kept = texts[:max_refs]
         refs.append(kept + [kept[0]] * (max_refs - len(kept)))
     return prompts, refs
+
+
+DATA_TO_TEXT_INSTRUCTION = "Write the data as text."
+
+
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """The conditioning part of a data-to-text example; decoding starts right after it.
+
+    A model with a chat template (an instruct model such as SmolLM2-Instruct) gets the record as
+    a user turn and the opening of the assistant turn, the format it was tuned on: with a bare
+    EOS separator it first wants to close the turn ("<|im_end|>\n"), and a short fine-tune then
+    decodes empty texts. A plain LM (GPT-2) gets the record and EOS, as LoRA's GPT-2 data puts
+    <|endoftext|> between record and text. Either way the target is followed by EOS.
+    """
+    if tokenizer.chat_template:
+        # A short system turn of our own: the template's default one would add ~20 tokens.
+        turns = [{"role": "system", "content": DATA_TO_TEXT_INSTRUCTION}, {"role": "user", "content": prompt}]
+        return tokenizer.apply_chat_template(turns, tokenize=True, add_generation_prompt=True, return_dict=False)
+    return tokenizer(prompt, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]

@@ -19,11 +19,9 @@ whole model (in the same ``adapter`` folder the rules expect).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +31,7 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from autolora import atomic, split_adapter
+from autolora.adapters import save_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import stage_view
 from autolora.core.injection import head_modules, target_matrix_names
@@ -41,7 +40,6 @@ from autolora.errors import ConfigError, TrainingError
 from autolora.methods import ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, ADALORA_TRAINING, FULL, entry_of
 from autolora.metrics import glue_metrics
 from autolora.model import load_task_model, load_tokenizer, model_source
-from autolora.search import split_for_search
 from autolora.training import (
     autocast,
     check_finite,
@@ -49,6 +47,7 @@ from autolora.training import (
     pick_device,
     predict,
     seed_everything,
+    split_for_search,
     to_device,
 )
 
@@ -175,14 +174,6 @@ def build_full_model(config: dict):
 def training_of(config: dict) -> str:
     """How the job's method trains (``autolora.methods``): LORA, ADALORA_TRAINING or FULL."""
     return entry_of(config["method"]).trains
-
-
-def save_adapter(model, out_dir, config: dict) -> None:
-    if isinstance(model, PeftModel) or training_of(config) == FULL:
-        model.save_pretrained(str(out_dir))
-        sort_target_modules(Path(out_dir) / "adapter_config.json")
-    else:
-        split_adapter.save_split_adapter(model, out_dir, config["lora"]["alpha"], config["model"]["name"])
 
 
 def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
@@ -322,25 +313,3 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     }
     atomic.write_json(log_json, record)
     return record
-
-
-def sort_target_modules(adapter_config: Path) -> None:
-    """PEFT writes ``target_modules`` from a set, in a different order each run: sorted, two
-    runs with the same seed give byte-identical adapters."""
-    if not adapter_config.exists():  # full fine-tuning saves a model, not an adapter
-        return
-    settings = json.loads(adapter_config.read_text())
-    if isinstance(settings.get("target_modules"), list):
-        settings["target_modules"] = sorted(settings["target_modules"])
-        adapter_config.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
-
-
-def load_adapter(config: dict, adapter_dir: str | Path):
-    """The retrained model back from its saved adapter (what evaluation and users load); for
-    full fine-tuning, the saved model itself."""
-    if training_of(config) == FULL:
-        return load_task_model({**config, "model": {**config["model"], "converted": str(adapter_dir)}})
-    base = load_task_model(config)
-    if split_adapter.is_split_adapter(adapter_dir):
-        return split_adapter.load_split_adapter(base, adapter_dir)
-    return PeftModel.from_pretrained(base, str(adapter_dir))

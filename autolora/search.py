@@ -12,48 +12,26 @@ from pathlib import Path
 
 import torch
 from datasets import load_from_disk
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from autolora import atomic
 from autolora.config import stage_view
+from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.injection import lower_level_parameters, raw_alphas, selection_parameters, selection_weights
 from autolora.core.ranks import ranks_unchanged
-from autolora.checkpoint import (
-    Checkpointer,
-    EndlessBatches,
-    EpochBatches,
-    checkpoint_folder_for,
-    job_fingerprint,
-    trainable_parameters,
-)
-from autolora.core import AutoLoraConfig
-from autolora.core.injection import inject_selection_lora, lower_level_parameters, raw_alphas, selection_parameters, selection_weights
-from autolora.model import load_task_model, load_tokenizer, model_source
+from autolora.model import inject_search_lora, load_task_model, load_tokenizer, model_source, save_search_state
 from autolora.training import (
     autocast,
     check_finite,
     make_loader,
     pick_device,
     seed_everything,
+    split_for_search,
     to_device,
 )
 
 LOWER_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-
-
-def split_for_search(train, val_fraction: float, seed: int):
-    """Seeded (search-train, search-validation) split of the task's training set."""
-    parts = train.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)
-    return parts["train"], parts["test"]
-
-
-def inject_search_lora(model, settings: dict, lora: dict) -> list[str]:
-    """Selection LoRA as the search puts it on the model (also how its saved state is reloaded)."""
-    return inject_selection_lora(model, AutoLoraConfig(
-        targets=tuple(lora["targets"]), max_rank=lora["max_rank"], lora_alpha=lora["alpha"],
-        dropout=settings["lora_dropout"], alpha_init=settings["alpha_init"], train_head=settings["train_head"],
-    ))
 
 
 def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list[str]]:
@@ -103,23 +81,6 @@ class Trajectory:
 def is_stable(trajectory: Trajectory, last: int | None) -> bool:
     """``search.stop_when_stable``: whether the logged ranks have settled (never when it is null)."""
     return last is not None and ranks_unchanged(trajectory.record, last)
-
-
-def save_search_state(model, path: str | Path) -> None:
-    """The trained search model's own tensors (selection LoRA A, B, α and the head), for the
-    no_retrain ablation: the frozen base is reloaded from the pretrained model."""
-    tensors = {name: p.detach().cpu().contiguous() for name, p in trainable_parameters(model).items()}
-    atomic.replace_file(path, lambda temporary: save_file(tensors, temporary))
-
-
-def load_search_state(model, path: str | Path) -> None:
-    """Put a saved search state into a model built as the search built it (strictly: every
-    trainable tensor must be in the file and nothing else)."""
-    tensors = load_file(str(path))
-    expected = set(trainable_parameters(model))
-    if set(tensors) != expected:
-        raise ValueError(f"{path}: its tensors differ from the search model's: {sorted(set(tensors) ^ expected)[:4]}")
-    model.load_state_dict(tensors, strict=False)
 
 
 def search_loop(search: BilevelSearch, train_batches: EpochBatches, val_batches: EndlessBatches, settings: dict,

@@ -2,7 +2,7 @@
 
 * GLUE: (text_a, text_b) pairs, truncated to max_length as the paper's code does.
 * Data-to-text: ``prompt target EOS`` for a causal LM (the prompt in the model's chat format, or
-  ``record EOS`` for a plain LM: ``prompt_ids``), labels -100 on the prompt part, so the loss
+  ``record EOS`` for a plain LM: ``autolora.nlg_data.prompt_ids``), labels -100 on the prompt part, so the loss
   covers the target tokens (and the closing EOS that teaches the model to stop).
   Nothing is truncated: a row longer than max_length is an error naming it.
 * NER: words → sub-tokens in windows (``autolora.ner.encode_words``), labels on each word's first
@@ -19,9 +19,9 @@ from autolora import atomic
 from autolora.errors import DataError
 from autolora.model import load_tokenizer
 from autolora.ner import IGNORE_LABEL, encode_words
+from autolora.nlg_data import prompt_ids
 
 TEXT_COLUMNS = ("text_a", "text_b")
-DATA_TO_TEXT_INSTRUCTION = "Write the data as text."
 
 
 def tokenize_pairs(dataset: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
@@ -34,22 +34,6 @@ def tokenize_pairs(dataset: DatasetDict, tokenizer, max_length: int) -> DatasetD
         return encoded
 
     return dataset.map(encode, batched=True, remove_columns=[*TEXT_COLUMNS, "label"], desc="tokenising")
-
-
-def prompt_ids(tokenizer, prompt: str) -> list[int]:
-    """The conditioning part of a data-to-text example; decoding starts right after it.
-
-    A model with a chat template (an instruct model such as SmolLM2-Instruct) gets the record as
-    a user turn and the opening of the assistant turn, the format it was tuned on: with a bare
-    EOS separator it first wants to close the turn ("<|im_end|>\n"), and a short fine-tune then
-    decodes empty texts. A plain LM (GPT-2) gets the record and EOS, as LoRA's GPT-2 data puts
-    <|endoftext|> between record and text. Either way the target is followed by EOS.
-    """
-    if tokenizer.chat_template:
-        # A short system turn of our own: the template's default one would add ~20 tokens.
-        turns = [{"role": "system", "content": DATA_TO_TEXT_INSTRUCTION}, {"role": "user", "content": prompt}]
-        return tokenizer.apply_chat_template(turns, tokenize=True, add_generation_prompt=True, return_dict=False)
-    return tokenizer(prompt, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
 def tokenize_prompt_target(dataset: DatasetDict, tokenizer, max_length: int) -> DatasetDict:

@@ -86,3 +86,20 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
         logits = model(**to_device(batch, device)).logits
         outputs.append(logits.squeeze(-1) if is_regression else logits.argmax(-1))
     return torch.cat(outputs).float().cpu().numpy()  # float(): numpy has no bf16
+
+
+def split_for_search(train, val_fraction: float, seed: int):
+    """Seeded (search-train, search-validation) split of the task's training set."""
+    parts = train.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
+def predict_tokens(model, dataset, tokenizer, batch_size: int, device) -> list[np.ndarray]:
+    """The predicted tag id at every position of every window, in dataset order."""
+    model.to(device).eval()
+    outputs = []
+    for batch in tqdm(make_loader(dataset, tokenizer, batch_size, shuffle=False, seed=0), desc="predict", mininterval=10):
+        batch.pop("labels", None)
+        tag_ids = model(**to_device(batch, device)).logits.argmax(-1).cpu().numpy()
+        outputs.extend(tag_ids)
+    return outputs

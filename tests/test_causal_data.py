@@ -10,7 +10,8 @@ from autolora.errors import DataError
 from autolora.generate import generate_texts, pad_left
 from autolora.model import load_tokenizer
 from autolora.ner import IGNORE_LABEL
-from autolora.tokenize import prompt_ids, tokenize_prompt_target
+from autolora.nlg_data import prompt_ids
+from autolora.tokenize import tokenize_prompt_target
 from autolora.training import make_loader
 
 

@@ -14,7 +14,7 @@ from autolora.core.bilevel import BilevelSearch
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.grid import choose_rank, run_grid_choice
 from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, apply_method, entry_of, table_notes, uniform_rank
-from autolora.no_retrain import kept_components, zero_dropped_components
+from autolora.evaluate import kept_components, zero_dropped_components
 from autolora.ranks import uniform_rank_record
 from tests.conftest import REPO, random_batch
 from tests.test_config import TEST_CONFIG
@@ -136,7 +136,7 @@ def test_the_grid_keeps_the_chosen_candidates_ranks_and_records_the_choice(tmp_p
 
 
 def test_the_search_split_is_seeded_and_partitions_the_training_set():
-    from autolora.search import split_for_search
+    from autolora.training import split_for_search
 
     train = Dataset.from_dict({"tokens": [[str(i)] for i in range(100)], "tags": [[0]] * 100})
     first, again, other = (split_for_search(train, 0.1, seed) for seed in (3, 3, 4))

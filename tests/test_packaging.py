@@ -71,3 +71,20 @@ def test_the_method_core_imports_no_pipeline_stage():
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autolora"):
                 assert node.module.startswith("autolora.core") or node.module == "autolora.errors", \
                     f"{path.name} imports {node.module}"
+
+
+# The pipeline's stage modules (workflow/rules: one rule file per stage); what they share lives
+# in lower layers: the task registry and the families' data and metrics (tasks, download, ner,
+# nlg_data), models and adapters, training, checkpoints, metrics, the method registry, the core.
+STAGES = {"tokenize": "data", "search": "search", "ranks": "ranks", "grid": "ranks and evaluate", "retrain": "retrain",
+          "evaluate": "evaluate", "generate": "evaluate", "report": "report", "cost": "report",
+          "diagnostics": "report"}
+
+
+def test_stage_modules_do_not_import_other_stages():
+    for module, stage in STAGES.items():
+        tree = ast.parse((REPO / "autolora" / f"{module}.py").read_text())
+        imported = {node.module.removeprefix("autolora.") for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autolora.")}
+        crossing = {other for other in imported & set(STAGES) if STAGES[other] != stage}
+        assert not crossing, f"autolora/{module}.py ({stage}) imports the stage modules {sorted(crossing)}"

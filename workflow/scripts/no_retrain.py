@@ -1,6 +1,6 @@
 """Snakemake job: the no_retrain ablation (the search model with only its kept components)."""
+from autolora.evaluate import run_no_retrain
 from autolora.jobs import snakemake_job
-from autolora.no_retrain import run_no_retrain
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
