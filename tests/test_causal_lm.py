@@ -21,6 +21,7 @@ def prompt_batch(tokenizer):
     return {**batch, "labels": batch["input_ids"]}
 
 
+@pytest.mark.slow
 def test_cached_conversion_reloads_the_same_model(smollm2, tmp_path):
     model, tokenizer = smollm2
     cache_causal_lm(NAME, tmp_path / "smollm2")

@@ -70,7 +70,7 @@ def test_every_rule_declares_its_conda_env():
     for rule_file in (REPO / "workflow/rules").glob("*.smk"):
         for rule in rule_file.read_text().split("\nrule ")[1:]:
             name = rule.split(":")[0]
-            expected = "GPU_ENV" if "gpu=gpus," in rule else '"../envs/autolora-cpu.yaml"'
+            expected = "GPU_ENV" if "**gpu_job(" in rule else '"../envs/autolora-cpu.yaml"'
             assert f"conda:\n        {expected}\n" in rule, f"{rule_file.name}: rule {name}"
 
 

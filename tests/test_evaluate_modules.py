@@ -47,6 +47,7 @@ def test_bionlp_module_gives_the_committed_metrics_from_the_committed_prediction
 
 
 @needs_golden
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["e2e_example", "e2e_dev_template"])
 def test_e2e_module_matches_measure_scores(case):
     refs_path, hyp_path = e2e_paths(case)
@@ -57,6 +58,7 @@ def test_e2e_module_matches_measure_scores(case):
 
 
 @needs_golden
+@pytest.mark.slow
 def test_webnlg_module_splits_by_category_as_the_challenge_does():
     inputs = GOLDEN / "webnlg" / "inputs" / "all"
     refs = read_reference_folder(inputs)
@@ -88,6 +90,7 @@ def test_the_glue_module_refuses_an_unknown_task():
         load_metric("glue", "squad")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["e2e", "webnlg"])
 def test_nlg_modules_give_the_committed_metrics_from_the_committed_predictions(task, tmp_path):
     from datasets import load_from_disk

@@ -54,6 +54,7 @@ def same_search(a, b):
     return (a["alpha"], a["weights"], a["trajectory"], a["steps"]) == (b["alpha"], b["weights"], b["trajectory"], b["steps"])
 
 
+@pytest.mark.slow
 def test_a_search_killed_with_sigkill_resumes_to_the_uninterrupted_result(root):
     reference_json = root / "reference.json"
     reference = start_search(root, reference_json)
@@ -84,6 +85,7 @@ def test_a_search_killed_with_sigkill_resumes_to_the_uninterrupted_result(root):
     assert not (root / ".killed.json.checkpoint").exists()
 
 
+@pytest.mark.slow
 def test_a_killed_search_resumes_after_its_time_budget_was_raised(root, tmp_path):
     """The SLURM time limit hit, the user raises it (and edits retraining and decoding): the
     search's checkpoint still belongs to it, so it resumes instead of starting over."""

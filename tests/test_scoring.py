@@ -278,6 +278,7 @@ def e2e_scores(meteor):
     return {case: score_e2e_files(*e2e_paths(case), meteor=meteor) for case in E2E_INPUTS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(E2E_INPUTS))
 def test_e2e_matches_measure_scores_python(e2e_scores, case):
     expected = golden_case("e2e", f"{case}__python")["metrics"]
@@ -333,6 +334,7 @@ def test_e2e_segment_scores_of_example(meteor):
 WEBNLG_FULL_PATH_CASES = ["webnlg_template_unseen", "webnlg_template_loratok_seen"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", WEBNLG_FULL_PATH_CASES)
 def test_webnlg_matches_generation_eval(case):
     require_shared(GOLDEN)
@@ -343,6 +345,7 @@ def test_webnlg_matches_generation_eval(case):
     assert got["TER"] == pytest.approx(expected["TER"], abs=1e-12, rel=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", WEBNLG_CASES)
 def test_webnlg_meteor_and_ter(meteor, case):
     refs, hyps = load_split(*webnlg_paths(case))
@@ -353,6 +356,7 @@ def test_webnlg_meteor_and_ter(meteor, case):
     assert corpus_ter(tok_hyps, tok_refs) == pytest.approx(expected["TER"], abs=1e-12, rel=0)
 
 
+@pytest.mark.slow
 def test_nist_of_empty_outputs_is_undefined_like_the_official_scorer():
     from autolora.scoring import UndefinedMetric, score_e2e
 
@@ -363,6 +367,7 @@ def test_nist_of_empty_outputs_is_undefined_like_the_official_scorer():
     assert scores["NIST"] is None and scores["BLEU"] < 1e-6
 
 
+@pytest.mark.slow
 def test_webnlg_meteor_takes_an_empty_last_output_and_all_empty_is_undefined():
     from autolora.scoring import UndefinedMetric, score_webnlg
 

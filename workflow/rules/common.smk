@@ -160,9 +160,9 @@ def method_log(stage, method="{method}"):
 
 
 GRID_RUNS = grid_runs(config["grid_ranks"])
-# The methods each rule serves, from the method registry (autolora.methods): its wildcard
-# constraints, so that a new entry needs no rule edit. AutoLoRA's own jobs write to the job
-# folder through rules of their own (`use rule`), so no pattern includes it.
+# Which methods each rule serves (its wildcard constraint) comes from the method registry in
+# autolora.methods, so that a new entry needs no rule edit. AutoLoRA's own jobs write to the
+# job folder through rules of their own (`use rule`), so no pattern includes it.
 OWN_SEARCH_METHODS = pattern_where(lambda method: method.ranks == OWN_SEARCH)
 SEARCHED_RANK_METHODS = pattern_where(
     lambda method: method.ranks in (OWN_SEARCH, AUTOLORA_SEARCH)
