@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets import DatasetDict, load_from_disk
+from datasets import DatasetDict
 
 from autolora import atomic
+from autolora.download import load_prepared
 from autolora.errors import DataError
 from autolora.model import load_tokenizer
 from autolora.ner import IGNORE_LABEL, encode_words
@@ -74,7 +75,7 @@ TOKENIZERS = {"glue": tokenize_pairs, "nlg": tokenize_prompt_target, "ner": toke
 
 def tokenize_prepared(prepared_dir: str | Path, model_name: str, max_length: int, family: str,
                       out_dir: str | Path) -> None:
-    dataset = load_from_disk(str(prepared_dir))
+    dataset, _ = load_prepared(prepared_dir)  # a folder the prepare stage did not write is an error naming it
     tokenized = TOKENIZERS[family](dataset, load_tokenizer(model_name), max_length)
     with atomic.directory(out_dir) as staging:
         tokenized.save_to_disk(str(staging))
