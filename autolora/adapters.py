@@ -10,12 +10,12 @@ from pathlib import Path
 from peft import PeftModel
 
 from autolora import split_adapter
-from autolora.methods import FULL, entry_of
+from autolora.methods import FULL, training_of
 from autolora.model import load_task_model
 
 
 def save_adapter(model, out_dir, config: dict) -> None:
-    if isinstance(model, PeftModel) or entry_of(config["method"]).trains == FULL:
+    if isinstance(model, PeftModel) or training_of(config["method"]) == FULL:
         model.save_pretrained(str(out_dir))
         sort_target_modules(Path(out_dir) / "adapter_config.json")
     else:
@@ -36,7 +36,7 @@ def sort_target_modules(adapter_config: Path) -> None:
 def load_adapter(config: dict, adapter_dir: str | Path):
     """The retrained model back from its saved adapter (what evaluation and users load); for
     full fine-tuning, the saved model itself."""
-    if entry_of(config["method"]).trains == FULL:
+    if training_of(config["method"]) == FULL:
         return load_task_model({**config, "model": {**config["model"], "converted": str(adapter_dir)}})
     base = load_task_model(config)
     if split_adapter.is_split_adapter(adapter_dir):

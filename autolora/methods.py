@@ -57,6 +57,8 @@ AUTOLORA_RANKS = "autolora_ranks"  # AutoLoRA's ranks.json itself (AdaLoRA's bud
 LORA, ADALORA_TRAINING, FULL = "lora", "adalora", "full"
 # How it is scored (``Method.scored_by``): the evaluation split, or the grid's search-validation.
 EVALUATE, GRID_VALIDATE, SEARCH_MODEL = "evaluate", "grid_validate", "search_model"
+# The config's search_variants: ``search_<name>``.
+SEARCH_VARIANT_PATTERN = r"search_([a-z0-9][a-z0-9_]*)"
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ REGISTRY = (
         "matrices in model order)")),
     Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, allocate=_random_allocation, note=_control_note(
         RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
-    Method("search_<name>", r"search_([a-z0-9][a-z0-9_]*)", ranks=OWN_SEARCH, selectable=False),
+    Method("search_<name>", SEARCH_VARIANT_PATTERN, ranks=OWN_SEARCH, selectable=False),
     Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta),
     Method(FIRST_ORDER, FIRST_ORDER, ranks=OWN_SEARCH, selectable=False,
            configure=_set("search", "hypergradient", "first_order")),
@@ -167,12 +169,19 @@ ABLATION_METHODS = {"no_meta": NO_META, "first_order": FIRST_ORDER, "normalized"
                     "no_retrain": NO_RETRAIN}
 
 
-def lookup(method: str) -> tuple[Method, re.Match]:
-    """The registry entry a method name belongs to, and the match of its name."""
+def _find(method: str) -> tuple[Method, re.Match] | None:
     for entry in REGISTRY:
         if match := entry.matches(method):
             return entry, match
-    raise KeyError(f"no method {method!r} in autolora.methods.REGISTRY")
+    return None
+
+
+def lookup(method: str) -> tuple[Method, re.Match]:
+    """The registry entry a method name belongs to, and the match of its name."""
+    found = _find(method)
+    if found is None:
+        raise KeyError(f"no method {method!r} in autolora.methods.REGISTRY")
+    return found
 
 
 def entry_of(method: str) -> Method:
@@ -180,7 +189,12 @@ def entry_of(method: str) -> Method:
 
 
 def is_method(method: str) -> bool:
-    return any(entry.matches(method) for entry in REGISTRY)
+    return _find(method) is not None
+
+
+def training_of(method: str) -> str | None:
+    """How a method trains: LORA, ADALORA_TRAINING, FULL, or None (no training of its own)."""
+    return entry_of(method).trains
 
 
 def pattern_where(predicate: Callable[[Method], bool], *, without: tuple[str, ...] = (AUTOLORA,)) -> str:
@@ -191,10 +205,8 @@ def pattern_where(predicate: Callable[[Method], bool], *, without: tuple[str, ..
 
 def uniform_rank(method: str) -> int | None:
     """r of ``lora_r{r}`` and of a grid candidate ``grid_r{r}``; None for any other method."""
-    if not is_method(method):
-        return None
-    entry, match = lookup(method)
-    return int(match.group(1)) if entry.ranks == UNIFORM else None
+    found = _find(method)
+    return int(found[1].group(1)) if found is not None and found[0].ranks == UNIFORM else None
 
 
 def search_variant_method(name: str) -> str:
@@ -203,13 +215,14 @@ def search_variant_method(name: str) -> str:
 
 def search_variant_name(method: str) -> str | None:
     """``name`` of a ``search_<name>`` method; None for any other method."""
-    match = re.fullmatch(r"search_([a-z0-9][a-z0-9_]*)", method)
+    match = re.fullmatch(SEARCH_VARIANT_PATTERN, method)
     return match.group(1) if match else None
 
 
 def runs_own_search(method: str) -> bool:
     """AutoLoRA, the ablations with a search of their own, and the search variants."""
-    return is_method(method) and entry_of(method).ranks == OWN_SEARCH
+    found = _find(method)
+    return found is not None and found[0].ranks == OWN_SEARCH
 
 
 def threshold_label(units_of_one_over_k: float) -> str:
@@ -222,7 +235,8 @@ def grid_runs(grid_ranks: list[int]) -> list[str]:
 
 
 def is_grid_run(method: str) -> bool:
-    return is_method(method) and entry_of(method).train_split == "search_train"
+    found = _find(method)
+    return found is not None and found[0].train_split == "search_train"
 
 
 def ablation_methods(ablations: list[str], thresholds: list[float]) -> list[str]:

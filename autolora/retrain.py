@@ -37,7 +37,14 @@ from autolora.config import stage_view
 from autolora.core.injection import head_modules, target_matrix_names
 from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import ConfigError, TrainingError
-from autolora.methods import ADALORA_TFINAL_FRACTION, ADALORA_TINIT_FRACTION, ADALORA_TRAINING, FULL, entry_of
+from autolora.methods import (
+    ADALORA_TFINAL_FRACTION,
+    ADALORA_TINIT_FRACTION,
+    ADALORA_TRAINING,
+    FULL,
+    is_grid_run,
+    training_of,
+)
 from autolora.metrics import glue_metrics
 from autolora.model import load_task_model, load_tokenizer, model_source
 from autolora.training import (
@@ -171,11 +178,6 @@ def build_full_model(config: dict):
     return load_task_model(config).requires_grad_(True)
 
 
-def training_of(config: dict) -> str:
-    """How the job's method trains (``autolora.methods``): LORA, ADALORA_TRAINING or FULL."""
-    return entry_of(config["method"]).trains
-
-
 def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
                checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None,
                precision: str = "auto", score_epoch: Callable[[], dict] | None = None
@@ -242,7 +244,7 @@ def training_rows(tokenized_dir, config: dict, seed: int):
     """The whole training set; a grid candidate gets the search-train split only, since the
     search-validation split scores it (the grid's chosen rank then trains on all of it)."""
     train = load_from_disk(str(tokenized_dir))["train"]
-    if entry_of(config["method"]).train_split == "search_train":
+    if is_grid_run(config["method"]):
         return split_for_search(train, config["search"]["val_fraction"], seed)[0]
     return train
 
@@ -250,18 +252,18 @@ def training_rows(tokenized_dir, config: dict, seed: int):
 def build_method_model(config: dict, ranks_record: dict | None, total_steps: int):
     """(model, what to run after each update, what to record) for the job's method; the ranks
     record is the method's own, or AutoLoRA's for adalora (its budget)."""
-    if training_of(config) == ADALORA_TRAINING:
+    if training_of(config["method"]) == ADALORA_TRAINING:
         model, budget = build_adalora_model(config, ranks_record, total_steps)
         return model, model.base_model.update_and_allocate, {"adalora": budget}
-    if training_of(config) == FULL:
+    if training_of(config["method"]) == FULL:
         return build_full_model(config), None, {}
     return build_lora_model(config, ranks_record["ranks"]), None, {}
 
 
 def trained_ranks(model, config: dict) -> dict[str, int]:
-    if training_of(config) == ADALORA_TRAINING:
+    if training_of(config["method"]) == ADALORA_TRAINING:
         return adalora_kept_ranks(model)
-    if training_of(config) == FULL:
+    if training_of(config["method"]) == FULL:
         return {}
     return adapted_ranks(model)
 
@@ -269,7 +271,7 @@ def trained_ranks(model, config: dict) -> dict[str, int]:
 def trainable_counts(model, config: dict) -> dict[str, int]:
     """LoRA, head and bias parameters; for full fine-tuning ``all`` as well, the count it reports."""
     counts = count_trainable(model)
-    if training_of(config) == FULL:
+    if training_of(config["method"]) == FULL:
         counts["all"] = sum(counts.values())
     return counts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autolora.core.layer import ALPHA_INITS
-from autolora.core.ranks import RANK_FORMS
+from autolora.core.ranks import RANK_FORMS, resolved_threshold
 
 
 @dataclass(frozen=True)
@@ -59,4 +59,4 @@ class AutoLoraConfig:
     @property
     def rank_threshold(self) -> float:
         """λ: ``threshold``, or 1/k where it is None."""
-        return 1.0 / self.max_rank if self.threshold is None else self.threshold
+        return resolved_threshold(self.max_rank, self.threshold)

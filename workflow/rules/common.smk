@@ -17,6 +17,7 @@ from autolora.methods import (
     grid_runs,
     methods_of_task,
     pattern_where,
+    runs_own_search,
     search_variant_name,
 )
 from autolora.model import needs_conversion
@@ -286,7 +287,7 @@ def table_tasks(table):
 
 def ablation_search(wildcards):
     """A searched method's own search; the rank-rule ablations read AutoLoRA's."""
-    if entry_of(wildcards.method).ranks == OWN_SEARCH:
+    if runs_own_search(wildcards.method):
         return f"{method_dir(**wildcards)}/search.json"
     return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/search.json"
 
