@@ -11,7 +11,8 @@ from pathlib import Path
 from autolora.download import CHECKSUM_FILE
 from autolora.errors import ConfigError
 from autolora.methods import REGISTRY, apply_method, search_variant_method, search_variant_name
-from autolora.tasks import get_spec
+from autolora.own_task import check_entry
+from autolora.tasks import get_spec, register_own_tasks
 
 # autolora.core.bilevel's, repeated so that validating a config does not import torch (a test checks
 # that the two agree).
@@ -35,6 +36,10 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     config["task_overrides"] = overrides
     config["search_variants"] = variants
     _check_integers(config, _load_schema(schema))
+    for name, entry in config["own_tasks"].items():
+        check_entry(name, entry, base_dir)
+    register_own_tasks(config["own_tasks"])
+    _check_task_names(config)
     _check_tasks_in_overrides(config)
     _check_methods(config)
     _check_method_tasks(config)
@@ -93,6 +98,14 @@ def _describe_validation_error(exc: Exception) -> str:
     return f"invalid config: {cause}"
 
 
+def _check_task_names(config: dict) -> None:
+    for index, task in enumerate(config["tasks"]):
+        try:
+            get_spec(task)
+        except ConfigError as exc:
+            raise ConfigError(f"config key tasks.{index}: {exc}") from None
+
+
 def _check_tasks_in_overrides(config: dict) -> None:
     unused = sorted(set(config["task_overrides"]) - set(config["tasks"]))
     if unused:
@@ -146,11 +159,11 @@ def _check_eval_every_epoch(task_settings: dict) -> None:
 
 
 def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
-    data = task_settings["data"]
-    if data["source"] != "mirror":
+    data, spec = task_settings["data"], get_spec(task_settings["task"])
+    if data["source"] != "mirror" or spec.own:
         return
     mirror = Path(base_dir) / data["mirror"]
-    folder = get_spec(task_settings["task"]).mirror_folder
+    folder = spec.mirror_folder
     if not (mirror / folder).is_dir():
         raise ConfigError(f"config key data.mirror: {mirror} has no {folder}/ folder for task "
                           f"{task_settings['task']} (see README, 'Data')")
@@ -191,13 +204,16 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     spec = get_spec(task)
     merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
                   num_labels=spec.num_labels)
+    if spec.own:  # every job of the task reads it: each process registers it (autolora.jobs)
+        merged["own_task"] = copy.deepcopy(config["own_tasks"][task])
     return apply_method(merged, method)
 
 
 # What each stage's jobs read from their config view (``task_config``). A job's Snakemake params
 # and its checkpoint fingerprint hold exactly this: a change anywhere else (retraining epochs,
 # cluster time limits, decoding) reruns none of its jobs and does not void its checkpoints. An
-# entry names a top-level field or section, or with a dot one key of a section.
+# entry names a top-level field or section, or with a dot one key of a section. An own task's
+# definition (files, columns, labels, metric) is part of every view of its jobs.
 MODEL_JOB = ("task", "family", "num_labels", "device", "precision", "model")
 STAGE_INPUTS = {
     "prepare": ("task", "data"),
@@ -219,7 +235,7 @@ def config_digest(settings: dict) -> str:
 
 def stage_view(settings: dict, stage: str) -> dict:
     """The part of a job's config view that ``stage`` reads."""
-    view = {}
+    view = {"own_task": copy.deepcopy(settings["own_task"])} if "own_task" in settings else {}
     for entry in STAGE_INPUTS[stage]:
         section, _, key = entry.partition(".")
         if key:

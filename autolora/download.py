@@ -62,9 +62,14 @@ class GlueTask:
 
     def features(self) -> Features:
         """The normalised schema; both sources are cast to it so their outputs compare equal."""
-        label = Value("float32") if self.is_regression else ClassLabel(names=list(self.label_names))
-        return Features({"idx": Value("int32"), "text_a": Value("string"),
-                         "text_b": Value("string"), "label": label})
+        return sentence_features(self.label_names)
+
+
+def sentence_features(label_names: tuple[str, ...] | None) -> Features:
+    """The schema of a sentence(-pair) task: class ids into ``label_names``, or a float score
+    where they are None (regression)."""
+    label = Value("float32") if label_names is None else ClassLabel(names=list(label_names))
+    return Features({"idx": Value("int32"), "text_a": Value("string"), "text_b": Value("string"), "label": label})
 
 
 GLUE_TASKS: dict[str, GlueTask] = {

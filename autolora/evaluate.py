@@ -46,7 +46,8 @@ def evaluate_glue(model, tokenizer, tokenized_dir, prepared_dir, config, device)
     predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
                           is_regression=config["num_labels"] == 1)
     labels = np.asarray(evaluation["labels"])
-    metrics = load_metric("glue", config["task"]).compute(predictions=predictions, references=labels)
+    metrics = load_metric("glue", get_spec(config["task"]).metric_config).compute(predictions=predictions,
+                                                                                  references=labels)
     # 9 significant digits: a float32 score (STS-B) reads back exactly, so do the metrics.
     return metrics, [f"{p:.9g}" for p in predictions]
 
@@ -57,7 +58,7 @@ def glue_trivial_baseline(tokenized_dir, config) -> dict:
     if config["family"] != "glue":
         return {}
     labels = load_from_disk(str(tokenized_dir))["eval"]["labels"]
-    return {"trivial_baseline": trivial_baseline(config["task"], labels)}
+    return {"trivial_baseline": trivial_baseline(get_spec(config["task"]).metric_config, labels)}
 
 
 def evaluate_ner(model, tokenizer, tokenized_dir, prepared_dir, config, device):
@@ -72,9 +73,11 @@ def evaluate_ner(model, tokenizer, tokenized_dir, prepared_dir, config, device):
         own_predictions.append(prediction)
     if sorted(by_sentence) != list(range(len(sentences))):
         raise ValueError(f"{tokenized_dir}: windows do not cover the {len(sentences)} evaluation sentences")
-    predicted = [tag_names(words_from_windows(*by_sentence[index])) for index in range(len(sentences))]
-    true = [tag_names(tags) for tags in sentences["tags"]]
-    return load_metric("bionlp").compute(predictions=predicted, references=true), [" ".join(tags) for tags in predicted]
+    spec = get_spec(config["task"])
+    predicted = [tag_names(words_from_windows(*by_sentence[index]), spec.labels) for index in range(len(sentences))]
+    true = [tag_names(tags, spec.labels) for tags in sentences["tags"]]
+    metrics = load_metric("bionlp").compute(predictions=predicted, references=true, entity_types=spec.entity_types)
+    return metrics, [" ".join(tags) for tags in predicted]
 
 
 def evaluate_e2e(model, tokenizer, eval_rows, config, device):
@@ -99,7 +102,8 @@ def evaluate_webnlg(model, tokenizer, eval_rows, config, device):
 
 def evaluate_nlg(model, tokenizer, tokenized_dir, prepared_dir, config, device):
     eval_rows = load_from_disk(str(prepared_dir))["eval"]
-    scorer = evaluate_e2e if config["task"] == "e2e" else evaluate_webnlg
+    # WebNLG scores its category groups; E2E's scorer serves E2E and every own data-to-text task.
+    scorer = evaluate_webnlg if config["task"] == "webnlg" else evaluate_e2e
     return scorer(model, tokenizer, eval_rows, config, device)
 
 

@@ -35,17 +35,19 @@ VALIDATION_LOSS = "validation_loss"
 def glue_validation_score(model, rows, tokenizer, config, device) -> float:
     predictions = predict(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device,
                           is_regression=config["num_labels"] == 1)
-    return glue_metrics(config["task"], predictions, np.asarray(rows["labels"]))[get_spec(config["task"]).main_metric]
+    spec = get_spec(config["task"])
+    return glue_metrics(spec.metric_config, predictions, np.asarray(rows["labels"]))[spec.main_metric]
 
 
 def ner_validation_score(model, rows, tokenizer, config, device) -> float:
+    spec = get_spec(config["task"])
     tag_ids = predict_tokens(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device)
     true, predicted = [], []
     for labels, prediction in zip(rows["labels"], tag_ids):
         labelled = [position for position, label in enumerate(labels) if label != IGNORE_LABEL]
-        true.append(tag_names([labels[position] for position in labelled]))
-        predicted.append(tag_names([int(prediction[position]) for position in labelled]))
-    return ner_metrics(true, predicted)[get_spec(config["task"]).main_metric]
+        true.append(tag_names([labels[position] for position in labelled], spec.labels))
+        predicted.append(tag_names([int(prediction[position]) for position in labelled], spec.labels))
+    return ner_metrics(true, predicted, spec.entity_types)[spec.main_metric]
 
 
 @torch.no_grad()

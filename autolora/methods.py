@@ -108,8 +108,10 @@ def _threshold(settings: dict, match: re.Match) -> None:
 
 
 def _grid_note(config: dict, table: str) -> str:
+    from autolora.tasks import get_spec, is_task  # the registry itself stays free of data code
+
     how = ("lowest validation loss (decoding every candidate by beam search would cost more than training it)"
-           if table in ("e2e", "webnlg") else "best main metric")
+           if is_task(table) and get_spec(table).family == "nlg" else "best main metric")
     return (f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; the rank "
             f"with the {how} on the search-validation split is retrained on the full training data, as "
             "AutoLoRA's ranks are, and evaluated.")

@@ -32,10 +32,15 @@ def module_info(card: str, citation: str, inputs: str, predictions, references=N
                                                            "references": references or predictions}))
 
 
+REGRESSION = ("stsb", "regression")
+
+
 def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
-    """CoLA: Matthews corr.; STS-B: Pearson and Spearman; MRPC, QQP: accuracy and F1; others: accuracy."""
+    """CoLA: Matthews corr.; STS-B: Pearson and Spearman; MRPC, QQP: accuracy and F1; others: accuracy.
+    A user's own task names its kind instead: ``regression`` (Pearson, Spearman) or
+    ``classification`` (accuracy, F1 — of the positive class for two classes, else macro —, MCC)."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)
-    if task == "stsb":
+    if task in REGRESSION:
         return {
             "pearson": float(pearsonr(predictions, labels)[0]),
             "spearman": float(spearmanr(predictions, labels)[0]),
@@ -45,6 +50,10 @@ def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
     metrics = {"accuracy": float(accuracy_score(labels, predictions))}
     if task in ("mrpc", "qqp"):
         metrics["f1"] = float(f1_score(labels, predictions))
+    if task == "classification":
+        binary = set(np.unique(labels)) | set(np.unique(predictions)) <= {0, 1}
+        metrics["f1"] = float(f1_score(labels, predictions, average="binary" if binary else "macro"))
+        metrics["matthews_correlation"] = float(matthews_corrcoef(labels, predictions))
     return metrics
 
 
@@ -54,7 +63,7 @@ def trivial_baseline(task: str, labels) -> dict:
     whose correlation with the labels is 0 (Pearson is undefined for a constant; 0 is its
     limit and the value every table should be read against)."""
     labels = np.asarray(labels)
-    if task == "stsb":
+    if task in REGRESSION:
         return {"predictor": "a constant", "pearson": 0.0, "spearman": 0.0}
     values, counts = np.unique(labels, return_counts=True)
     majority = values[np.argmax(counts)]

@@ -18,6 +18,8 @@ from autolora.checkpoint import trainable_parameters
 from autolora.core import AutoLoraConfig
 from autolora.core.injection import HEAD_MODULES, inject_selection_lora
 from autolora.errors import ConfigError
+from autolora.tasks import get_spec
+
 
 @dataclass(frozen=True)
 class PackagedModel:
@@ -68,7 +70,7 @@ def load_task_model(config: dict):
     if family == "nlg":
         return load_causal_lm(source)
     if family == "ner":
-        return load_token_classifier(source, config["num_labels"])
+        return load_token_classifier(source, get_spec(config["task"]).labels)
     return load_sequence_classifier(source, config["num_labels"])
 
 
@@ -79,15 +81,12 @@ def load_sequence_classifier(name: str, num_labels: int):
     return _load(AutoModelForSequenceClassification, name, num_labels=num_labels)
 
 
-def load_token_classifier(name: str, num_labels: int):
-    """Pretrained encoder with a fresh per-token tagging head (BioNLP's tag order)."""
+def load_token_classifier(name: str, tags: tuple[str, ...]):
+    """Pretrained encoder with a fresh per-token tagging head, one output per tag, in order."""
     from transformers import AutoModelForTokenClassification
 
-    from autolora.ner import BIONLP_TAGS
-
-    labels = dict(enumerate(BIONLP_TAGS)) if num_labels == len(BIONLP_TAGS) else None
-    extra = {"id2label": labels, "label2id": {v: k for k, v in labels.items()}} if labels else {}
-    return _load(AutoModelForTokenClassification, name, num_labels=num_labels, **extra)
+    return _load(AutoModelForTokenClassification, name, num_labels=len(tags), id2label=dict(enumerate(tags)),
+                 label2id={tag: index for index, tag in enumerate(tags)})
 
 
 def load_causal_lm(name: str):

@@ -43,14 +43,13 @@ MIRROR_NOTE = ("train.iob2 reconstructed from the GENIA standoff release (offici
                "the official Genia4EReval1.iob2")
 
 
-def features() -> Features:
+def features(tags: tuple[str, ...] = BIONLP_TAGS) -> Features:
     """The normalised schema; both sources are cast to it so their outputs compare equal."""
-    return Features({"tokens": List(Value("string")),
-                     "tags": List(ClassLabel(names=list(BIONLP_TAGS)))})
+    return Features({"tokens": List(Value("string")), "tags": List(ClassLabel(names=list(tags)))})
 
 
-def tag_names(tag_ids) -> list[str]:
-    return [BIONLP_TAGS[tag_id] for tag_id in tag_ids]
+def tag_names(tag_ids, tags: tuple[str, ...] = BIONLP_TAGS) -> list[str]:
+    return [tags[tag_id] for tag_id in tag_ids]
 
 
 # ---------------------------------------------------------------- mirror IOB2 parsing
@@ -276,9 +275,10 @@ def keep_entity_type(tag_seqs: list[list[str]], entity_type: str) -> list[list[s
     return [[tag if tag[2:] == entity_type else "O" for tag in tags] for tags in tag_seqs]
 
 
-def ner_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]]) -> dict[str, float]:
+def ner_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]],
+                entity_types: tuple[str, ...] = ENTITY_TYPES) -> dict[str, float]:
     """Entity-level micro precision/recall/F1 (seqeval, conlleval mode: an entity counts only if
-    type and both boundaries match), F1 per entity type, and token accuracy.
+    type and both boundaries match), F1 per entity type (BioNLP's unless given), and token accuracy.
 
     A metric with an empty denominator (say a type neither true nor predicted) is 0.
     """
@@ -293,7 +293,7 @@ def ner_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]]) 
         "f1": float(f1_score(true_tag_seqs, pred_tag_seqs, zero_division=0)),
         "accuracy": float(accuracy_score(true_tag_seqs, pred_tag_seqs)),
     }
-    for entity_type in ENTITY_TYPES:
+    for entity_type in entity_types:
         metrics[f"f1_{entity_type}"] = float(f1_score(keep_entity_type(true_tag_seqs, entity_type),
                                                       keep_entity_type(pred_tag_seqs, entity_type),
                                                       zero_division=0))

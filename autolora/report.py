@@ -137,7 +137,6 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     records = [record for record in metric_records if record["family"] == "glue"]
     if not records:
         raise ValueError("no GLUE metric records to tabulate")
-    _check_glue_tasks(records)
     groups = group_by_method_and_task(records, list(expected_seeds))
     tidy = pd.DataFrame([summarise_cell(method, task, group)
                          for (method, task), group in groups.items()])
@@ -145,12 +144,6 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     table.attrs["notes"] = _table_notes(tidy, run_info)
     table.attrs["tidy"] = tidy.to_dict("records")
     return table
-
-
-def _check_glue_tasks(records: list[Mapping]) -> None:
-    for record in records:
-        if record["task"] not in GLUE_COLUMNS:
-            raise ValueError(f"unknown GLUE task {record['task']!r}; known: {list(GLUE_COLUMNS)}")
 
 
 def group_by_method_and_task(records: list[Mapping], expected_seeds: list[int]
@@ -232,7 +225,7 @@ def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFra
     """Display table: formatted strings, methods x (tasks present, Avg., params, seeds)."""
     tasks = sorted(tidy["task"].unique(), key=task_sort_key)
     unofficial = set(tidy.loc[~tidy["eval_split_official"].astype(bool), "task"])
-    headers = {task: GLUE_COLUMNS[task] + (DAGGER if task in unofficial else "")
+    headers = {task: task_label(task) + (DAGGER if task in unofficial else "")
                for task in tasks}
     seeds_text = f"{', '.join(map(str, expected_seeds))} (n={len(expected_seeds)})"
     rows = {}
@@ -348,11 +341,11 @@ def _table_notes(tidy: pd.DataFrame, run_info: Mapping) -> list[str]:
     notes = []
     unofficial = tidy[~tidy["eval_split_official"].astype(bool)]
     if not unofficial.empty:
-        listed = ", ".join(f"{GLUE_COLUMNS[row.task]} (split '{row.eval_split}')"
+        listed = ", ".join(f"{task_label(row.task)} (split '{row.eval_split}')"
                            for row in _one_row_per_task(unofficial).itertuples())
         notes.append(f"{DAGGER} Not the official GLUE dev set; evaluated on a split "
                      f"held out from the training data: {listed}.")
-    metric_names = ", ".join(f"{GLUE_COLUMNS[row.task]}: {row.main_metric}"
+    metric_names = ", ".join(f"{task_label(row.task)}: {row.main_metric}"
                              for row in _one_row_per_task(tidy).itertuples())
     n_seeds = int(tidy["n"].iloc[0])
     spread = ("single seed (n=1), so no std is shown" if n_seeds == 1
@@ -363,7 +356,7 @@ def _table_notes(tidy: pd.DataFrame, run_info: Mapping) -> list[str]:
         trivial = _one_row_per_task(tidy.dropna(subset=["trivial_value"]))
         notes.append("Trivial baselines, what a model that learnt nothing scores on the same labels "
                      "(main metric x100): " + "; ".join(
-                         f"{GLUE_COLUMNS[row.task]} {100 * row.trivial_value:.1f} ({row.trivial_predictor})"
+                         f"{task_label(row.task)} {100 * row.trivial_value:.1f} ({row.trivial_predictor})"
                          for row in trivial.itertuples()) + ".")
     n_tasks = tidy["task"].nunique()
     for method, cells in tidy.groupby("method", sort=False):
@@ -375,9 +368,8 @@ def _table_notes(tidy: pd.DataFrame, run_info: Mapping) -> list[str]:
 
 
 def _one_row_per_task(tidy: pd.DataFrame) -> pd.DataFrame:
-    """First row of each GLUE task, in paper column order."""
-    order = list(GLUE_COLUMNS)
-    return tidy.drop_duplicates("task").sort_values("task", key=lambda tasks: tasks.map(order.index))
+    """First row of each task, in paper column order (own tasks after GLUE's)."""
+    return tidy.drop_duplicates("task").sort_values("task", key=lambda tasks: tasks.map(task_sort_key))
 
 
 def write_table(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) -> None:

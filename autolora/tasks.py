@@ -6,6 +6,9 @@
 
 Every task is read into a ``DatasetDict`` with a ``train`` and an ``eval`` split (the split its
 final numbers come from) plus a provenance record; each stage module dispatches on ``family``.
+A user's own tasks (config key ``own_tasks``, ``autolora.own_task``) join the built-in ones through
+``register_own_tasks``, which the config's validation and every job call, so that ``get_spec``
+knows them everywhere.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import datasets
 from datasets import DatasetDict
 
-from autolora import download, ner, nlg_data
+from autolora import download, ner, nlg_data, own_task
 from autolora.errors import ConfigError
 
 FAMILIES = ("glue", "nlg", "ner")
@@ -34,6 +37,14 @@ class TaskSpec:
     eval_split_official: bool
     num_labels: int | None  # None: a language model, no label head
     main_metric: str
+    metric_config: str | None = None  # the scorer's setting: a GLUE task, classification or regression
+    labels: tuple[str, ...] | None = None  # class names or IOB2 tags, in the head's order
+    own: bool = False  # defined in the config (own_tasks), read from the user's files or hub id
+
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        """The entity types a tagging task's per-type F1 covers."""
+        return own_task.entity_types(self.labels) if self.family == "ner" else ()
 
 
 def _glue_spec(task: download.GlueTask) -> TaskSpec:
@@ -47,6 +58,8 @@ def _glue_spec(task: download.GlueTask) -> TaskSpec:
         eval_split_official=task.eval_split_official,
         num_labels=task.num_labels,
         main_metric=task.main_metric,
+        metric_config=task.name,
+        labels=task.label_names,
     )
 
 
@@ -59,14 +72,41 @@ TASKS: dict[str, TaskSpec] = {
                        main_metric="BLEU_all"),
     "bionlp": TaskSpec("bionlp", "ner", ner.MIRROR_DIR, ner.read_jnlpba_mirror, ner.load_bionlp_hub,
                        eval_split="test", eval_split_official=True, num_labels=len(ner.BIONLP_TAGS),
-                       main_metric="f1"),
+                       main_metric="f1", labels=ner.BIONLP_TAGS),
 }
+_OWN_TASKS: dict[str, TaskSpec] = {}
+
+
+def _own_spec(name: str, entry: dict) -> TaskSpec:
+    def read(*_ignored):  # the mirror and the hub settings of data.source are the built-in tasks'
+        return own_task.read(name, entry)
+
+    return TaskSpec(name, own_task.family(entry), mirror_folder="", read_mirror=read, load_hub=read,
+                    eval_split="eval", eval_split_official=True, num_labels=own_task.num_labels(entry),
+                    main_metric=own_task.main_metric(entry), metric_config=entry["kind"],
+                    labels=tuple(entry["labels"]) if entry.get("labels") else None, own=True)
+
+
+def register_own_tasks(own_tasks: dict) -> None:
+    """Make the config's ``own_tasks`` (already checked, ``own_task.check_entry``) known to
+    ``get_spec``, replacing those registered before."""
+    clashes = sorted(set(own_tasks) & set(TASKS))
+    if clashes:
+        raise ConfigError(f"config key own_tasks: {clashes} are built-in tasks; give yours another name")
+    _OWN_TASKS.clear()
+    _OWN_TASKS.update({name: _own_spec(name, entry) for name, entry in own_tasks.items()})
+
+
+def is_task(name: str) -> bool:
+    return name in TASKS or name in _OWN_TASKS
 
 
 def get_spec(task: str) -> TaskSpec:
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
-    return TASKS[task]
+    spec = TASKS.get(task) or _OWN_TASKS.get(task)
+    if spec is None:
+        raise ConfigError(f"unknown task {task!r}; built-in tasks: {', '.join(TASKS)}; "
+                          f"own tasks: {', '.join(_OWN_TASKS) or 'none (config key own_tasks)'}")
+    return spec
 
 
 def family_of(task: str) -> str:

@@ -35,7 +35,7 @@ def test_shipped_configs_are_valid(config_file):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"tasks": ["rte", "squad"]}, "config key tasks.1: 'squad' is not one of"),
+        ({"tasks": ["rte", "squad"]}, "config key tasks.1: unknown task 'squad'; built-in tasks: cola"),
         ({"seeds": []}, "config key seeds: [] should be non-empty"),
         ({"lora__max_rank": 0}, "config key lora.max_rank: 0 is less than the minimum of 1"),
         ({"ranks__threshold": 0.0}, "config key ranks.threshold: 0.0 is less than or equal to the minimum of 0"),

@@ -1,16 +1,29 @@
-"""The README's code: "Using AutoLoRA on your own model" runs as printed, on a tiny BERT."""
+"""The README's code: "Using AutoLoRA on your own model" runs as printed, on a tiny BERT, and
+"Run AutoLoRA on your own data"'s task entry is a valid config."""
 
 import re
 
 import torch
+import yaml
 from peft import PeftModel
+
+from autolora.config import validate_config
 
 from tests.conftest import REPO, random_batch
 
 
-def readme_block(heading: str) -> str:
+def readme_block(heading: str, language: str = "python") -> str:
     section = (REPO / "README.md").read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_own_data_example_is_a_valid_config():
+    """The printed entry, pointed at the example's files, passes validation as printed otherwise."""
+    config = {"run": "readme", **yaml.safe_load(readme_block("Run AutoLoRA on your own data", "yaml")), "seeds": [0]}
+    entry = config["own_tasks"]["reviews"]
+    entry.update(train=str(REPO / "tests/data/own-task/reviews-train.csv"),
+                 eval=str(REPO / "tests/data/own-task/reviews-eval.csv"))
+    assert validate_config(config)["own_tasks"]["reviews"]["metric"] == "accuracy"
 
 
 def test_the_own_model_example_searches_ranks_and_builds_their_peft_model(tiny_bert):

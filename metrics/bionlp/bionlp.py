@@ -16,7 +16,7 @@ import datasets
 import evaluate
 
 from autolora.metrics import module_info
-from autolora.ner import ner_metrics
+from autolora.ner import ENTITY_TYPES, ner_metrics
 
 _CITATION = """\
 @inproceedings{kim2004introduction,
@@ -31,6 +31,7 @@ _INPUTS = """
 Args:
     predictions: one IOB2 tag sequence per sentence.
     references: the gold IOB2 tag sequences, of the same lengths.
+    entity_types: the types whose F1 is reported (default BioNLP's five); for other tag sets.
 Returns:
     precision, recall, f1, accuracy, and f1_<type> for each entity type.
 """
@@ -41,5 +42,5 @@ class Bionlp(evaluate.Metric):
     def _info(self):
         return module_info(__doc__, _CITATION, _INPUTS, datasets.Sequence(datasets.Value("string")))
 
-    def _compute(self, predictions, references):
-        return ner_metrics(references, predictions)
+    def _compute(self, predictions, references, entity_types=ENTITY_TYPES):
+        return ner_metrics(references, predictions, tuple(entity_types))

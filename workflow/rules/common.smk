@@ -26,12 +26,9 @@ from autolora.tasks import FAMILIES, family_of, tasks_of
 RESULTS = f"results/{config['run']}"
 TASKS = config["tasks"]
 SEEDS = config["seeds"]
-# Tables per family: GLUE has one for all its tasks (and the best-epoch one), the others one per task.
-TABLES = {
-    "glue": ["glue", "glue_best_epoch"],
-    "nlg": ["e2e", "webnlg"],
-    "ner": ["bionlp", "bionlp_types"],
-}
+# Tables: GLUE's family has one for all its tasks (and the best-epoch one), every other task its
+# own (named as the task), and BioNLP an appendix of F1 per entity type.
+APPENDIX_TABLES = {"bionlp": ["bionlp_types"]}
 
 
 wildcard_constraints:
@@ -47,6 +44,12 @@ def slug(text):
 def converted_model(name):
     """Where a packaged GGUF model's float32 conversion lives (made once, by convert_model)."""
     return f"resources/models/{slug(name)}"
+
+
+def own_task_files(wildcards):
+    """An own task's train and eval files (none for a hub dataset or a built-in task)."""
+    entry = config["own_tasks"].get(wildcards.task, {})
+    return [entry[split] for split in ("train", "eval") if split in entry]
 
 
 def cfg(task, method=AUTOLORA):
@@ -108,10 +111,12 @@ def model_input(wildcards):
 
 def data_tag(task):
     """Prepared data is shared across runs, so its folder names what shaped it: the sizes to
-    read, and a hash of the whole data section (the mirror too), the prepare job's params.
+    read, and a hash of the whole data section (the mirror too) and of an own task's definition.
     """
-    data = cfg(task)["data"]
-    parts = [data["source"]]
+    settings = cfg(task)
+    data = settings["data"]
+    own = settings.get("own_task")
+    parts = ["own" if own else data["source"]]
     for key, short in (("max_train_examples", "n"), ("max_eval_examples", "e")):
         if data[key] is not None:
             parts.append(f"{short}{data[key]}")
@@ -119,7 +124,7 @@ def data_tag(task):
         parts.append("full")
     else:
         parts.append(f"s{data['subset_seed']}")
-    return "-".join([*parts, config_digest(data)])
+    return "-".join([*parts, config_digest({**data, "own_task": own} if own else data)])
 
 
 def prepared_path(task):
@@ -269,9 +274,9 @@ def tables():
     names += ["glue_best_epoch"] if table_tasks("glue_best_epoch") else []
     return names + [
         table
-        for family in ("nlg", "ner")
-        for table in TABLES[family]
-        if table.split("_")[0] in TASKS
+        for task in TASKS
+        if family_of(task) != "glue"
+        for table in [task, *APPENDIX_TABLES.get(task, [])]
     ]
 
 

@@ -4,6 +4,8 @@
 
 
 rule prepare:
+    input:
+        own_task_files,
     output:
         directory("resources/data/{task}/{tag}"),
     log:

@@ -15,7 +15,7 @@ rule report_table:
     benchmark:
         f"{RESULTS}/benchmarks/report_table/{{table}}.tsv"
     wildcard_constraints:
-        table="|".join(name for names in TABLES.values() for name in names),
+        table="|".join(tables()),
     localrule: True
     conda:
         "../envs/autolora-cpu.yaml"

@@ -6,6 +6,7 @@ from autolora.config import task_config
 from autolora.jobs import snakemake_job
 from autolora.methods import AUTOLORA, table_notes
 from autolora.provenance import config_hash
+from autolora.tasks import get_spec
 from autolora.stats import compare_with_autolora, holm_corrected, mark_significant_cells
 from autolora.report import (
     BIONLP_COLUMNS,
@@ -19,10 +20,19 @@ from autolora.report import (
     write_table,
 )
 
-COLUMNS = {"e2e": E2E_COLUMNS, "webnlg": WEBNLG_COLUMNS, "bionlp": BIONLP_COLUMNS, "bionlp_types": BIONLP_TYPE_COLUMNS}
+# An own task's table has its family's columns: E2E's metrics for data-to-text, P/R/F1 for tagging.
+COLUMNS = {"e2e": E2E_COLUMNS, "webnlg": WEBNLG_COLUMNS, "bionlp": BIONLP_COLUMNS, "bionlp_types": BIONLP_TYPE_COLUMNS,
+           "nlg": E2E_COLUMNS, "ner": BIONLP_COLUMNS}
 TITLES = {"glue": "GLUE", "glue_best_epoch": "GLUE, best retraining epoch on dev (optimistic)", "e2e": "E2E NLG",
           "webnlg": "WebNLG 2017", "bionlp": "BioNLP 2004 (JNLPBA) NER",
           "bionlp_types": "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)"}
+
+
+def title(table_name, tasks):
+    """The caption's name of a table; GLUE's holds own sentence tasks too where the config has them."""
+    if table_name.startswith("glue") and any(get_spec(task).own for task in tasks):
+        return TITLES[table_name].replace("GLUE", "GLUE-family (GLUE and own sentence tasks)", 1)
+    return TITLES.get(table_name, f"{task_label(table_name)} (own task)")
 
 
 def budget(config, task, metrics):
@@ -79,11 +89,12 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
         table = glue_table(best_epoch_records(metrics), run_info, params.seeds)
         table.attrs["notes"] = [BEST_EPOCH_NOTE, *table.attrs["notes"]]
     else:
-        table = metrics_table(metrics, params.tasks[0], COLUMNS[table_name], run_info, params.seeds)
+        columns = COLUMNS.get(table_name) or COLUMNS[get_spec(table_name).family]
+        table = metrics_table(metrics, params.tasks[0], columns, run_info, params.seeds)
     table.attrs["notes"] = table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
     task_settings = {task: task_config(config, task) for task in params.tasks}
     caption = (
-        f"{TITLES[table_name]} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "
+        f"{title(table_name, params.tasks)} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "
         f"{setting_of_tasks(task_settings, 'lora', 'max_rank')}, "
         f"{setting_of_tasks(task_settings, 'search', 'hypergradient')} search; mean ± std over seeds {params.seeds}."
     )

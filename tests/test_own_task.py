@@ -1,0 +1,138 @@
+"""A user's own task through the config alone (``own_tasks``): reading files of every kind,
+clear errors for bad files and entries, and the example config through the whole DAG."""
+
+import json
+
+import pytest
+import yaml
+
+from autolora.config import STAGE_INPUTS, stage_view, task_config, validate_config
+from autolora.download import load_prepared
+from autolora.errors import ConfigError, DataError
+from autolora.metrics import glue_metrics
+from autolora.tasks import get_spec, prepare_task
+from tests.conftest import REPO
+from tests.test_pipeline import snakemake
+
+EXAMPLE = REPO / "config" / "example-own-task.yaml"
+
+
+def example_config(**own_changes) -> dict:
+    """The example config with the task files' paths made absolute (runs from any directory)."""
+    config = yaml.safe_load(EXAMPLE.read_text())
+    for name, entry in config["own_tasks"].items():
+        for split in ("train", "eval"):
+            entry[split] = str(REPO / entry[split])
+        entry.update(own_changes.get(name, {}))
+    return config
+
+
+def read(name: str, tmp_path, **own_changes):
+    config = validate_config(example_config(**{name: own_changes}))
+    prepare_task(name, "mirror", config["data"]["mirror"], tmp_path / name)
+    return load_prepared(tmp_path / name)
+
+
+def test_each_kind_is_read_into_its_familys_schema(tmp_path):
+    reviews, provenance = read("reviews", tmp_path)
+    assert reviews["train"].features["label"].names == ["negative", "positive"]
+    assert len(reviews["train"]) == 70 and len(reviews["eval"]) == 30 and provenance["source"] == "files"
+    similarity, _ = read("similarity", tmp_path)
+    assert similarity["train"][0]["text_b"] and isinstance(similarity["train"][0]["label"], float)
+    genes, _ = read("genes", tmp_path)
+    assert genes["train"].features["tags"].feature.names == ["O", "B-GENE", "I-GENE", "B-CHEM", "I-CHEM"]
+    captions, _ = read("captions", tmp_path)
+    assert sorted(set(captions["eval"]["group"])) == list(range(6))  # 12 rows: 6 records, 2 references each
+
+
+def test_own_tasks_get_their_family_head_and_metric():
+    validate_config(example_config())
+    assert [get_spec(task).family for task in ("reviews", "similarity", "genes", "captions")] == ["glue", "glue", "ner", "nlg"]
+    assert get_spec("genes").num_labels == 5 and get_spec("genes").entity_types == ("GENE", "CHEM")
+    assert get_spec("similarity").num_labels == 1 and get_spec("similarity").main_metric == "pearson"
+    assert get_spec("captions").num_labels is None and get_spec("captions").main_metric == "BLEU"
+
+
+def test_built_in_tasks_keep_their_job_params():
+    """An own task's definition joins only its own jobs' params, so adding the own_tasks key
+    reruns no finished job of a built-in task."""
+    config = validate_config(example_config())
+    for stage in STAGE_INPUTS:
+        assert stage_view(task_config(config, "reviews"), stage)["own_task"] == config["own_tasks"]["reviews"]
+        assert "own_task" not in stage_view(task_config(config, "rte"), stage)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"labels": ["neg", "pos"]}, r"reviews-train.csv line 2: label 'positive' is not one of the config's labels"),
+    ({"columns": {"text": "review", "label": "stars"}}, r"reviews-train.csv line 2: no column \['stars'\]"),
+])
+def test_a_bad_row_or_column_map_names_file_and_line(tmp_path, changes, message):
+    with pytest.raises(DataError, match=message):
+        read("reviews", tmp_path, **changes)
+
+
+def test_bad_rows_of_each_format_name_file_and_line(tmp_path):
+    lines = (REPO / "tests/data/own-task/genes-train.jsonl").read_text().splitlines()
+    broken = tmp_path / "genes.jsonl"
+    broken.write_text("\n".join([lines[0], lines[1].replace('"O"', '"B-DRUG"', 1), lines[2]]) + "\n")
+    with pytest.raises(DataError, match=rf"{broken} line 2: tags \['B-DRUG'\] are not among the config's labels"):
+        read("genes", tmp_path, train=str(broken))
+    broken.write_text(lines[0] + "\n{not json\n")
+    with pytest.raises(DataError, match=rf"{broken} line 2: not JSON"):
+        read("genes", tmp_path, train=str(broken))
+    ragged = tmp_path / "reviews.csv"
+    ragged.write_text("review,sentiment\ngood film,positive\nbad film,negative,extra\n")
+    with pytest.raises(DataError, match=rf"{ragged} line 3: 2 columns expected"):
+        read("reviews", tmp_path, train=str(ragged))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"hub": {"id": "x/y", "train_split": "train", "eval_split": "test"}}, "own_tasks.reviews: give either train and eval files or hub, not both"),
+    ({"labels": None}, "own_tasks.reviews.labels: a classification task lists its classes"),
+    ({"metric": "bleu"}, r"own_tasks.reviews.metric: 'bleu' is not computed for a classification task"),
+    ({"columns": {"text": "review"}}, r"own_tasks.reviews.columns: .* missing \['label'\]"),
+    ({"train": "nowhere.csv"}, "own_tasks.reviews.train: nowhere.csv does not exist"),
+    ({"train": "reviews.xlsx"}, "own_tasks.reviews.train: reviews.xlsx is not .csv, .tsv or .jsonl"),
+])
+def test_a_bad_own_task_entry_is_a_config_error_naming_its_key(changes, message):
+    config = example_config(reviews=changes)
+    if changes.get("labels", "") is None:
+        del config["own_tasks"]["reviews"]["labels"]
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_task_names_must_be_known_and_not_shadow_built_ins():
+    config = example_config()
+    config["tasks"] = ["reviews", "reveiws"]
+    with pytest.raises(ConfigError, match=r"config key tasks.1: unknown task 'reveiws'.*own tasks: reviews"):
+        validate_config(config)
+    config = example_config()
+    config["own_tasks"]["rte"] = config["own_tasks"].pop("reviews")
+    config["tasks"] = ["rte"]
+    with pytest.raises(ConfigError, match=r"own_tasks: \['rte'\] are built-in tasks"):
+        validate_config(config)
+
+
+def test_own_classification_and_regression_metrics():
+    scores = glue_metrics("classification", [0, 1, 1, 2], [0, 1, 2, 2])
+    assert scores["accuracy"] == 0.75 and set(scores) == {"accuracy", "f1", "matthews_correlation"}
+    assert set(glue_metrics("regression", [0.1, 0.5, 0.9], [0.0, 0.6, 1.0])) == {"pearson", "spearman"}
+
+
+@pytest.mark.slow
+def test_the_example_config_runs_end_to_end(tmp_path):
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(example_config()))
+    result = snakemake(tmp_path, config_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results" / "example-own-task"
+    for family, task, metric in (("glue", "reviews", "accuracy"), ("glue", "similarity", "pearson"),
+                                 ("ner", "genes", "f1"), ("nlg", "captions", "BLEU")):
+        metrics = json.loads((results / family / task / "seed0" / "metrics.json").read_text())
+        assert metrics["main_metric"] == metric and metric in metrics["metrics"]
+    genes = json.loads((results / "ner" / "genes" / "seed0" / "metrics.json").read_text())["metrics"]
+    assert {"f1_GENE", "f1_CHEM"} <= set(genes)
+    glue = (results / "tables" / "glue.md").read_text()
+    assert "| reviews | similarity |" in glue and "reviews 53.3 (majority class)" in glue
+    assert (results / "tables" / "genes.md").exists() and (results / "tables" / "captions.md").exists()
