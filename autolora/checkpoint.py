@@ -26,7 +26,7 @@ import os
 import random
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,13 +110,20 @@ class EpochBatches:
     Epoch e's order is replayed from the loader's seeded generator (as it was when wrapped: wrap a
     fresh loader), so it does not depend on how many epochs ran in this process. Batches are fetched
     and collated by the loader's own dataset and collate_fn.
+
+    With ``lengths`` (one per row) and ``pool_batches``, each epoch's shuffled order is bucketed
+    by length (``bucket_by_length``): batches of similar lengths, far less padding, the same rows
+    per epoch, and no extra draw from the generator, so resuming works as without.
     """
 
-    def __init__(self, loader: DataLoader):
+    def __init__(self, loader: DataLoader, lengths: Sequence[int] | None = None, pool_batches: int | None = None):
         _check_resumable(loader)
         if len(loader) == 0:
             raise ValueError("resumable batches: the DataLoader has no batches (empty dataset?)")
+        if (lengths is None) != (pool_batches is None):
+            raise ValueError("length bucketing needs both the rows' lengths and the pool size")
         self.loader = loader
+        self.lengths, self.pool_batches = lengths, pool_batches
         self.shuffle = type(loader.sampler) is RandomSampler
         # The generator state at the start of each epoch; more are added as epochs are replayed.
         self._epoch_start_states = {0: loader.generator.get_state()} if self.shuffle else {}
@@ -144,6 +151,8 @@ class EpochBatches:
         for replayed in range(known, epoch + 1):
             order = self._draw_one_pass(generator, size)
             self._epoch_start_states[replayed + 1] = generator.get_state()
+        if self.lengths is not None:
+            return bucket_by_length(order, self.lengths, self.loader.batch_size, self.pool_batches)
         return order
 
     @staticmethod
@@ -170,12 +179,32 @@ class EpochBatches:
         )
 
 
+def bucket_by_length(order: list[int], lengths: Sequence[int], batch_size: int, pool_batches: int) -> list[int]:
+    """A shuffled order rearranged into batches of similar lengths: cut into pools of
+    ``pool_batches`` batches, each pool sorted by length (stable) and cut into batches, the
+    batches of a pool in the order of their earliest row in ``order`` (random, as ``order`` is,
+    with no further draw). Only the epoch's last batch can be short, and it stays last, so the
+    flat order still cuts into exactly these batches."""
+    pool_size = batch_size * pool_batches
+    bucketed: list[int] = []
+    for start in range(0, len(order), pool_size):
+        pool = order[start:start + pool_size]
+        position = {index: start + offset for offset, index in enumerate(pool)}
+        by_length = sorted(pool, key=lambda index: lengths[index])
+        batches = [by_length[i:i + batch_size] for i in range(0, len(by_length), batch_size)]
+        short = [batches.pop()] if len(batches[-1]) < batch_size else []
+        batches.sort(key=lambda batch: min(position[index] for index in batch))
+        bucketed += [index for batch in batches + short for index in batch]
+    return bucketed
+
+
 class EndlessBatches:
     """A DataLoader cycled forever, resumable: its state is the number of
-    batches drawn so far. Register it with the Checkpointer."""
+    batches drawn so far. Register it with the Checkpointer. ``lengths`` and ``pool_batches``
+    bucket it by length as ``EpochBatches`` does."""
 
-    def __init__(self, loader: DataLoader):
-        self.epochs = EpochBatches(loader)
+    def __init__(self, loader: DataLoader, lengths: Sequence[int] | None = None, pool_batches: int | None = None):
+        self.epochs = EpochBatches(loader, lengths, pool_batches)
         self.drawn = 0
         self._batches: Iterator | None = None
 

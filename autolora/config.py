@@ -228,6 +228,11 @@ STAGE_INPUTS = {
 }
 
 
+# Keys added after runs were committed: a view leaves them out while they hold their default
+# (the behaviour from before they existed), so adding them reruns no finished job.
+LATER_KEYS = {("search", "length_buckets"): None, ("retrain", "length_buckets"): None}
+
+
 def config_digest(settings: dict) -> str:
     """A short, stable hash of a config part (canonical JSON), for folder names."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
@@ -242,4 +247,7 @@ def stage_view(settings: dict, stage: str) -> dict:
             view.setdefault(section, {})[key] = copy.deepcopy(settings[section][key])
         else:
             view[section] = copy.deepcopy(settings[section])
+    for (section, key), default in LATER_KEYS.items():
+        if key in view.get(section, {}) and view[section][key] == default:
+            del view[section][key]
     return view

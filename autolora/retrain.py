@@ -49,6 +49,7 @@ from autolora.metrics import glue_metrics
 from autolora.model import load_task_model, load_tokenizer, model_source
 from autolora.training import (
     autocast,
+    bucketing,
     check_finite,
     make_loader,
     pick_device,
@@ -186,7 +187,8 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
     killed job resumes; returns the mean training loss of each epoch and, when ``score_epoch``
     is given, what it returned after each epoch (kept in the checkpoints too). ``after_update(step)``
     runs after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
-    batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
+    batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed),
+                           **bucketing(train, settings))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
     total = settings["epochs"] * len(batches)

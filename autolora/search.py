@@ -23,6 +23,7 @@ from autolora.core.ranks import ranks_unchanged
 from autolora.model import inject_search_lora, load_task_model, load_tokenizer, model_source, save_search_state
 from autolora.training import (
     autocast,
+    bucketing,
     check_finite,
     make_loader,
     pick_device,
@@ -145,8 +146,10 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     tokenizer = load_tokenizer(model_source(config["model"]))
     model = load_task_model(config).to(device)
     search, modules = build_search(model, settings, lora)
-    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed))
-    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1))
+    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed),
+                                 **bucketing(search_train, settings))
+    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1),
+                                 **bucketing(search_val, settings))
     fingerprint = job_fingerprint(stage="search", task=task, seed=seed, config=stage_view(config, "search"),
                                   data=str(tokenized_dir))
     started = time.perf_counter()

@@ -88,6 +88,15 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
     return torch.cat(outputs).float().cpu().numpy()  # float(): numpy has no bf16
 
 
+def bucketing(rows, settings: dict) -> dict:
+    """``EpochBatches``' length-bucketing arguments from a section's ``length_buckets`` (the
+    pool size in batches; null: the plain shuffle)."""
+    pool_batches = settings.get("length_buckets")
+    if pool_batches is None:
+        return {}
+    return {"lengths": [len(ids) for ids in rows.with_format(None)["input_ids"]], "pool_batches": pool_batches}
+
+
 def split_for_search(train, val_fraction: float, seed: int):
     """Seeded (search-train, search-validation) split of the task's training set."""
     parts = train.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)

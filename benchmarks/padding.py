@@ -1,7 +1,8 @@
 """Padding benchmark (issue #16, lever 4): how many token positions a training epoch pays for
-under the pipeline's batching (a seeded shuffle, each batch padded to its longest row) against
-sort-by-length bucketing (shuffle, cut into pools of ``--pool`` batches, sort each pool by
-length, batch it, shuffle the batches), on real tokenised tasks.
+under the pipeline's default batching (a seeded shuffle, each batch padded to its longest row)
+against its sort-by-length bucketing (``length_buckets``: the shuffle cut into pools of
+``--pool`` batches, each pool sorted by length and batched; ``autolora.checkpoint.bucket_by_length``),
+on real tokenised tasks.
 
 Positions are what a forward pass costs on these short sequences (attention's quadratic part is
 small at ≤ 128 tokens), so the ratio bounds what bucketing can save per step; `--time-steps N`
@@ -32,13 +33,11 @@ def random_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np
 
 
 def bucketed_batches(lengths: np.ndarray, batch_size: int, pool: int, rng: np.random.Generator) -> list[np.ndarray]:
-    order = rng.permutation(len(lengths))
-    batches = []
-    for start in range(0, len(order), batch_size * pool):
-        chunk = order[start:start + batch_size * pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+    """The pipeline's own bucketing (``retrain/search.length_buckets``) of a random permutation."""
+    from autolora.checkpoint import bucket_by_length
+
+    order = np.array(bucket_by_length(rng.permutation(len(lengths)).tolist(), lengths, batch_size, pool))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def padded_positions(batches: list[np.ndarray], lengths: np.ndarray) -> int:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -109,6 +110,38 @@ def test_the_projects_own_loader_is_a_drop_in():
     expected = [as_tuples(plain) for _ in range(2)]
     assert batches_equal(as_tuples(resumable.epoch(1, resume_from=len(resumable) + 2)), expected[1][2:])
     assert batches_equal(as_tuples(resumable.epoch(0)), expected[0])
+
+
+def test_length_bucketing_keeps_each_epochs_rows_pads_less_and_resumes():
+    """bucket_by_length rearranges the shuffle only: the same rows each epoch, full batches but
+    the last, less padding; and a resumed epoch gives the rest of the same batches."""
+    from datasets import Dataset
+
+    from autolora.model import load_tokenizer
+    from autolora.training import bucketing, make_loader
+
+    rng = np.random.default_rng(0)
+    tokenizer = load_tokenizer("all-MiniLM-L6-v2")
+    encoded = tokenizer([" ".join(["word"] * int(n)) for n in rng.integers(1, 40, 103)], truncation=True, max_length=48)
+    dataset = Dataset.from_dict({**encoded, "labels": [i % 2 for i in range(103)]})
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+
+    def loader():
+        return make_loader(dataset, tokenizer, 4, shuffle=True, seed=7)
+
+    plain, bucketed = EpochBatches(loader()), EpochBatches(loader(), **bucketing(dataset, {"length_buckets": 5}))
+    for epoch in range(3):
+        order = bucketed.order(epoch)
+        assert sorted(order) == sorted(plain.order(epoch)) == list(range(103)) and order != plain.order(epoch)
+        padded = {name: sum(4 * max(lengths[i] for i in batch) for batch in
+                            (source.order(epoch)[b:b + 4] for b in range(0, 103, 4)))
+                  for name, source in (("plain", plain), ("bucketed", bucketed))}
+        assert padded["bucketed"] < 0.8 * padded["plain"]
+    batches = [batch["input_ids"].shape for batch in bucketed.epoch(1)]
+    assert all(shape[0] == 4 for shape in batches[:-1]) and batches[-1][0] == 103 % 4
+    fresh = EpochBatches(loader(), **bucketing(dataset, {"length_buckets": 5}))
+    assert batches_equal(as_tuples(fresh.epoch(1, resume_from=len(fresh) + 7)), as_tuples(bucketed.epoch(1))[7:])
+    assert bucketing(dataset, {"length_buckets": None}) == {}
 
 
 # ---- (a) interrupted and resumed in-process

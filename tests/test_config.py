@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autolora.config import task_config, validate_config
+from autolora.config import STAGE_INPUTS, stage_view, task_config, validate_config
 from autolora.errors import ConfigError
 from autolora.methods import methods_of_task, runs_own_search
 from tests.conftest import REPO, SHARED
@@ -141,3 +141,13 @@ def test_each_stage_sees_only_what_it_reads():
     other_lr = validate_config(config_with(search={"lr": 0.5}), base_dir=REPO)
     assert stage_view(task_config(other_lr, "rte"), "search") != view["base"]
     assert stage_view(task_config(other_lr, "rte"), "retrain")["search"] == {"val_fraction": 0.3}
+
+
+def test_length_buckets_enter_the_job_params_only_when_set():
+    """A key added after the reference runs: at its default it is left out of every view, so
+    finished jobs keep their params; set, it is part of the stages that train."""
+    config = validate_config(config_with(), base_dir=REPO)
+    assert all("length_buckets" not in stage_view(task_config(config, "rte"), stage).get(section, {})
+               for stage in STAGE_INPUTS for section in ("search", "retrain"))
+    config["search"]["length_buckets"] = 50
+    assert stage_view(task_config(config, "rte"), "search")["search"]["length_buckets"] == 50
