@@ -11,7 +11,7 @@ from pathlib import Path
 from autolora.download import CHECKSUM_FILE
 from autolora.errors import ConfigError
 from autolora.methods import REGISTRY, apply_method, search_variant_method, search_variant_name
-from autolora.own_task import check_entry
+from autolora.own_task import check_entry, without_metric
 from autolora.tasks import get_spec, register_own_tasks
 
 # autolora.core.bilevel's, repeated so that validating a config does not import torch (a test checks
@@ -36,9 +36,11 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     config["task_overrides"] = overrides
     config["search_variants"] = variants
     _check_integers(config, _load_schema(schema))
-    for name, entry in config["own_tasks"].items():
+    # own_tasks and length_buckets have no schema default: absent, they leave the config (and so
+    # its hash and every job's params) exactly as it was before they existed.
+    for name, entry in config.get("own_tasks", {}).items():
         check_entry(name, entry, base_dir)
-    register_own_tasks(config["own_tasks"])
+    register_own_tasks(config.get("own_tasks", {}))
     _check_task_names(config)
     _check_tasks_in_overrides(config)
     _check_methods(config)
@@ -213,7 +215,8 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
 # and its checkpoint fingerprint hold exactly this: a change anywhere else (retraining epochs,
 # cluster time limits, decoding) reruns none of its jobs and does not void its checkpoints. An
 # entry names a top-level field or section, or with a dot one key of a section. An own task's
-# definition (files, columns, labels, metric) is part of every view of its jobs.
+# definition (files, columns, labels) is part of every view of its jobs, its main metric only of
+# the stages that score.
 MODEL_JOB = ("task", "family", "num_labels", "device", "precision", "model")
 STAGE_INPUTS = {
     "prepare": ("task", "data"),
@@ -228,9 +231,7 @@ STAGE_INPUTS = {
 }
 
 
-# Keys added after runs were committed: a view leaves them out while they hold their default
-# (the behaviour from before they existed), so adding them reruns no finished job.
-LATER_KEYS = {("search", "length_buckets"): None, ("retrain", "length_buckets"): None}
+SCORING_STAGES = ("grid_validate", "evaluate", "no_retrain")
 
 
 def config_digest(settings: dict) -> str:
@@ -240,14 +241,14 @@ def config_digest(settings: dict) -> str:
 
 def stage_view(settings: dict, stage: str) -> dict:
     """The part of a job's config view that ``stage`` reads."""
-    view = {"own_task": copy.deepcopy(settings["own_task"])} if "own_task" in settings else {}
+    view = {}
+    if "own_task" in settings:
+        own = settings["own_task"]
+        view["own_task"] = copy.deepcopy(own if stage in SCORING_STAGES else without_metric(own))
     for entry in STAGE_INPUTS[stage]:
         section, _, key = entry.partition(".")
         if key:
             view.setdefault(section, {})[key] = copy.deepcopy(settings[section][key])
         else:
             view[section] = copy.deepcopy(settings[section])
-    for (section, key), default in LATER_KEYS.items():
-        if key in view.get(section, {}) and view[section][key] == default:
-            del view[section][key]
     return view

@@ -33,12 +33,16 @@ def module_info(card: str, citation: str, inputs: str, predictions, references=N
 
 
 REGRESSION = ("stsb", "regression")
+# The settings of tasks outside GLUE (the config's own_tasks): F1 of the positive class for two
+# classes, macro F1 for more, decided by the class count, not by the labels a split happens to hold.
+OWN_TASK_METRIC_CONFIGS = ("binary_classification", "classification", "regression")
 
 
 def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
     """CoLA: Matthews corr.; STS-B: Pearson and Spearman; MRPC, QQP: accuracy and F1; others: accuracy.
-    A user's own task names its kind instead: ``regression`` (Pearson, Spearman) or
-    ``classification`` (accuracy, F1 — of the positive class for two classes, else macro —, MCC)."""
+    A user's own task names its kind instead (``OWN_TASK_METRIC_CONFIGS``): ``regression`` (Pearson,
+    Spearman), ``binary_classification`` or ``classification`` (accuracy, F1 of the positive class
+    or macro F1, MCC)."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if task in REGRESSION:
         return {
@@ -50,9 +54,9 @@ def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
     metrics = {"accuracy": float(accuracy_score(labels, predictions))}
     if task in ("mrpc", "qqp"):
         metrics["f1"] = float(f1_score(labels, predictions))
-    if task == "classification":
-        binary = set(np.unique(labels)) | set(np.unique(predictions)) <= {0, 1}
-        metrics["f1"] = float(f1_score(labels, predictions, average="binary" if binary else "macro"))
+    if task in ("binary_classification", "classification"):
+        average = "binary" if task == "binary_classification" else "macro"
+        metrics["f1"] = float(f1_score(labels, predictions, average=average))
         metrics["matthews_correlation"] = float(matthews_corrcoef(labels, predictions))
     return metrics
 

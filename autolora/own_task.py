@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict
+from datasets import ClassLabel, Dataset, DatasetDict
 
 from autolora import ner
 from autolora.download import sentence_features, sha256_of
@@ -106,6 +107,19 @@ def main_metric(entry: dict) -> str:
     return entry.get("metric") or DEFAULT_METRIC[entry["kind"]]
 
 
+def metric_config(entry: dict) -> str | None:
+    """The GLUE scorer's setting (``autolora.metrics.OWN_TASK_METRIC_CONFIGS``) of a sentence task."""
+    kind = entry["kind"]
+    if kind == "classification" and len(entry["labels"]) == 2:
+        return "binary_classification"
+    return kind if kind in ("classification", "regression") else None
+
+
+def without_metric(entry: dict) -> dict:
+    """The entry as the stages before scoring read it: a new main metric redoes no training."""
+    return {key: value for key, value in entry.items() if key != "metric"}
+
+
 def entity_types(labels) -> tuple[str, ...]:
     """The entity types of IOB2 tags, in order of first appearance."""
     return tuple(dict.fromkeys(tag[2:] for tag in labels if tag != "O"))
@@ -117,12 +131,17 @@ def entity_types(labels) -> tuple[str, ...]:
 def read(name: str, entry: dict) -> tuple[DatasetDict, dict]:
     """The task's ``train`` and ``eval`` splits in its family's schema, with provenance."""
     if "hub" in entry:
-        rows, provenance = _hub_rows(entry["hub"])
+        rows, provenance = _hub_rows(name, entry["hub"])
+        sources = {split: f"own_tasks.{name}.hub.{split}_split ({entry['hub'][f'{split}_split']})" for split in SPLITS}
     else:
-        rows = {split: _file_rows(Path(entry[split])) for split in SPLITS}
+        rows = {split: list(_file_rows(Path(entry[split]))) for split in SPLITS}
         provenance = {"source": "files", "files": {split: str(entry[split]) for split in SPLITS},
                       "sha256": {split: sha256_of(Path(entry[split])) for split in SPLITS}}
-    splits = DatasetDict({split: _normalise(list(rows[split]), entry) for split in SPLITS})
+        sources = {split: f"{entry[split]} (own_tasks.{name}.{split})" for split in SPLITS}
+    for split in SPLITS:
+        if not rows[split]:
+            raise DataError(f"{sources[split]}: no data rows")
+    splits = DatasetDict({split: _normalise(rows[split], entry) for split in SPLITS})
     provenance.update(task=name, kind=entry["kind"], eval_split="eval", eval_split_official=True,
                       eval_split_note=f"the user's evaluation split (own_tasks.{name})",
                       n_train=len(splits["train"]), n_eval=len(splits["eval"]))
@@ -156,7 +175,7 @@ def _json_object(line: str, where: str) -> dict:
     return row
 
 
-def _hub_rows(hub: dict) -> tuple[dict, dict]:
+def _hub_rows(name: str, hub: dict) -> tuple[dict, dict]:
     import datasets
 
     raw = datasets.load_dataset(hub["id"], hub.get("config"))
@@ -164,16 +183,30 @@ def _hub_rows(hub: dict) -> tuple[dict, dict]:
     for split in SPLITS:
         hub_split = hub[f"{split}_split"]
         if hub_split not in raw:
-            raise DataError(f"{hub['id']}: no split {hub_split!r} (has {', '.join(raw)})")
-        rows[split] = ((f"{hub['id']} split {hub_split} row {index}", row)
-                       for index, row in enumerate(raw[hub_split].to_list()))
+            raise ConfigError(f"config key own_tasks.{name}.hub.{split}_split: {hub['id']} has no split "
+                              f"{hub_split!r} (has {', '.join(raw)})")
+        rows[split] = [(f"{hub['id']} split {hub_split} row {index}", row)
+                       for index, row in enumerate(_with_class_names(raw[hub_split].to_list(), raw[hub_split].features))]
     return rows, {"source": "hub", "hub_dataset": hub["id"], "hub_config": hub.get("config"),
                   "hub_splits": {split: hub[f"{split}_split"] for split in SPLITS}}
 
 
+def _with_class_names(rows: list[dict], features) -> list[dict]:
+    """Class-id columns (a ClassLabel, or a list of them: tags) as their names, which the
+    config's ``labels`` list, so ids are matched by meaning, never by position."""
+    def class_label(feature):
+        inner = getattr(feature, "feature", None)  # a list of class ids: List / Sequence
+        return feature if isinstance(feature, ClassLabel) else inner if isinstance(inner, ClassLabel) else None
+
+    labelled = {column: class_label(feature) for column, feature in features.items() if class_label(feature)}
+    for row in rows:
+        for column, classes in labelled.items():
+            value = row[column]
+            row[column] = [classes.int2str(item) for item in value] if isinstance(value, list) else classes.int2str(value)
+    return rows
+
+
 def _normalise(rows: list[tuple[str, dict]], entry: dict) -> Dataset:
-    if not rows:
-        raise DataError(f"own task ({entry['kind']}): a split has no rows")
     columns = entry["columns"]
     for where, row in rows:
         absent = [column for field, column in columns.items() if column not in row]
@@ -202,9 +235,12 @@ def _sentences(rows, columns, labels) -> Dataset:
 def _label(value, labels, where: str) -> int | float:
     if labels is None:
         try:
-            return float(value)
+            score = float(value)
         except (TypeError, ValueError):
             raise DataError(f"{where}: label {value!r} is not a number") from None
+        if not math.isfinite(score):
+            raise DataError(f"{where}: label {value!r} is not a finite number")
+        return score
     if str(value) not in labels:
         raise DataError(f"{where}: label {value!r} is not one of the config's labels {list(labels)}")
     return list(labels).index(str(value))

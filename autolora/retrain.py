@@ -47,6 +47,7 @@ from autolora.methods import (
 )
 from autolora.metrics import glue_metrics
 from autolora.model import load_task_model, load_tokenizer, model_source
+from autolora.tasks import get_spec
 from autolora.training import (
     autocast,
     bucketing,
@@ -237,7 +238,7 @@ def dev_scorer(model, tokenizer, tokenized_dir, config: dict, device) -> Callabl
         with autocast(device, config["precision"]):
             predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
                                   is_regression=config["num_labels"] == 1)
-        return glue_metrics(config["task"], predictions, labels)
+        return glue_metrics(get_spec(config["task"]).metric_config, predictions, labels)
 
     return score
 

@@ -24,6 +24,8 @@ from autolora import download, ner, nlg_data, own_task
 from autolora.errors import ConfigError
 
 FAMILIES = ("glue", "nlg", "ner")
+# Table and family names an own task's table or folder would collide with.
+RESERVED_NAMES = (*FAMILIES, "cost")
 
 
 @dataclass(frozen=True)
@@ -83,16 +85,17 @@ def _own_spec(name: str, entry: dict) -> TaskSpec:
 
     return TaskSpec(name, own_task.family(entry), mirror_folder="", read_mirror=read, load_hub=read,
                     eval_split="eval", eval_split_official=True, num_labels=own_task.num_labels(entry),
-                    main_metric=own_task.main_metric(entry), metric_config=entry["kind"],
+                    main_metric=own_task.main_metric(entry), metric_config=own_task.metric_config(entry),
                     labels=tuple(entry["labels"]) if entry.get("labels") else None, own=True)
 
 
 def register_own_tasks(own_tasks: dict) -> None:
     """Make the config's ``own_tasks`` (already checked, ``own_task.check_entry``) known to
     ``get_spec``, replacing those registered before."""
-    clashes = sorted(set(own_tasks) & set(TASKS))
+    clashes = sorted(set(own_tasks) & (set(TASKS) | set(RESERVED_NAMES)))
     if clashes:
-        raise ConfigError(f"config key own_tasks: {clashes} are built-in tasks; give yours another name")
+        raise ConfigError(f"config key own_tasks: {clashes} are built-in tasks or names of the pipeline's "
+                          f"tables and families ({', '.join(RESERVED_NAMES)}); give yours another name")
     _OWN_TASKS.clear()
     _OWN_TASKS.update({name: _own_spec(name, entry) for name, entry in own_tasks.items()})
 

@@ -90,7 +90,7 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
 
 def bucketing(rows, settings: dict) -> dict:
     """``EpochBatches``' length-bucketing arguments from a section's ``length_buckets`` (the
-    pool size in batches; null: the plain shuffle)."""
+    pool size in batches; absent: the plain shuffle)."""
     pool_batches = settings.get("length_buckets")
     if pool_batches is None:
         return {}

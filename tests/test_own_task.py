@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from autolora.config import STAGE_INPUTS, stage_view, task_config, validate_config
+from autolora.config import SCORING_STAGES, STAGE_INPUTS, stage_view, task_config, validate_config
 from autolora.download import load_prepared
 from autolora.errors import ConfigError, DataError
 from autolora.metrics import glue_metrics
@@ -53,13 +53,27 @@ def test_own_tasks_get_their_family_head_and_metric():
     assert get_spec("captions").num_labels is None and get_spec("captions").main_metric == "BLEU"
 
 
-def test_built_in_tasks_keep_their_job_params():
+def test_built_in_tasks_keep_their_job_params_and_a_new_metric_only_rescores():
     """An own task's definition joins only its own jobs' params, so adding the own_tasks key
-    reruns no finished job of a built-in task."""
+    reruns no finished job of a built-in task; its metric only the scoring stages'."""
     config = validate_config(example_config())
     for stage in STAGE_INPUTS:
-        assert stage_view(task_config(config, "reviews"), stage)["own_task"] == config["own_tasks"]["reviews"]
+        own = stage_view(task_config(config, "reviews"), stage)["own_task"]
+        assert ("metric" in own) == (stage in SCORING_STAGES)
         assert "own_task" not in stage_view(task_config(config, "rte"), stage)
+    assert "own_tasks" not in validate_config(yaml.safe_load((REPO / "config" / "cpu.yaml").read_text()), base_dir=REPO)
+
+
+def test_hub_class_ids_are_read_as_class_names():
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    from autolora.own_task import _with_class_names
+
+    split = Dataset.from_dict({"text": ["a", "b"], "label": [1, 0], "tags": [[0, 1], [2]]}, features=Features(
+        {"text": Value("string"), "label": ClassLabel(names=["neg", "pos"]),
+         "tags": List(ClassLabel(names=["O", "B-X", "I-X"]))}))
+    assert _with_class_names(split.to_list(), split.features) == [
+        {"text": "a", "label": "pos", "tags": ["O", "B-X"]}, {"text": "b", "label": "neg", "tags": ["I-X"]}]
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -80,6 +94,14 @@ def test_bad_rows_of_each_format_name_file_and_line(tmp_path):
     broken.write_text(lines[0] + "\n{not json\n")
     with pytest.raises(DataError, match=rf"{broken} line 2: not JSON"):
         read("genes", tmp_path, train=str(broken))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("review,sentiment\n")
+    with pytest.raises(DataError, match=rf"{empty} \(own_tasks.reviews.train\): no data rows"):
+        read("reviews", tmp_path, train=str(empty))
+    nan = tmp_path / "similarity.tsv"
+    nan.write_text("first\tsecond\tscore\na cat\ta dog\tnan\n")
+    with pytest.raises(DataError, match=rf"{nan} line 2: label 'nan' is not a finite number"):
+        read("similarity", tmp_path, train=str(nan))
     ragged = tmp_path / "reviews.csv"
     ragged.write_text("review,sentiment\ngood film,positive\nbad film,negative,extra\n")
     with pytest.raises(DataError, match=rf"{ragged} line 3: 2 columns expected"):
@@ -107,16 +129,23 @@ def test_task_names_must_be_known_and_not_shadow_built_ins():
     config["tasks"] = ["reviews", "reveiws"]
     with pytest.raises(ConfigError, match=r"config key tasks.1: unknown task 'reveiws'.*own tasks: reviews"):
         validate_config(config)
-    config = example_config()
-    config["own_tasks"]["rte"] = config["own_tasks"].pop("reviews")
-    config["tasks"] = ["rte"]
-    with pytest.raises(ConfigError, match=r"own_tasks: \['rte'\] are built-in tasks"):
-        validate_config(config)
+    for taken in ("rte", "cost", "glue"):
+        config = example_config()
+        config["own_tasks"][taken] = config["own_tasks"].pop("reviews")
+        config["tasks"] = [taken]
+        with pytest.raises(ConfigError, match=rf"own_tasks: \['{taken}'\] are built-in tasks or names of the pipeline"):
+            validate_config(config)
 
 
 def test_own_classification_and_regression_metrics():
     scores = glue_metrics("classification", [0, 1, 1, 2], [0, 1, 2, 2])
     assert scores["accuracy"] == 0.75 and set(scores) == {"accuracy", "f1", "matthews_correlation"}
+    # F1's kind follows the class count, not the classes a split happens to hold
+    assert glue_metrics("classification", [0, 1, 1], [0, 1, 0])["f1"] == pytest.approx(2 / 3)
+    assert glue_metrics("binary_classification", [0, 1, 1], [0, 1, 0])["f1"] == pytest.approx(2 / 3)
+    assert glue_metrics("classification", [0, 1, 1, 0], [0, 1, 0, 0])["f1"] != glue_metrics(
+        "binary_classification", [0, 1, 1, 0], [0, 1, 0, 0])["f1"]
+    assert get_spec("reviews").metric_config == "binary_classification"
     assert set(glue_metrics("regression", [0.1, 0.5, 0.9], [0.0, 0.6, 1.0])) == {"pearson", "spearman"}
 
 

@@ -21,6 +21,7 @@ from autolora.methods import (
     search_variant_name,
 )
 from autolora.model import needs_conversion
+from autolora.own_task import without_metric
 from autolora.tasks import FAMILIES, family_of, tasks_of
 
 RESULTS = f"results/{config['run']}"
@@ -48,7 +49,7 @@ def converted_model(name):
 
 def own_task_files(wildcards):
     """An own task's train and eval files (none for a hub dataset or a built-in task)."""
-    entry = config["own_tasks"].get(wildcards.task, {})
+    entry = config.get("own_tasks", {}).get(wildcards.task, {})
     return [entry[split] for split in ("train", "eval") if split in entry]
 
 
@@ -115,7 +116,7 @@ def data_tag(task):
     """
     settings = cfg(task)
     data = settings["data"]
-    own = settings.get("own_task")
+    own = settings.get("own_task") and without_metric(settings["own_task"])
     parts = ["own" if own else data["source"]]
     for key, short in (("max_train_examples", "n"), ("max_eval_examples", "e")):
         if data[key] is not None:
