@@ -85,27 +85,22 @@ def test_a_bad_row_or_column_map_names_file_and_line(tmp_path, changes, message)
         read("reviews", tmp_path, **changes)
 
 
-def test_bad_rows_of_each_format_name_file_and_line(tmp_path):
-    lines = (REPO / "tests/data/own-task/genes-train.jsonl").read_text().splitlines()
-    broken = tmp_path / "genes.jsonl"
-    broken.write_text("\n".join([lines[0], lines[1].replace('"O"', '"B-DRUG"', 1), lines[2]]) + "\n")
-    with pytest.raises(DataError, match=rf"{broken} line 2: tags \['B-DRUG'\] are not among the config's labels"):
-        read("genes", tmp_path, train=str(broken))
-    broken.write_text(lines[0] + "\n{not json\n")
-    with pytest.raises(DataError, match=rf"{broken} line 2: not JSON"):
-        read("genes", tmp_path, train=str(broken))
-    empty = tmp_path / "empty.csv"
-    empty.write_text("review,sentiment\n")
-    with pytest.raises(DataError, match=rf"{empty} \(own_tasks.reviews.train\): no data rows"):
-        read("reviews", tmp_path, train=str(empty))
-    nan = tmp_path / "similarity.tsv"
-    nan.write_text("first\tsecond\tscore\na cat\ta dog\tnan\n")
-    with pytest.raises(DataError, match=rf"{nan} line 2: label 'nan' is not a finite number"):
-        read("similarity", tmp_path, train=str(nan))
-    ragged = tmp_path / "reviews.csv"
-    ragged.write_text("review,sentiment\ngood film,positive\nbad film,negative,extra\n")
-    with pytest.raises(DataError, match=rf"{ragged} line 3: 2 columns expected"):
-        read("reviews", tmp_path, train=str(ragged))
+GENES = (REPO / "tests/data/own-task/genes-train.jsonl").read_text().splitlines()
+
+
+@pytest.mark.parametrize("task, file_name, text, message", [
+    ("genes", "genes.jsonl", "\n".join([GENES[0], GENES[1].replace('"O"', '"B-DRUG"', 1), GENES[2]]),
+     r" line 2: tags \['B-DRUG'\] are not among the config's labels"),
+    ("genes", "genes.jsonl", GENES[0] + "\n{not json", " line 2: not JSON"),
+    ("reviews", "empty.csv", "review,sentiment", r" \(own_tasks.reviews.train\): no data rows"),
+    ("similarity", "similarity.tsv", "first\tsecond\tscore\na cat\ta dog\tnan", " line 2: label 'nan' is not a finite number"),
+    ("reviews", "reviews.csv", "review,sentiment\ngood film,positive\nbad film,negative,extra", " line 3: 2 columns expected"),
+])
+def test_bad_rows_of_each_format_name_file_and_line(tmp_path, task, file_name, text, message):
+    broken = tmp_path / file_name
+    broken.write_text(text + "\n")
+    with pytest.raises(DataError, match=rf"{broken}{message}"):
+        read(task, tmp_path, train=str(broken))
 
 
 @pytest.mark.parametrize("changes, message", [
