@@ -1,0 +1,67 @@
+"""Rank agreement of a cheaper search with the full-cost one (issue #16): for each seed, the
+ranks a lever's search found (``ranks.json`` of one run) against those the reference search of the
+same task and seed found (another run), beside how well two *different* seeds of the reference
+agree, which is what agreement by the search's own seed-to-seed variation looks like.
+
+    python benchmarks/rank_agreement.py results/reference/cpu results/reference/cpu-bucketing --task sst2
+
+Per seed: the share of adapted matrices with the same rank, the Pearson correlation of the
+per-matrix ranks, and both total ranks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+
+def ranks_by_seed(run: Path, family: str, task: str) -> dict[int, dict[str, int]]:
+    found = {}
+    for path in sorted((run / family / task).glob("seed*/ranks.json")):
+        record = json.loads(path.read_text())
+        found[record["seed"]] = record["ranks"]
+    if not found:
+        raise SystemExit(f"{run / family / task}: no seed*/ranks.json")
+    return found
+
+
+def agreement(first: dict[str, int], second: dict[str, int]) -> tuple[float, float]:
+    """(share of matrices with equal rank, Pearson correlation of the ranks; nan if one is constant)."""
+    if first.keys() != second.keys():
+        raise SystemExit("the two searches adapted different matrices")
+    a, b = (np.array([ranks[name] for name in sorted(first)], dtype=float) for ranks in (first, second))
+    correlation = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else float("nan")
+    return float(np.mean(a == b)), correlation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reference", type=Path, help="the run of the full-cost search")
+    parser.add_argument("lever", type=Path, help="the run of the cheaper search")
+    parser.add_argument("--task", default="sst2")
+    parser.add_argument("--family", default="glue")
+    args = parser.parse_args()
+    reference = ranks_by_seed(args.reference, args.family, args.task)
+    lever = ranks_by_seed(args.lever, args.family, args.task)
+    seeds = sorted(reference.keys() & lever.keys())
+    print(f"{args.task}: {args.lever} against {args.reference}, seeds {seeds}")
+    print(f"{'seed':>4} {'same rank':>9} {'corr.':>6} {'total (ref, lever)':>19}")
+    rows = []
+    for seed in seeds:
+        same, correlation = agreement(reference[seed], lever[seed])
+        rows.append((same, correlation))
+        print(f"{seed:>4} {same:>9.0%} {correlation:>+6.2f} {sum(reference[seed].values()):>9}, "
+              f"{sum(lever[seed].values())}")
+    across = [agreement(reference[a], reference[b]) for a, b in itertools.combinations(sorted(reference), 2)]
+    for label, values in (("lever vs reference, same seed", rows), ("reference, two different seeds", across)):
+        print(f"{label:<31} same rank {statistics.mean(v[0] for v in values):.0%}, "
+              f"corr. {statistics.mean(v[1] for v in values):+.2f} (means over {len(values)} pairs)")
+
+
+if __name__ == "__main__":
+    main()
