@@ -108,6 +108,15 @@ def _load(auto_class, name: str, **kwargs):
             f"model.name {name!r}: cannot load it as a local path, packaged model "
             f"({', '.join(PACKAGED_MODELS)}) or hub id: {exc}"
         ) from exc
+    except ValueError as exc:
+        if "Unrecognized configuration class" not in str(exc):
+            raise
+        # The families' architecture assumptions: an encoder with a classification head (glue,
+        # ner), a decoder-only language model (nlg; an encoder-decoder such as T5 is not supported).
+        raise ConfigError(f"model.name {name!r}: its architecture has no {auto_class.__name__.removeprefix('AutoModelFor')} "
+                          "form; GLUE-like and tagging tasks need an encoder (BERT, RoBERTa), data-to-text a "
+                          "decoder-only language model (GPT-2, Llama); encoder-decoder models such as T5 are not "
+                          f"supported ({str(exc).splitlines()[0]})") from None
     _report_surprising_weights(name, info)
     return model
 

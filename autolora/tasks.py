@@ -1,8 +1,9 @@
 """The tasks the pipeline knows, grouped into the paper's three experiment families.
 
-* ``glue``: sentence(-pair) classification and regression, a sequence-classification head;
-* ``nlg``: data-to-text (E2E, WebNLG), a causal language model decoding the text;
-* ``ner``: BioNLP 2004 / JNLPBA named-entity recognition, a token-classification head.
+* ``glue``: sentence(-pair) classification and regression, an encoder with a sequence-classification head;
+* ``nlg``: data-to-text (E2E, WebNLG), a decoder-only causal language model decoding the text
+  (encoder-decoder models such as T5 are refused with a config error: ``autolora.model``);
+* ``ner``: BioNLP 2004 / JNLPBA named-entity recognition, an encoder with a token-classification head.
 
 Every task is read into a ``DatasetDict`` with a ``train`` and an ``eval`` split (the split its
 final numbers come from) plus a provenance record; each stage module dispatches on ``family``.

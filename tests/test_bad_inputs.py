@@ -180,3 +180,15 @@ def test_weights_missing_outside_the_head_are_reported_in_one_line(capsys):
     err = capsys.readouterr().err
     assert "1 weights outside the task head initialised fresh ['bert.encoder.layer.0.output.dense.weight']" in err
     assert "1 checkpoint weights unused ['lm_head.weight']" in err
+
+
+def test_an_encoder_decoder_model_for_data_to_text_is_a_config_error(tmp_path):
+    """The nlg family assumes a decoder-only language model; a T5 says so instead of a transformers trace."""
+    from transformers import T5Config
+
+    from autolora.errors import ConfigError
+    from autolora.model import load_causal_lm
+
+    T5Config(d_model=8, d_ff=8, num_layers=1, num_heads=1, d_kv=8, vocab_size=32).save_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match=r"model.name .*: .*decoder-only language model .*T5 are not supported"):
+        load_causal_lm(str(tmp_path))
