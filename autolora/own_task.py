@@ -224,16 +224,17 @@ def _text(row: dict, column: str, where: str) -> str:
 
 def _sentences(rows, columns, labels) -> Dataset:
     """Classification or regression rows (``labels`` None) in the GLUE schema."""
-    text_pair = columns.get("text_pair")
+    text_pair, ids = columns.get("text_pair"), _ids(labels) if labels else None
     data = {"idx": list(range(len(rows))),
             "text_a": [_text(row, columns["text"], where) for where, row in rows],
             "text_b": [_text(row, text_pair, where) if text_pair else "" for where, row in rows],
-            "label": [_label(row[columns["label"]], labels, where) for where, row in rows]}
+            "label": [_label(row[columns["label"]], ids, where) for where, row in rows]}
     return Dataset.from_dict(data, features=sentence_features(tuple(labels) if labels else None))
 
 
-def _label(value, labels, where: str) -> int | float:
-    if labels is None:
+def _label(value, ids: dict[str, int] | None, where: str) -> int | float:
+    """A class id (``ids``: name -> id) or, without classes, a finite score."""
+    if ids is None:
         try:
             score = float(value)
         except (TypeError, ValueError):
@@ -241,23 +242,29 @@ def _label(value, labels, where: str) -> int | float:
         if not math.isfinite(score):
             raise DataError(f"{where}: label {value!r} is not a finite number")
         return score
-    if str(value) not in labels:
-        raise DataError(f"{where}: label {value!r} is not one of the config's labels {list(labels)}")
-    return list(labels).index(str(value))
+    label_id = ids.get(str(value))
+    if label_id is None:
+        raise DataError(f"{where}: label {value!r} is not one of the config's labels {list(ids)}")
+    return label_id
+
+
+def _ids(labels) -> dict[str, int]:
+    """Class or tag name -> id, in the order of ``labels`` (the head's outputs)."""
+    return {label: index for index, label in enumerate(labels)}
 
 
 def _tagged(rows, columns, labels) -> Dataset:
-    tokens, tags = [], []
+    tokens, tags, ids = [], [], _ids(labels)
     for where, row in rows:
         words, row_tags = row[columns["tokens"]], row[columns["tags"]]
         if not isinstance(words, list) or not isinstance(row_tags, list) or len(words) != len(row_tags) or not words:
             raise DataError(f"{where}: columns {columns['tokens']!r} and {columns['tags']!r} must be lists of "
                             "the same, non-zero length")
-        unknown = sorted({str(tag) for tag in row_tags} - set(labels))
+        unknown = sorted({str(tag) for tag in row_tags} - ids.keys())
         if unknown:
             raise DataError(f"{where}: tags {unknown} are not among the config's labels")
         tokens.append([str(word) for word in words])
-        tags.append([list(labels).index(str(tag)) for tag in row_tags])
+        tags.append([ids[str(tag)] for tag in row_tags])
     return Dataset.from_dict({"tokens": tokens, "tags": tags}, features=ner.features(tuple(labels)))
 
 

@@ -371,7 +371,8 @@ def _table_notes(tidy: pd.DataFrame, run_info: Mapping) -> list[str]:
                      "(main metric x100): " + "; ".join(
                          f"{task_label(row.task)} {100 * row.trivial_value:.1f} ({row.trivial_predictor})"
                          for row in trivial.itertuples()) + ".")
-    if _averaged(tidy["task"]).any() and not _averaged(tidy["task"]).all():
+    averaged = _averaged(tidy["task"])
+    if averaged.any() and not averaged.all():
         notes.append(f"{AVG_COLUMN} averages the GLUE tasks only; the others are the config's own tasks.")
     n_tasks = tidy["task"].nunique()
     for method, cells in tidy.groupby("method", sort=False):

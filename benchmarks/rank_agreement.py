@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autolora.diagnostics import seed_agreement
+
 
 def ranks_by_seed(run: Path, family: str, task: str) -> dict[int, dict[str, int]]:
     found = {}
@@ -35,8 +37,7 @@ def agreement(first: dict[str, int], second: dict[str, int]) -> tuple[float, flo
     if first.keys() != second.keys():
         raise SystemExit("the two searches adapted different matrices")
     a, b = (np.array([ranks[name] for name in sorted(first)], dtype=float) for ranks in (first, second))
-    correlation = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else float("nan")
-    return float(np.mean(a == b)), correlation
+    return float(np.mean(a == b)), seed_agreement([a, b])
 
 
 def main() -> None:
