@@ -36,7 +36,7 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     config["task_overrides"] = overrides
     config["search_variants"] = variants
     _check_integers(config, _load_schema(schema))
-    # own_tasks and length_buckets have no schema default: absent, they leave the config (and so
+    # own_tasks, length_buckets and search.hvp have no schema default: absent, they leave the config (and so
     # its hash and every job's params) exactly as it was before they existed.
     for name, entry in config.get("own_tasks", {}).items():
         check_entry(name, entry, base_dir)
@@ -49,11 +49,11 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
         settings = task_config(config, task)
         _check_mirror(settings, base_dir)
         _check_model_folder(settings, base_dir)
-        _check_unroll(settings)
+        _check_hypergradient(settings)
         _check_eval_every_epoch(settings)
         _check_ablation_thresholds(config, task)
         for variant in config["search_variants"]:
-            _check_unroll(task_config(config, task, search_variant_method(variant)))
+            _check_hypergradient(task_config(config, task, search_variant_method(variant)))
     return config
 
 
@@ -142,8 +142,12 @@ def _check_ablation_thresholds(config: dict, task: str) -> None:
                           f"k = {k} of task {task}; λ = x/k must be at most 1")
 
 
-def _check_unroll(task_settings: dict) -> None:
+def _check_hypergradient(task_settings: dict) -> None:
+    """Combinations of the search's hypergradient switches that have no meaning."""
     search = task_settings["search"]
+    if search.get("hvp", "finite_difference") != "finite_difference" and search["fd_dropout"] == "fresh":
+        raise ConfigError(f"config key search.fd_dropout: 'fresh' draws new dropout masks for the finite-difference "
+                          f"passes; search.hvp {search['hvp']!r} has none (task {task_settings['task']})")
     if search["unroll"] != "optimizer":
         return
     if search["hypergradient"] not in OPTIMIZER_UNROLL_MODES:

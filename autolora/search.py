@@ -56,6 +56,7 @@ def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list
         unroll=settings["unroll"],
         fd_dropout=settings["fd_dropout"],
         hypergradient_fp32=settings["hypergradient_fp32"],
+        hvp=settings.get("hvp", "finite_difference"),  # no schema default: absent keeps old hashes
     )
     return search, modules
 

@@ -8,6 +8,9 @@ step; second_order ≤ 4.0× (train, validation and two finite-difference passes
 ``optimizer`` unroll (issue #12: the real Adam step, roll-back and a redone step) adds a fifth
 pass, so about 5×. ``search.alpha_every`` K (issue #16) spends the hypergradient's three extra
 passes on every K-th step only: K = 4 should cost about 1 + 3/4 = 1.75 LoRA steps a step.
+``search.hvp`` (issue #16, lever 3) replaces the two finite-difference passes by an exact
+Hessian-vector product: ``double_backward`` differentiates the training pass's gradient once
+more, ``forward_over_reverse`` runs torch.func.jvp through a reverse pass.
 
     python benchmarks/step_time.py --threads 2 --batch-size 16 --seq-len 128
 
@@ -35,12 +38,14 @@ from autolora.model import load_sequence_classifier  # noqa: E402
 from autolora.training import autocast, pick_device, to_device, uses_bf16  # noqa: E402
 
 
-# (benchmark name, hypergradient mode, unroll, α every K steps)
+# (benchmark name, hypergradient mode, unroll, α every K steps, Hessian-vector product)
 SEARCH_VARIANTS = (
-    ("search_first_order", "first_order", "sgd", 1),
-    ("search_second_order", "second_order", "sgd", 1),
-    ("search_second_order_optimizer", "second_order", "optimizer", 1),
-    ("search_second_order_alpha_every_4", "second_order", "sgd", 4),
+    ("search_first_order", "first_order", "sgd", 1, "finite_difference"),
+    ("search_second_order", "second_order", "sgd", 1, "finite_difference"),
+    ("search_second_order_optimizer", "second_order", "optimizer", 1, "finite_difference"),
+    ("search_second_order_alpha_every_4", "second_order", "sgd", 4, "finite_difference"),
+    ("search_second_order_double_backward", "second_order", "sgd", 1, "double_backward"),
+    ("search_second_order_forward_over_reverse", "second_order", "sgd", 1, "forward_over_reverse"),
 )
 
 
@@ -93,14 +98,14 @@ def variants(model_name: str, k: int, train, val, random_init: str | None, devic
         "lora_step_ours": lambda: lora_step(our_model, our_opt, train),
         "lora_step_peft": lambda: lora_step(peft_model, peft_opt, train),
     }
-    for name, mode, unroll, alpha_every in SEARCH_VARIANTS:
+    for name, mode, unroll, alpha_every, hvp in SEARCH_VARIANTS:
         model = ours(model_name, k, random_init, device)
         lower, upper = lower_level_parameters(model), selection_parameters(model)
         search = BilevelSearch(
             model, lower, upper,
             torch.optim.Adam(lower.values(), lr=3e-4),
             torch.optim.Adam(upper.values(), lr=3e-4, betas=(0.5, 0.999)),
-            mode=mode, unroll_lr=3e-4, unroll=unroll,
+            mode=mode, unroll_lr=3e-4, unroll=unroll, hvp=hvp,
         )
         steps[name] = lambda search=search, k=alpha_every: search_steps(search, train, val, k)
     return steps
@@ -113,7 +118,7 @@ def search_steps(search: BilevelSearch, train, val, alpha_every: int) -> None:
         search.step(train, val if step == 0 else None)
 
 
-STEPS_PER_CALL = {name: alpha_every for name, _, _, alpha_every in SEARCH_VARIANTS}
+STEPS_PER_CALL = {name: alpha_every for name, _, _, alpha_every, _ in SEARCH_VARIANTS}
 
 
 def measure(steps: dict, rounds: int, per_round: int, device: torch.device, precision: str) -> dict[str, float]:
@@ -163,9 +168,9 @@ def main() -> None:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} threads"
     print(f"model {model}, batch {args.batch_size} x {args.seq_len}, k {args.max_rank}, {where}, "
           f"{'bf16 autocast' if uses_bf16(device, args.precision) else 'fp32'}, median of {args.rounds} rounds x {args.per_round} steps")
-    print(f"{'variant':<36}{'s/step':>10}{'x our LoRA step':>18}")
+    print(f"{'variant':<44}{'s/step':>10}{'x our LoRA step':>18}")
     for name, seconds in medians.items():
-        print(f"{name:<36}{seconds:>10.4f}{seconds / base:>18.2f}")
+        print(f"{name:<44}{seconds:>10.4f}{seconds / base:>18.2f}")
     print()
     throughput = medians["lora_step_peft"] / base
     print(f"our LoRA throughput / PEFT's: {throughput:.3f}  (target >= 0.95)")
@@ -175,6 +180,10 @@ def main() -> None:
           f"{medians['search_second_order_optimizer'] / base:.2f}  (expected about 5)")
     print(f"second_order search step, alpha_every 4 / LoRA step: "
           f"{medians['search_second_order_alpha_every_4'] / base:.2f}  (expected about 1.75)")
+    for hvp in ("double_backward", "forward_over_reverse"):
+        seconds = medians[f"search_second_order_{hvp}"]
+        print(f"second_order search step, hvp {hvp} / LoRA step: {seconds / base:.2f}  "
+              f"({seconds / medians['search_second_order']:.2f}x the finite-difference step)")
 
 
 if __name__ == "__main__":

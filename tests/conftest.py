@@ -35,12 +35,13 @@ def tiny_bert():
     """A randomly initialised 2-layer BERT classifier: no download, runs in milliseconds."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    def make(num_labels: int = 2, dtype=torch.float64, seed: int = 0):
+    def make(num_labels: int = 2, dtype=torch.float64, seed: int = 0, attention: str = "eager"):
         torch.manual_seed(seed)
         config = BertConfig(
             vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
             intermediate_size=32, max_position_embeddings=32, num_labels=num_labels,
-            attn_implementation="eager",  # exact hypergradients need double backward, which SDPA lacks
+            # eager by default: the exact references differentiate twice, which SDPA's fused kernels cannot
+            attn_implementation=attention,
         )
         return BertForSequenceClassification(config).to(dtype)
 

@@ -258,3 +258,35 @@ def test_optimizer_unroll_rejects_what_it_cannot_do(tiny_bert):
         make_search(tiny_bert, "exact", unroll="optimizer", inner_lr_factor=False)
     with pytest.raises(ValueError, match="no ξ"):
         make_search(tiny_bert, "second_order", unroll="optimizer", inner_lr_factor=True)
+
+
+# ---- issue 16, lever 3: exact Hessian-vector products in place of the finite difference
+
+@pytest.mark.parametrize("hvp", ["double_backward", "forward_over_reverse"])
+def test_exact_hessian_products_give_the_exact_hypergradient(tiny_bert, hvp):
+    exact = hypergradient(tiny_bert, "exact")
+    got = hypergradient(tiny_bert, "second_order", hvp=hvp)
+    finite_difference = hypergradient(tiny_bert, "second_order")
+    assert relative_error(got, exact) < 1e-5
+    assert relative_error(finite_difference, exact) > 10 * relative_error(got, exact)  # ε's error is gone
+
+
+@pytest.mark.parametrize("hvp", ["double_backward", "forward_over_reverse"])
+def test_exact_hessian_products_follow_the_optimizer_unroll(tiny_bert, hvp):
+    def alpha_moves(hvp):
+        model = selection_lora_bert(tiny_bert)
+        lower, upper = lower_level_parameters(model), selection_parameters(model)
+        search = BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=0.05),
+                               torch.optim.SGD(upper.values(), lr=0.1), "second_order", unroll_lr=0.05,
+                               unroll="optimizer", hvp=hvp)
+        before = flat_state(upper).clone()
+        return alpha_after_one_step(search, random_batch(0), random_batch(1)) - before
+
+    assert relative_error(alpha_moves(hvp), alpha_moves("finite_difference")) < 1e-3
+
+
+def test_exact_hessian_products_have_no_fresh_masks_to_draw(tiny_bert):
+    with pytest.raises(ValueError, match="fd_dropout 'fresh'"):
+        make_search(tiny_bert, "second_order", hvp="double_backward", fd_dropout="fresh")
+    with pytest.raises(ValueError, match="hvp must be one of"):
+        make_search(tiny_bert, "second_order", hvp="finite_differences")

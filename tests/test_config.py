@@ -57,6 +57,9 @@ def test_shipped_configs_are_valid(config_file):
         ({"search_variants": {"Long run": {"search": {}}}}, "config key search_variants: 'Long run' does not match"),
         ({"search_variants": {"official": {"search": {"unroll": "optimizer", "inner_lr_factor": True}}}},
          "config key search.inner_lr_factor: true"),
+        ({"search": {"hvp": "double_backward", "fd_dropout": "fresh"}},
+         "config key search.fd_dropout: 'fresh' draws new dropout masks"),
+        ({"search": {"hvp": "jvp"}}, "config key search.hvp: 'jvp' is not one of"),
     ],
 )
 def test_bad_values_name_the_key(changes, message):
@@ -95,6 +98,13 @@ def test_the_optimizer_unroll_modes_are_the_search_core_s():
     from autolora.core import bilevel
 
     assert config.OPTIMIZER_UNROLL_MODES == bilevel.OPTIMIZER_UNROLL_MODES
+
+
+def test_the_schema_offers_the_search_core_s_hessian_products():
+    from autolora.core import bilevel
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert tuple(schema["$defs"]["search"]["properties"]["hvp"]["enum"]) == bilevel.HVP_METHODS
 
 
 def test_the_no_meta_ablation_needs_no_unroll():

@@ -15,13 +15,13 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 CUDA = torch.device("cuda")
 
 
-def search_on(device, tiny_bert, dtype, unroll="sgd"):
+def search_on(device, tiny_bert, dtype, unroll="sgd", hvp="finite_difference"):
     model = selection_lora_bert(tiny_bert, dtype, device)  # CPU and GPU compute the same function
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     return BilevelSearch(
         model, lower, upper,
         torch.optim.Adam(lower.values(), lr=1e-2), torch.optim.Adam(upper.values(), lr=1e-2),
-        "second_order", unroll_lr=1e-2, unroll=unroll,
+        "second_order", unroll_lr=1e-2, unroll=unroll, hvp=hvp,
     )
 
 
@@ -50,6 +50,18 @@ def test_search_steps_in_bf16_autocast_keep_fp32_parameters_and_move_both_levels
     for name, param in [*search.upper.items(), *search.lower.items()]:
         assert param.device.type == CUDA.type and param.dtype == torch.float32, name
     assert all(not torch.equal(before[name], search.upper[name]) for name in before)
+
+
+@pytest.mark.parametrize("hvp", ["double_backward", "forward_over_reverse"])
+def test_exact_hessian_products_run_on_fused_attention(tiny_bert, hvp):
+    """SDPA's fused GPU kernels have no double backward and no forward-mode derivative; the search
+    runs those passes on SDPA's math kernel and matches eager attention on the CPU."""
+    train, val = random_batch(0), random_batch(1)
+    on_cpu, _, _ = search_on("cpu", tiny_bert, torch.float64, hvp=hvp).hypergradient(train, val)
+    fused = search_on(CUDA, lambda **kw: tiny_bert(attention="sdpa", **kw), torch.float32, hvp=hvp)
+    on_gpu, _, _ = fused.hypergradient(to_device(train, CUDA), to_device(val, CUDA))
+    for cpu_grad, gpu_grad in zip(on_cpu, on_gpu):
+        torch.testing.assert_close(gpu_grad.cpu().double(), cpu_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_peft_lora_training_step_in_bf16_autocast(tiny_bert):

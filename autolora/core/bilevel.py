@@ -35,6 +35,17 @@ Modes (``mode``):
 - ``single_level``: no meta-learning (the no_meta ablation): α follows ∇_α L_tr(w, α) on the
   training batch, in the same step as w; the validation loss is only computed for the record.
 
+``hvp``: how ∇²_{α,w} L_tr · v is taken.
+- ``finite_difference``: the two perturbed passes above (DARTS, Betty; the default).
+- ``double_backward``: exact, reverse over reverse: ∇_α (∇_w L_tr(u, α) · v). With the ``sgd``
+  unroll u = w is where the training pass already ran, so its graph is kept and differentiated
+  once more (same dropout masks) instead of two new passes; the ``optimizer`` unroll runs one
+  training pass at u = w′ first.
+- ``forward_over_reverse``: exact, the directional derivative of ∇_α L_tr(u, α) along v by
+  ``torch.func.jvp`` (one forward-mode pass through a reverse one).
+The exact forms have no ε: under bf16 autocast ``double_backward`` differentiates the bf16
+training graph (``hypergradient_fp32`` does not apply to it).
+
 ``inner_lr_factor`` (``sgd`` only): Eq. 6 multiplies the correction by ξ = η; the official Betty
 code omits that factor (ξ = 1). False (the default) reproduces the official code; True is the
 textbook DARTS gradient, the one ``exact`` computes.
@@ -61,10 +72,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 HYPERGRADIENT_MODES = ("second_order", "first_order", "exact", "single_level")
 UNROLLS = ("sgd", "optimizer")
 FD_DROPOUT = ("replay", "fresh")
+HVP_METHODS = ("finite_difference", "double_backward", "forward_over_reverse")
 OPTIMIZER_UNROLL_MODES = ("second_order", "first_order")
 FINITE_DIFFERENCE_SCALE = 0.01
 
@@ -130,10 +143,15 @@ class BilevelSearch:
         unroll: str = "sgd",
         fd_dropout: str = "replay",
         hypergradient_fp32: bool = True,
+        hvp: str = "finite_difference",
     ):
         _check_choice("hypergradient mode", mode, HYPERGRADIENT_MODES)
         _check_choice("unroll", unroll, UNROLLS)
         _check_choice("fd_dropout", fd_dropout, FD_DROPOUT)
+        _check_choice("hvp", hvp, HVP_METHODS)
+        if hvp != "finite_difference" and fd_dropout == "fresh":
+            raise ValueError("fd_dropout 'fresh' draws new masks for the finite-difference passes; hvp "
+                             f"{hvp!r} has none (it replays the training pass's masks)")
         if unroll == "optimizer" and mode not in OPTIMIZER_UNROLL_MODES:
             raise ValueError(f"unroll 'optimizer' works with the hypergradient modes {OPTIMIZER_UNROLL_MODES}, not {mode!r}")
         if unroll == "optimizer" and inner_lr_factor:
@@ -149,6 +167,7 @@ class BilevelSearch:
         self.correction_scale = unroll_lr if inner_lr_factor else 1.0
         self.fd_dropout = fd_dropout
         self.hypergradient_fp32 = hypergradient_fp32
+        self.hvp = hvp
 
     def loss(self, batch: Batch, lower: Params | None = None) -> torch.Tensor:
         """Model loss on a batch, optionally with the lower-level weights replaced."""
@@ -185,11 +204,14 @@ class BilevelSearch:
         alphas = list(self.upper.values())
         rng = RngState.capture()
 
-        train_loss = self.loss(train_batch)
+        exact = self.mode == "exact"
+        # double_backward differentiates this pass's gradient once more (Eq. 6's correction at u = w)
+        keep_graph = exact or (self.mode == "second_order" and self.hvp == "double_backward")
+        with _twice_differentiable() if keep_graph else contextlib.nullcontext():
+            train_loss = self.loss(train_batch)
         if self.mode == "single_level":
             return self._training_gradients(train_loss, w, alphas, val_batch)
-        exact = self.mode == "exact"
-        grad_w = _grad(train_loss, w, create_graph=exact)
+        grad_w = _grad(train_loss, w, create_graph=keep_graph)
 
         if self.mode == "first_order":
             val_loss = self._validation_loss(val_batch)
@@ -198,14 +220,14 @@ class BilevelSearch:
             unrolled = {n: p - self.unroll_lr * g for n, p, g in zip(w_names, w, grad_w)}
             val_loss = self.loss(val_batch, unrolled)
             grad_alpha = _grad(val_loss, alphas)
-            grad_w = [g.detach() for g in grad_w]
         else:
             unrolled = {n: (p - self.unroll_lr * g).detach().requires_grad_() for n, p, g in zip(w_names, w, grad_w)}
             val_loss = self._validation_loss(val_batch, unrolled)
             direct, v = self._split(_grad(val_loss, alphas + list(unrolled.values())), len(alphas))
-            hvp = self._finite_difference_hvp(train_batch, w, v, rng)
+            hvp = self._hvp(train_batch, w, v, rng, grads_at_u=grad_w if keep_graph else None)
             grad_alpha = [d - self.correction_scale * h for d, h in zip(direct, hvp)]
-        return list(grad_alpha), list(grad_w), StepLosses(train_loss.item(), val_loss.item())
+        grad_w = [g.detach() for g in grad_w]
+        return list(grad_alpha), grad_w, StepLosses(train_loss.item(), val_loss.item())
 
     def _training_gradients(self, train_loss, w, alphas, val_batch):
         """(∇_α L_tr, ∇_w L_tr, losses): α as one more training weight."""
@@ -226,7 +248,7 @@ class BilevelSearch:
         direct, v = self._split(_grad(val_loss, alphas + w), len(alphas))
         grad_alpha = direct
         if self.mode == "second_order":
-            hvp = self._finite_difference_hvp(train_batch, w, v, rng)  # around w′
+            hvp = self._hvp(train_batch, w, v, rng)  # around w′
             grad_alpha = [d - h for d, h in zip(direct, hvp)]
         _set_grads_and_step(self.upper_optimizer, alphas, grad_alpha)
         self._restore_lower(cached)
@@ -251,6 +273,31 @@ class BilevelSearch:
     def _split(grads, n_alphas: int):
         return grads[:n_alphas], grads[n_alphas:]
 
+    def _hvp(self, batch, around, v, rng: RngState, grads_at_u=None) -> list[torch.Tensor]:
+        """∇²_{α,w} L_tr(u, α) · v at u = ``around``, by ``self.hvp``. ``grads_at_u``: ∇_w L_tr(u)
+        with its graph, when a training pass at u already made it (``double_backward`` only)."""
+        if self.hvp == "finite_difference":
+            return self._finite_difference_hvp(batch, around, v, rng)
+        if self.hvp == "forward_over_reverse":
+            return self._forward_over_reverse_hvp(batch, around, v, rng)
+        if grads_at_u is None:
+            with replayed_rng(rng), _twice_differentiable():
+                grads_at_u = _grad(self.loss(batch, dict(zip(self.lower, around))), list(around), create_graph=True)
+        directional = sum((g * d).sum() for g, d in zip(grads_at_u, v))
+        return list(_grad(directional, list(self.upper.values())))
+
+    def _forward_over_reverse_hvp(self, batch, around, v, rng: RngState) -> list[torch.Tensor]:
+        """d/dt ∇_α L_tr(u + t v, α) at t = 0, by torch.func.jvp."""
+        alphas = {n: a.detach() for n, a in self.upper.items()}
+
+        def grad_alpha(weights: Params) -> Params:
+            return torch.func.grad(lambda a: self.loss(batch, {**weights, **a}))(alphas)
+
+        point = {n: u.detach() for n, u in zip(self.lower, around)}
+        with replayed_rng(rng), self._hypergradient_precision(), _twice_differentiable():
+            _, tangent = torch.func.jvp(grad_alpha, (point,), (dict(zip(self.lower, v)),))
+        return [tangent[n] for n in self.upper]
+
     def _finite_difference_hvp(self, batch, around, v, rng: RngState) -> list[torch.Tensor]:
         """(∇_α L_tr(u + εv) − ∇_α L_tr(u − εv)) / 2ε  ≈  ∇²_{α,w} L_tr · v, u = ``around``."""
         norm = torch.sqrt(sum((g.detach() ** 2).sum() for g in v))
@@ -273,6 +320,13 @@ class BilevelSearch:
             return contextlib.nullcontext()
         device_type = next(iter(self.upper.values())).device.type
         return torch.autocast(device_type, enabled=False)
+
+
+def _twice_differentiable():
+    """Attention by SDPA's math kernel for passes differentiated twice or in forward mode: the
+    fused kernels (flash, memory-efficient) have neither a double backward nor a forward-mode
+    derivative. Models with eager attention are unaffected."""
+    return sdpa_kernel(SDPBackend.MATH)
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:

@@ -2,7 +2,8 @@
 # The CUDA check (issue #6), one short script for a GPU machine whose Python already has torch,
 # transformers and peft (no data, model download or Snakemake needed):
 #   1. tests/test_cuda.py: device choice, bf16 autocast, the second-order search step (CUDA vs
-#      CPU hypergradient) and a PEFT LoRA step on the GPU;
+#      CPU hypergradient, also with the exact Hessian-vector products on SDPA attention) and a
+#      PEFT LoRA step on the GPU;
 #   2. benchmarks/step_time.py on a roberta-base-shaped model (random weights; batch 16 x 128,
 #      k = 8) on the GPU in bf16 and on the machine's CPUs in fp32, printed one after the other.
 # Usage: bash workflow/scripts/gpu-check.sh [python]   (default python3; about 2 minutes on an H200)
