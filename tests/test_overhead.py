@@ -1,0 +1,30 @@
+"""benchmarks/overhead.py: the time inside a log's progress bars and the rest of a job's wall time."""
+
+from benchmarks.overhead import overhead_by_stage, time_in_bars
+
+SEARCH_LOG = (
+    "search sst2 seed 0 epoch 1:   0%|          | 0/88 [00:00<?, ?it/s]"
+    "\rsearch sst2 seed 0 epoch 1:  50%|█████     | 44/88 [01:10<01:10,  1.60s/it, train=0.4]"
+    "\rsearch sst2 seed 0 epoch 1: 100%|██████████| 88/88 [02:27<00:00,  1.68s/it, train=0.3]"
+    "\rsearch sst2 seed 0 epoch 2:  50%|█████     | 44/88 [00:50<00:50,  1.1s/it]"
+    "\rsearch sst2 seed 0 epoch 2: 100%|██████████| 88/88 [1:01:40<00:00,  1.0s/it]\n"
+    "some warning line\n"
+    "predict: 100%|██████████| 24/24 [00:31<00:00,  1.33s/it]\n"
+    "predict:  50%|█████     | 12/24 [00:05<00:05,  1.0s/it]"  # a second bar of the same name, cut short
+)
+
+
+def test_each_bar_counts_its_last_elapsed_time():
+    assert time_in_bars(SEARCH_LOG) == 147 + 3700 + 31 + 5
+    assert time_in_bars("no progress bars here\n") == 0
+
+
+def test_a_job_s_overhead_is_its_wall_time_minus_its_bars(tmp_path):
+    benchmark = tmp_path / "benchmarks" / "search" / "glue" / "sst2-seed0.tsv"
+    benchmark.parent.mkdir(parents=True)
+    benchmark.write_text("s\th:m:s\tmax_rss\tcpu_time\n3900.5\t1:05:00\t1\t3800\n")
+    log = tmp_path / "logs" / "search" / "glue" / "sst2-seed0.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(SEARCH_LOG)
+    (tmp_path / "benchmarks" / "report_cost.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n7.5\t0:00:07\t1\t7\n")
+    assert overhead_by_stage(tmp_path) == {"report_cost": [(7.5, 0)], "search": [(3900.5, 3883)]}
