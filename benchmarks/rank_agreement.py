@@ -5,6 +5,12 @@ agree, which is what agreement by the search's own seed-to-seed variation looks 
 
     python benchmarks/rank_agreement.py results/reference/cpu results/reference/cpu-bucketing --task sst2
 
+Searches that are variants of a run (``search_variants``, searches without ranks.json) are read
+from their ``search.json`` (ranks #{w ≥ 1/k}), e.g. within the search-regime study:
+
+    python benchmarks/rank_agreement.py results/reference/cpu-study results/reference/cpu-study \
+        --reference-search search_alpha_lr_x10 --lever-search search_double_backward_x10
+
 Per seed: the share of adapted matrices with the same rank, the Pearson correlation of the
 per-matrix ranks, and both total ranks.
 """
@@ -19,16 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
-from autolora.diagnostics import seed_agreement
+from autolora.diagnostics import ranks_from_weights, seed_agreement
 
 
-def ranks_by_seed(run: Path, family: str, task: str) -> dict[int, dict[str, int]]:
+def ranks_by_seed(run: Path, family: str, task: str, search: str | None = None) -> dict[int, dict[str, int]]:
+    """seed -> per-matrix ranks: the run's ranks.json files, or with ``search`` the named search
+    variant's search.json files."""
+    pattern = f"seed*/{search}/search.json" if search else "seed*/ranks.json"
     found = {}
-    for path in sorted((run / family / task).glob("seed*/ranks.json")):
+    for path in sorted((run / family / task).glob(pattern)):
         record = json.loads(path.read_text())
-        found[record["seed"]] = record["ranks"]
+        found[record["seed"]] = ranks_from_weights(record["weights"]) if search else record["ranks"]
     if not found:
-        raise SystemExit(f"{run / family / task}: no seed*/ranks.json")
+        raise SystemExit(f"{run / family / task}: no {pattern}")
     return found
 
 
@@ -46,11 +55,15 @@ def main() -> None:
     parser.add_argument("lever", type=Path, help="the run of the cheaper search")
     parser.add_argument("--task", default="sst2")
     parser.add_argument("--family", default="glue")
+    parser.add_argument("--reference-search", help="a search variant of the reference run (its search.json)")
+    parser.add_argument("--lever-search", help="a search variant of the lever's run (its search.json)")
     args = parser.parse_args()
-    reference = ranks_by_seed(args.reference, args.family, args.task)
-    lever = ranks_by_seed(args.lever, args.family, args.task)
+    reference = ranks_by_seed(args.reference, args.family, args.task, args.reference_search)
+    lever = ranks_by_seed(args.lever, args.family, args.task, args.lever_search)
     seeds = sorted(reference.keys() & lever.keys())
-    print(f"{args.task}: {args.lever} against {args.reference}, seeds {seeds}")
+    named = [f"{run}{f' ({search})' if search else ''}" for run, search in
+             ((args.lever, args.lever_search), (args.reference, args.reference_search))]
+    print(f"{args.task}: {named[0]} against {named[1]}, seeds {seeds}")
     print(f"{'seed':>4} {'same rank':>9} {'corr.':>6} {'total (ref, lever)':>19}")
     rows = []
     for seed in seeds:
