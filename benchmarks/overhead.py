@@ -19,6 +19,7 @@ import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 from autolora.cost import read_benchmark
 
@@ -34,6 +35,17 @@ def seconds(clock: str) -> int:
     return total
 
 
+class BarUpdate(NamedTuple):
+    label: str
+    total: int
+    done: int
+    elapsed: int
+
+    def starts_a_new_bar_after(self, previous: "BarUpdate") -> bool:
+        return ((self.label, self.total) != (previous.label, previous.total)
+                or self.done < previous.done or self.elapsed < previous.elapsed)
+
+
 def time_in_bars(log: str) -> int:
     """Sum over the log's progress bars of each bar's last elapsed time. A bar ends where the next
     update has another label or total, or its count or clock goes back (a new bar of the same name)."""
@@ -42,11 +54,11 @@ def time_in_bars(log: str) -> int:
         match = BAR_UPDATE.match(segment)
         if match is None:
             continue
-        update = (match["label"], int(match["total"]), int(match["done"]), seconds(match["elapsed"]))
-        if current is not None and (update[:2] != current[:2] or update[2] < current[2] or update[3] < current[3]):
-            finished += current[3]
+        update = BarUpdate(match["label"], int(match["total"]), int(match["done"]), seconds(match["elapsed"]))
+        if current is not None and update.starts_a_new_bar_after(current):
+            finished += current.elapsed
         current = update
-    return finished + (current[3] if current else 0)
+    return finished + (current.elapsed if current else 0)
 
 
 def overhead_by_stage(results: Path) -> dict[str, list[tuple[float, int]]]:
