@@ -69,3 +69,4 @@ rule all:
         expand(f"{RESULTS}/tables/cost.{{ext}}", ext=["md", "tex", "csv"]),
         expand(f"{RESULTS}/tables/rank_stability.{{ext}}", ext=["md", "tex", "csv"]),
         f"{RESULTS}/figures/quality_cost.png",
+        differences_outputs(),

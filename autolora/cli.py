@@ -3,6 +3,8 @@
     autolora score e2e REFS HYP                      E2E challenge metrics (JSON)
     autolora score webnlg REFS_DIR HYP --split S     WebNLG 2017 metrics (JSON)
     autolora compare RUN_DIR REFERENCE_DIR [--out F] a finished run beside the committed reference
+    autolora intervals RUN_DIR [RUN_DIR ...] --out D AutoLoRA minus each baseline with intervals,
+                                                     seeds pooled from runs of the same settings
 
 The pipeline itself runs through Snakemake (see the README).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = ("score", "compare")
+SUBCOMMANDS = ("score", "compare", "intervals")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from autolora.compare import main as compare
 
         return compare(argv[1:])
+    if argv[0] == "intervals":
+        from autolora.differences import main as intervals
+
+        return intervals(argv[1:])
     from autolora.scoring.cli import main as score
 
     return score(argv[1:])

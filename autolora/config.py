@@ -10,7 +10,14 @@ from pathlib import Path
 
 from autolora.download import CHECKSUM_FILE
 from autolora.errors import ConfigError
-from autolora.methods import REGISTRY, apply_method, search_variant_method, search_variant_name
+from autolora.methods import (
+    ADALORA_TRAINING,
+    REGISTRY,
+    apply_method,
+    search_variant_method,
+    search_variant_name,
+    training_of,
+)
 from autolora.own_task import check_entry, without_metric
 from autolora.tasks import get_spec, register_own_tasks
 
@@ -188,6 +195,8 @@ def _check_model_folder(task_settings: dict, base_dir: str | Path) -> None:
 
 
 SECTIONS = ("data", "model", "lora", "search", "ranks", "retrain", "generate", "resources")
+# Sections without a schema default: absent, they stay out of every view (and so of job params).
+OPTIONAL_SECTIONS = ("adalora",)
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -204,6 +213,7 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     """Everything one job of ``task`` needs: the sections with that task's overrides merged in,
     and what ``method`` changes in them (``autolora.methods.apply_method``)."""
     sections = {key: config[key] for key in SECTIONS}
+    sections.update({key: config[key] for key in OPTIONAL_SECTIONS if key in config})
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
     if (variant := search_variant_name(method)) is not None:
         merged = deep_merge(merged, config["search_variants"][variant])
@@ -228,7 +238,7 @@ STAGE_INPUTS = {
     "search": (*MODEL_JOB, "lora", "search"),
     "ranks": ("task", "ranks"),
     "uniform_ranks": ("task", "family", "num_labels", "method", "model", "lora.targets"),
-    "retrain": (*MODEL_JOB, "method", "lora", "retrain", "search.val_fraction"),
+    "retrain": (*MODEL_JOB, "method", "lora", "retrain", "search.val_fraction", "adalora?"),
     "grid_validate": (*MODEL_JOB, "method", "retrain.eval_batch_size", "search.val_fraction"),
     "evaluate": (*MODEL_JOB, "method", "lora", "retrain.eval_batch_size", "generate"),
     "no_retrain": (*MODEL_JOB, "method", "lora", "search", "ranks", "retrain.eval_batch_size", "generate"),
@@ -236,6 +246,11 @@ STAGE_INPUTS = {
 
 
 SCORING_STAGES = ("grid_validate", "evaluate", "no_retrain")
+
+
+def _reads_optional(settings: dict, section: str) -> bool:
+    """Whether the job's method reads an optional section: AdaLoRA's jobs its ``adalora`` one."""
+    return section == "adalora" and training_of(settings["method"]) == ADALORA_TRAINING
 
 
 def config_digest(settings: dict) -> str:
@@ -250,6 +265,10 @@ def stage_view(settings: dict, stage: str) -> dict:
         own = settings["own_task"]
         view["own_task"] = copy.deepcopy(own if stage in SCORING_STAGES else without_metric(own))
     for entry in STAGE_INPUTS[stage]:
+        if entry.endswith("?"):  # an optional section, read by one method's jobs only
+            entry = entry[:-1]
+            if entry not in settings or not _reads_optional(settings, entry):
+                continue
         section, _, key = entry.partition(".")
         if key:
             view.setdefault(section, {})[key] = copy.deepcopy(settings[section][key])

@@ -94,42 +94,81 @@ def stopping_rule_effect(record: Mapping, last: int = STOP_AFTER) -> tuple[float
     return 1.0, 1.0
 
 
+def depth_trend(rank_vectors: Sequence[Sequence[float]], layers: Sequence[int],
+                permutations: int = PERMUTATIONS, seed: int = PERMUTATION_SEED) -> tuple[float, float]:
+    """(Spearman correlation of rank with layer index pooled over seeds, two-sided permutation p
+    with the layer labels permuted within each seed); NaN where every rank is the same."""
+    vectors = np.asarray(rank_vectors, dtype=float)
+    if len(set(vectors.ravel().tolist())) < 2:
+        return math.nan, math.nan
+    pooled_layers = np.tile(np.asarray(layers), len(vectors))
+    observed = spearmanr(pooled_layers, vectors.ravel()).statistic
+    generator = np.random.default_rng(seed)
+    extreme = sum(abs(spearmanr(np.concatenate([generator.permutation(layers) for _ in vectors]),
+                                vectors.ravel()).statistic) >= abs(observed) - 1e-12
+                  for _ in range(permutations))
+    return float(observed), float((1 + extreme) / (1 + permutations))
+
+
+def allocation_diagnostics(rank_vectors: Sequence[Sequence[int]], modules: Sequence[str]) -> dict:
+    """What an allocation looks like across seeds, whatever made it: total rank per seed, seed
+    agreement against chance, the trend with depth and the query-over-value preference."""
+    agreement, chance, p_value = permutation_test(rank_vectors)
+    layers, matrices = zip(*(parse_module_name(module) for module in modules))
+    depth, depth_p = depth_trend(rank_vectors, layers, permutations=PERMUTATIONS // 4)
+    by_matrix = {m: [r for vector in rank_vectors for r, mm in zip(vector, matrices) if mm == m] for m in ("q", "v")}
+    return {
+        "modules": len(modules),
+        "total_rank": [int(sum(vector)) for vector in rank_vectors],
+        "agreement": agreement,
+        "agreement_chance": chance,
+        "agreement_p": p_value,
+        "rank_depth_spearman": depth,
+        "rank_depth_p": depth_p,
+        "rank_q_minus_v": float(np.mean(by_matrix["q"]) - np.mean(by_matrix["v"]))
+        if by_matrix["q"] and by_matrix["v"] else math.nan,
+    }
+
+
+def _same_modules(records: Sequence[Mapping], modules_of) -> list[str]:
+    modules = list(modules_of(records[0]))
+    for record in records:
+        if list(modules_of(record)) != modules:
+            raise ValueError(f"task {record['task']} seed {record['seed']}: its modules differ from seed "
+                             f"{records[0]['seed']}'s; seeds can only be compared module by module")
+    return modules
+
+
 def task_diagnostics(search_records: Sequence[Mapping]) -> dict:
     """The diagnostics of one task's searches (one record per seed, same modules)."""
     records = sorted(search_records, key=lambda record: record["seed"])
-    modules = list(records[0]["weights"])
-    for record in records:
-        if list(record["weights"]) != modules:
-            raise ValueError(f"task {record['task']} seed {record['seed']}: its modules differ from seed "
-                             f"{records[0]['seed']}'s; seeds can only be compared module by module")
+    modules = _same_modules(records, lambda record: record["weights"])
     ranks = [ranks_from_weights(record["weights"]) for record in records]
     vectors = [[per_seed[module] for module in modules] for per_seed in ranks]
     entropies = [normalised_entropy(w) for record in records for w in record["weights"].values()]
-    agreement, chance, p_value = permutation_test(vectors)
     stop_steps, stop_same = zip(*(stopping_rule_effect(record) for record in records))
-    layers, matrices = zip(*(parse_module_name(module) for module in modules))
-    pooled_layers = [layer for _ in records for layer in layers]
-    pooled_ranks = [rank for vector in vectors for rank in vector]
-    depth = spearmanr(pooled_layers, pooled_ranks).statistic if len(set(pooled_ranks)) > 1 else math.nan
-    by_matrix = {m: [r for vector in vectors for r, mm in zip(vector, matrices) if mm == m] for m in ("q", "v")}
     return {
         "task": records[0]["task"],
         "seeds": [record["seed"] for record in records],
         "k": records[0]["k"],
-        "modules": len(modules),
         "entropy_min": min(entropies),
         "entropy_mean": float(np.mean(entropies)),
-        "total_rank": [sum(vector) for vector in vectors],
-        "agreement": agreement,
-        "agreement_chance": chance,
-        "agreement_p": p_value,
+        **allocation_diagnostics(vectors, modules),
         "stable_share": float(np.mean([stable_share(record) for record in records])),
         "stop_rule_steps": float(np.mean(stop_steps)),
         "stop_rule_same_ranks": float(np.mean(stop_same)),
-        "rank_depth_spearman": float(depth),
-        "rank_q_minus_v": float(np.mean(by_matrix["q"]) - np.mean(by_matrix["v"]))
-        if by_matrix["q"] and by_matrix["v"] else math.nan,
     }
+
+
+def control_diagnostics(rank_records: Sequence[Mapping]) -> dict:
+    """The allocation diagnostics of an equal-budget control's ranks records (one per seed):
+    the neutral controls should show no agreement and no trend beyond chance."""
+    records = sorted(rank_records, key=lambda record: record["seed"])
+    modules = _same_modules(records, lambda record: record["ranks"])
+    vectors = [[record["ranks"][module] for module in modules] for record in records]
+    return {"task": records[0]["task"], "seeds": [record["seed"] for record in records], "k": records[0]["k"],
+            "entropy_min": math.nan, "entropy_mean": math.nan, **allocation_diagnostics(vectors, modules),
+            "stable_share": math.nan, "stop_rule_steps": math.nan, "stop_rule_same_ranks": math.nan}
 
 
 def _number(value: float, digits: int = 2, signed: bool = False) -> str:
@@ -139,14 +178,18 @@ def _number(value: float, digits: int = 2, signed: bool = False) -> str:
 
 
 def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
-                         variants: Mapping[str, Mapping] | None = None):
+                         variants: Mapping[str, Mapping] | None = None,
+                         controls: Mapping[tuple[str, str], Sequence[Mapping]] | None = None):
     """One row per (task, search) of ``searches`` (their order; the search is ``autolora`` or a
-    ``search_<name>`` variant, whose settings ``variants`` holds): the diagnostics formatted,
+    ``search_<name>`` variant, whose settings ``variants`` holds), then one per (task, control)
+    of ``controls`` (their ranks records; the search columns n/a): the diagnostics formatted,
     the raw ones in ``attrs["tidy"]`` for the CSV, what each column means in ``attrs["notes"]``."""
     import pandas as pd
 
     rows = [{**task_diagnostics(records), "search": search, "steps": _steps(records)}
             for (_, search), records in searches.items() if records]
+    rows += [{**control_diagnostics(records), "search": control, "steps": "–"}
+             for (_, control), records in (controls or {}).items() if records]
     shown = []
     for row in rows:
         shown.append({
@@ -159,10 +202,11 @@ def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
             "total rank per seed": ", ".join(map(str, row["total_rank"])),
             "seed agreement (chance)": f"{_number(row['agreement'], signed=True)} ({_number(row['agreement_chance'], signed=True)})",
             "permutation p": _number(row["agreement_p"], 3),
-            "stable, last quarter": f"{100 * row['stable_share']:.0f} %",
+            "stable, last quarter": _percent(row["stable_share"]),
             f"stop rule (N={STOP_AFTER}): steps / same ranks":
-                f"{100 * row['stop_rule_steps']:.0f} % / {100 * row['stop_rule_same_ranks']:.0f} %",
+                f"{_percent(row['stop_rule_steps'])} / {_percent(row['stop_rule_same_ranks'])}",
             "rank ~ depth (Spearman)": _number(row["rank_depth_spearman"], signed=True),
+            "depth p": _number(row["rank_depth_p"], 3),
             "rank q − v": _number(row["rank_q_minus_v"], signed=True),
         })
     table = pd.DataFrame(shown).set_index("Task")
@@ -177,7 +221,12 @@ def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
         "seed's ranks are all equal (no correlation is defined).",
         f"Stable: share of matrices whose effective rank did not change over the last {LAST_PART:.0%} of the "
         "logged search steps (mean over seeds). Rank ~ depth: Spearman correlation of rank and layer index, "
-        "pooled over seeds; rank q − v: mean rank of query minus value matrices.",
+        f"pooled over seeds; depth p: two-sided, the share of {PERMUTATIONS // 4} permutations of the layer labels "
+        "within each seed with a correlation at least as strong; rank q − v: mean rank of query minus value "
+        "matrices.",
+        "Rows named after an equal-budget control (lora_budget, random_ranks) describe that control's allocation "
+        "(its ranks records): no search, so no entropy, stability or stop rule; a neutral control shows no seed "
+        "agreement and no depth trend beyond chance.",
         "Steps: search steps per seed (their mean where seeds differ).",
         f"Stop rule: search.stop_when_stable = {STOP_AFTER} replayed on each logged trajectory: the share of "
         "the logged steps it would have run, and the share of matrices whose rank at that point equals "
@@ -185,6 +234,10 @@ def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
         *(f"search_{name}: AutoLoRA with {_overrides(settings)}." for name, settings in (variants or {}).items()),
     ]
     return table
+
+
+def _percent(share: float) -> str:
+    return "n/a" if math.isnan(share) else f"{100 * share:.0f} %"
 
 
 def _steps(records: Sequence[Mapping]) -> int:

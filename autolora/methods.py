@@ -40,11 +40,11 @@ NO_RETRAIN = "autolora_no_retrain"
 LORA_BUDGET = "lora_budget"
 RANDOM_RANKS = "random_ranks"
 SINGLE_LEVEL = "single_level"  # the search mode of the no_meta ablation (autolora.core.bilevel)
-# AdaLoRA's schedule, as fractions of the total steps: train at the initial rank k for the first
-# 10 % (importance scores need trained triplets to mean anything), prune towards the budget, and
-# train the final ranks for the last 20 % (the AdaLoRA paper's GLUE runs spend similar shares).
-ADALORA_TINIT_FRACTION = 0.1
-ADALORA_TFINAL_FRACTION = 0.2
+# AdaLoRA's schedule where the config has no ``adalora`` section, in shares of the total steps: train
+# at the initial rank k for the first 10 % (importance scores need trained triplets to mean
+# anything), prune towards the budget with a mask every step (mask_interval 0: one step), train the
+# final ranks for the last 20 %; PEFT's default orthogonality weight.
+ADALORA_DEFAULTS = {"tinit": 0.1, "tfinal": 0.2, "mask_interval": 0.0, "orth_reg_weight": 0.5}
 
 # Where a method's ranks come from (``Method.ranks``), each made by its own rule:
 OWN_SEARCH = "own_search"          # a search of its own (rules search / search_variant), then ranks
@@ -127,7 +127,7 @@ def _control_note(method: str, allocation: str) -> Callable[[dict, str], str]:
 def _even_allocation(autolora: dict, seed: int) -> dict:
     from autolora.ranks import uniform_budget_ranks
 
-    return uniform_budget_ranks(autolora)
+    return uniform_budget_ranks(autolora, seed)
 
 
 def _random_allocation(autolora: dict, seed: int) -> dict:
@@ -136,11 +136,19 @@ def _random_allocation(autolora: dict, seed: int) -> dict:
     return random_budget_ranks(autolora, seed)
 
 
+def adalora_settings(settings: dict) -> dict:
+    """The ``adalora`` section of a task's config view over the defaults."""
+    return {**ADALORA_DEFAULTS, **settings.get("adalora", {})}
+
+
 def _adalora_note(config: dict, table: str) -> str:
-    pruning = f"{ADALORA_TINIT_FRACTION:.0%} and {1 - ADALORA_TFINAL_FRACTION:.0%}"
-    return (f"{ADALORA}: PEFT AdaLoRA from rank k, budget target_r = AutoLoRA's total rank / adapted modules of "
-            "the same task and seed; LoRA retraining's optimiser, learning rate and epochs; ranks pruned "
-            f"between {pruning} of the steps.")
+    schedule = adalora_settings(config)
+    pruning = f"{schedule['tinit']:.0%} and {1 - schedule['tfinal']:.0%}"
+    return (f"{ADALORA}: PEFT AdaLoRA from rank k with a total budget equal to AutoLoRA's total rank of the same "
+            "task and seed (PEFT's rank allocator set to that exact total); LoRA retraining's optimiser and epochs; "
+            f"ranks pruned between {pruning} of the steps, a mask every {schedule['mask_interval']:.1%} of them "
+            f"(at least one step), orthogonality weight {schedule['orth_reg_weight']:g}"
+            f"{' (task_overrides may change these)' if config.get('task_overrides') else ''}.")
 
 
 REGISTRY = (
@@ -152,8 +160,8 @@ REGISTRY = (
     Method(ADALORA, ADALORA, ranks=AUTOLORA_RANKS, trains=ADALORA_TRAINING, note=_adalora_note),
     Method(FULL_FT, FULL_FT, ranks=None, trains=FULL),
     Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, allocate=_even_allocation, note=_control_note(
-        LORA_BUDGET, "as evenly as possible (total // matrices everywhere, one more on the first total mod "
-        "matrices in model order)")),
+        LORA_BUDGET, "as evenly as possible (total // matrices everywhere, one more on total mod matrices drawn "
+        "at random, seeded by the run seed, so that no layer or matrix type is preferred)")),
     Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, allocate=_random_allocation, note=_control_note(
         RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
     Method("search_<name>", SEARCH_VARIANT_PATTERN, ranks=OWN_SEARCH, selectable=False),

@@ -51,13 +51,17 @@ def _check_budget(total: int, n_modules: int, k: int) -> None:
         raise ValueError(f"a total rank of {total} cannot give each of {n_modules} matrices a rank in 1..{k}")
 
 
-def uniform_budget_ranks(autolora: dict) -> dict:
+def uniform_budget_ranks(autolora: dict, seed: int) -> dict:
     """``lora_budget``: AutoLoRA's total rank T over its n matrices as evenly as ranks allow,
-    T // n everywhere and one more on the first T mod n matrices in model order."""
+    T // n everywhere and one more on T mod n matrices drawn without replacement (numpy's
+    generator seeded with the run seed). Drawn, not the first in model order: those would be the
+    lower layers' query and value matrices, the very preference AutoLoRA's search shows, and the
+    control must have none of its own."""
     modules, total, k = list(autolora["ranks"]), autolora["total_rank"], autolora["k"]
     _check_budget(total, len(modules), k)
     base, extra = divmod(total, len(modules))
-    return _control_record(autolora, {m: base + (i < extra) for i, m in enumerate(modules)}, "uniform_budget")
+    lucky = set(np.random.default_rng(seed).choice(len(modules), size=extra, replace=False).tolist())
+    return _control_record(autolora, {m: base + (i in lucky) for i, m in enumerate(modules)}, "uniform_budget")
 
 
 def random_budget_ranks(autolora: dict, seed: int) -> dict:

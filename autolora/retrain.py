@@ -38,10 +38,9 @@ from autolora.core.injection import head_modules, target_matrix_names
 from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import ConfigError, TrainingError
 from autolora.methods import (
-    ADALORA_TFINAL_FRACTION,
-    ADALORA_TINIT_FRACTION,
     ADALORA_TRAINING,
     FULL,
+    adalora_settings,
     is_grid_run,
     training_of,
 )
@@ -141,38 +140,52 @@ def build_lora_model(config: dict, ranks: dict[str, int]):
 
 
 def adalora_budget(autolora_total_rank: int, n_modules: int, max_rank: int) -> int:
-    """AdaLoRA's target_r: AutoLoRA's learned total rank spread evenly over the adapted modules
-    (at least 1). Below init_r = k, since PEFT's schedule cannot prune to the initial budget."""
+    """AdaLoRA's total rank budget: exactly AutoLoRA's learned total rank. PEFT prunes from k
+    per module, so the total must lie below n·k (and give each module at least one rank on
+    average)."""
     if max_rank < 2:
         raise ConfigError("config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, "
                           "its budget below it)")
-    return min(max(1, round(autolora_total_rank / n_modules)), max_rank - 1)
+    if not n_modules <= autolora_total_rank < n_modules * max_rank:
+        raise TrainingError(f"AutoLoRA's total rank {autolora_total_rank} leaves AdaLoRA nothing to prune: it "
+                            f"needs a budget in [{n_modules}, {n_modules * max_rank}) over {n_modules} modules of k = "
+                            f"{max_rank}")
+    return autolora_total_rank
 
 
-def adalora_schedule(total_steps: int) -> dict[str, int]:
-    """tinit, tfinal (at least one step, so the final rank pattern gets fixed) and total_step."""
-    tinit = round(ADALORA_TINIT_FRACTION * total_steps)
-    tfinal = max(1, round(ADALORA_TFINAL_FRACTION * total_steps))
+def adalora_schedule(total_steps: int, settings: dict) -> dict:
+    """PEFT's tinit, tfinal (at least one step, so the final rank pattern gets fixed), deltaT
+    (at least one step), total_step and orth_reg_weight from the shares of ``adalora_settings``."""
+    tinit = round(settings["tinit"] * total_steps)
+    tfinal = max(1, round(settings["tfinal"] * total_steps))
     if tinit >= total_steps - tfinal:
-        raise ConfigError(f"config key retrain.epochs: {total_steps} training steps leave AdaLoRA no "
-                          "pruning phase; train longer (more epochs or a smaller retrain.batch_size)")
-    return {"tinit": tinit, "tfinal": tfinal, "total_step": total_steps}
+        raise ConfigError(f"config keys adalora.tinit/tfinal, retrain.epochs: {total_steps} training steps leave "
+                          "AdaLoRA no pruning phase; train longer or warm up for a smaller share")
+    return {"tinit": tinit, "tfinal": tfinal, "deltaT": max(1, round(settings["mask_interval"] * total_steps)),
+            "total_step": total_steps, "orth_reg_weight": settings["orth_reg_weight"]}
 
 
 def build_adalora_model(config: dict, autolora_ranks: dict, total_steps: int):
     """The task's model with AdaLoRA on the target modules, and the budget it was given: from
-    AutoLoRA's ranks record of the same task and seed (its total rank, and k of its search)."""
+    AutoLoRA's ranks record of the same task and seed (its exact total rank, and k of its search).
+    PEFT's AdaLoraConfig takes an average rank per module (target_r) and prunes to target_r · n;
+    its rank allocator's total is set to AutoLoRA's total itself, which need not be a multiple of n."""
     model = load_task_model(config)
     lora, k = config["lora"], autolora_ranks["k"]
     n_modules = len(target_matrix_names(model, tuple(lora["targets"])))
-    autolora_total_rank = autolora_ranks["total_rank"]
-    schedule = {"init_r": k, "target_r": adalora_budget(autolora_total_rank, n_modules, k),
-                **adalora_schedule(total_steps)}
+    total_budget = adalora_budget(autolora_ranks["total_rank"], n_modules, k)
+    schedule = {"init_r": k, "target_r": max(1, total_budget // n_modules),
+                **adalora_schedule(total_steps, adalora_settings(config))}
     head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
     adalora = AdaLoraConfig(task_type=PEFT_TASK_TYPES[config["family"]], target_modules=list(lora["targets"]),
                             lora_alpha=lora["alpha"], lora_dropout=config["retrain"]["lora_dropout"],
                             bias=config["retrain"]["lora_bias"], modules_to_save=list(head) or None, **schedule)
-    return get_peft_model(model, adalora), {"autolora_total_rank": autolora_total_rank, **schedule}
+    model = get_peft_model(model, adalora)
+    allocator = model.base_model.rankallocator
+    if len(allocator.name_set) != n_modules:
+        raise TrainingError(f"AdaLoRA adapted {len(allocator.name_set)} modules, the targets name {n_modules}")
+    allocator.target_bgt = total_budget
+    return model, {"autolora_total_rank": autolora_ranks["total_rank"], "total_budget": total_budget, **schedule}
 
 
 def build_full_model(config: dict):

@@ -1,8 +1,12 @@
-"""Paired significance tests for comparing AutoLoRA with its baselines.
+"""Paired comparisons of AutoLoRA with its baselines: tests, intervals and equivalence.
 
 ``paired_t_test``: the main metric of two methods over the same seeds (seed s of both methods
 shares the data order and initialisation, so the runs pair); ``holm_corrected``: Holm's
-correction over a table's family of such tests.
+correction over a table's family of such tests. Beside each test, the mean paired difference
+with a 95 % interval two ways (``t_interval``: t over seeds; ``bootstrap_interval``: seeds
+resampled in pairs, for few seeds where normality is a stretch), an equivalence test against a
+smallest effect of interest of ±1 point (``tost_p_value``, two one-sided t-tests) and how many
+seeds would give a ±1-point interval at the observed spread (``seeds_for_half_width``).
 
 A test that cannot say anything (one seed, differences without spread) returns
 a NaN p-value together with the reason, never a crash and never a fake 0 or 1.
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 from scipy.stats import ttest_rel
 
 from autolora import report
@@ -24,6 +29,12 @@ AUTOLORA_METHOD = "autolora"
 ALPHA = 0.05
 SIGNIFICANCE_MARKER = "*"
 T_TEST = "paired t-test over seeds"
+LEVEL = 0.95  # the intervals' coverage
+# The smallest effect of interest: one point of the main metric ×100 (accuracy, Pearson, F1, BLEU), the
+# size of the paper's gains over LoRA. A difference whose interval lies inside ±1 point is "equivalent".
+EQUIVALENCE_MARGIN = 0.01
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
 # Differences that are equal in exact arithmetic differ by rounding error in
 # floats (0.7 - 0.6 != 0.8 - 0.7), which would give a huge, meaningless t; a
 # spread below this fraction of the values' magnitude counts as none.
@@ -78,6 +89,68 @@ def _has_no_spread(values: np.ndarray, scale: float) -> bool:
     return float(np.ptp(values)) <= _RELATIVE_ROUNDING * max(scale, 1.0)
 
 
+def t_interval(differences: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """mean(d) ± t_{(1+level)/2, n-1} · sd(d) / √n; NaN bounds with fewer than two pairs."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2:
+        return math.nan, math.nan
+    half = student_t.ppf((1 + level) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def bootstrap_interval(differences: Sequence[float], level: float = LEVEL,
+                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile interval of the mean paired difference over ``resamples`` draws of the seeds
+    with replacement (a seed's two runs stay together); NaN bounds with fewer than two pairs.
+    With n seeds there are only C(2n-1, n) distinct resamples, so for very few seeds it is
+    narrower than the t interval: it is a check on the t interval's normality, not a substitute."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2:
+        return math.nan, math.nan
+    draws = np.random.default_rng(seed).integers(len(d), size=(resamples, len(d)))
+    means = d[draws].mean(axis=1)
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def tost_p_value(differences: Sequence[float], margin: float = EQUIVALENCE_MARGIN) -> float:
+    """Two one-sided t-tests of |mean difference| < margin: the larger of the p-values of
+    H0: mean ≤ −margin and H0: mean ≥ +margin. Below 0.05 the difference is shown to lie within
+    ±margin; NaN with fewer than two pairs or no spread."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2 or _has_no_spread(d, scale=float(np.abs(d).max())):
+        return math.nan
+    standard_error = d.std(ddof=1) / math.sqrt(len(d))
+    lower = student_t.sf((d.mean() + margin) / standard_error, len(d) - 1)
+    upper = student_t.cdf((d.mean() - margin) / standard_error, len(d) - 1)
+    return float(max(lower, upper))
+
+
+def seeds_for_half_width(differences: Sequence[float], half_width: float = EQUIVALENCE_MARGIN,
+                         level: float = LEVEL, most: int = 10_000) -> int | None:
+    """The fewest seeds n whose t interval, at the spread (sd) of these differences, has a
+    half-width of at most ``half_width``: t_{n-1} · sd / √n ≤ half_width. None with fewer than
+    two differences; 2 when they have no spread."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2:
+        return None
+    spread = d.std(ddof=1)
+    for n in range(2, most + 1):
+        if student_t.ppf((1 + level) / 2, n - 1) * spread / math.sqrt(n) <= half_width:
+            return n
+    return most
+
+
+def interval_summary(differences: Sequence[float]) -> dict:
+    """The interval columns of one paired comparison (on the metric's own scale)."""
+    t_low, t_high = t_interval(differences)
+    boot_low, boot_high = bootstrap_interval(differences)
+    tost = tost_p_value(differences)
+    return {"ci_low": t_low, "ci_high": t_high, "boot_low": boot_low, "boot_high": boot_high,
+            "half_width": (t_high - t_low) / 2, "tost_p": tost, "equivalent": is_significant(tost),
+            "seeds_for_1pt": seeds_for_half_width(differences)}
+
+
 def compare_with_autolora(metric_records: Iterable[Mapping], task: str,
                           expected_seeds: Sequence[int], alpha: float = ALPHA) -> list[dict]:
     """Paired t-tests over seeds of every baseline's main metric against AutoLoRA's on ``task``.
@@ -89,7 +162,8 @@ def compare_with_autolora(metric_records: Iterable[Mapping], task: str,
 
     Returns one dict per baseline, in record order: task, baseline,
     main_metric, autolora_mean, baseline_mean, mean_difference (AutoLoRA minus
-    baseline, on the metric's own scale), test, statistic, p_value, n_seeds,
+    baseline, on the metric's own scale), its intervals (``interval_summary``: ci_low, ci_high,
+    boot_low, boot_high, half_width, tost_p, equivalent, seeds_for_1pt), test, statistic, p_value, n_seeds,
     significant (p < alpha; False when p is NaN) and reason (why p is NaN).
     """
     values = _main_metric_by_method(metric_records, task, expected_seeds)
@@ -131,6 +205,7 @@ def _comparison(task: str, baseline: str, main_metric: str, autolora: np.ndarray
         "autolora_mean": float(autolora.mean()),
         "baseline_mean": float(scores.mean()),
         "mean_difference": float((autolora - scores).mean()),
+        **interval_summary(autolora - scores),
         "test": outcome.test,
         "statistic": outcome.statistic,
         "p_value": outcome.p_value,
@@ -205,7 +280,8 @@ def mark_significant_cells(table: pd.DataFrame, comparisons: Iterable[Mapping],
 
 def _with_p_values(tidy: list[Mapping], comparisons: list[Mapping]) -> list[dict]:
     """The tidy rows (the CSV) with each baseline's test against AutoLoRA on its task."""
-    fields = ("mean_difference", "p_value", "p_holm", "significant")
+    fields = ("mean_difference", "ci_low", "ci_high", "boot_low", "boot_high", "tost_p", "p_value", "p_holm",
+              "significant")
     tests = {(comparison["baseline"], comparison["task"]): comparison for comparison in comparisons}
     rows = []
     for row in tidy:

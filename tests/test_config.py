@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autolora.config import STAGE_INPUTS, stage_view, task_config, validate_config
+from autolora.config import deep_merge, STAGE_INPUTS, stage_view, task_config, validate_config
 from autolora.errors import ConfigError
 from autolora.methods import methods_of_task, runs_own_search
 from tests.conftest import REPO, SHARED
@@ -25,9 +25,15 @@ def config_with(**changes):
     return config
 
 
+# Configs that run layered over another (`--configfile config/cpu.yaml config/cpu-power.yaml`).
+LAYERED = {"cpu-power.yaml": "cpu.yaml"}
+
+
 @pytest.mark.parametrize("config_file", sorted(path.name for path in (REPO / "config").glob("*.yaml")))
 def test_shipped_configs_are_valid(config_file):
     config = yaml.safe_load((REPO / "config" / config_file).read_text())
+    if config_file in LAYERED:
+        config = deep_merge(yaml.safe_load((REPO / "config" / LAYERED[config_file]).read_text()), config)
     validate_config(config, base_dir=REPO)
     assert config["lora"]["max_rank"] >= 1
 

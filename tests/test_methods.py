@@ -13,7 +13,8 @@ from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.grid import choose_rank, run_grid_choice
-from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, apply_method, entry_of, table_notes, uniform_rank
+from autolora.errors import ConfigError, TrainingError
+from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, adalora_settings, apply_method, entry_of, table_notes, uniform_rank
 from autolora.evaluate import kept_components, zero_dropped_components
 from autolora.ranks import uniform_rank_record
 from tests.conftest import REPO, random_batch
@@ -156,11 +157,22 @@ def test_the_grid_candidates_train_on_search_train_and_its_chosen_rank_on_all_of
     assert sorted(chosen["labels"]) == sorted(autolora["labels"]) == list(range(100))
 
 
-def test_adalora_budget_matches_autolora_total_rank():
-    assert retrain.adalora_budget(37, 12, 8) == 3
-    assert retrain.adalora_budget(2, 12, 8) == 1  # at least one
-    assert retrain.adalora_budget(96, 12, 8) == 7  # below init_r = k, which PEFT cannot prune to
-    assert retrain.adalora_schedule(10) == {"tinit": 1, "tfinal": 2, "total_step": 10}
+def test_adalora_budget_is_autolora_total_rank_exactly():
+    assert retrain.adalora_budget(37, 12, 8) == 37  # not round(37 / 12) * 12 = 36
+    assert retrain.adalora_budget(30, 12, 8) == 30  # STS-B seed 1 once got 24 (round-half-to-even of 2.5)
+    for impossible in (11, 96):  # below one rank a module; at n·k there is nothing to prune
+        with pytest.raises(TrainingError, match="leaves AdaLoRA nothing to prune"):
+            retrain.adalora_budget(impossible, 12, 8)
+
+
+def test_adalora_schedule_scales_its_shares_to_the_run():
+    defaults = retrain.adalora_schedule(10, adalora_settings({}))
+    assert defaults == {"tinit": 1, "tfinal": 2, "deltaT": 1, "total_step": 10, "orth_reg_weight": 0.5}
+    recipe = {"tinit": 0.12, "tfinal": 0.44, "mask_interval": 0.002, "orth_reg_weight": 0.1}
+    assert retrain.adalora_schedule(5000, adalora_settings({"adalora": recipe})) == {
+        "tinit": 600, "tfinal": 2200, "deltaT": 10, "total_step": 5000, "orth_reg_weight": 0.1}
+    with pytest.raises(ConfigError, match="adalora.tinit/tfinal"):
+        retrain.adalora_schedule(10, adalora_settings({"adalora": {"tinit": 0.5, "tfinal": 0.5}}))
 
 
 def word_tokenizer(tmp_path):
@@ -179,7 +191,7 @@ def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_be
                 "checkpoint_every": None}
     batch = random_batch(0, size=12)
     rows = Dataset.from_dict({key: value.tolist() for key, value in batch.items()})
-    model, budget = retrain.build_adalora_model(config, {"total_rank": 4, "k": 4}, total_steps=6)
+    model, budget = retrain.build_adalora_model(config, {"total_rank": 5, "k": 4}, total_steps=6)
     calls = []
     allocate = model.base_model.update_and_allocate
 
@@ -191,9 +203,9 @@ def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_be
     retrain.train_lora(model, rows, word_tokenizer(tmp_path), settings, 0, torch.device("cpu"), "rte",
                        tmp_path / "checkpoints", "test", counted)
     assert calls == [(step, True) for step in range(6)]
-    assert budget["target_r"] == 1
+    assert budget["total_budget"] == 5  # AutoLoRA's total over 4 matrices: not a multiple of their number
     kept = retrain.adalora_kept_ranks(model)
-    assert set(kept) == set(BERT_MATRICES) and sum(kept.values()) == budget["target_r"] * len(BERT_MATRICES)
+    assert set(kept) == set(BERT_MATRICES) and sum(kept.values()) == 5
 
 
 def test_no_meta_moves_alpha_and_weights_on_the_training_batch_alone(tiny_bert):

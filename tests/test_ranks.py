@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,11 +60,30 @@ CONTROL_INPUT = autolora_ranks({f"m{i}": r for i, r in enumerate([1, 8, 3, 5, 2,
 def test_the_uniform_control_spreads_the_exact_total_evenly():
     from autolora.ranks import uniform_budget_ranks
 
-    record = uniform_budget_ranks(CONTROL_INPUT)
+    record = uniform_budget_ranks(CONTROL_INPUT, seed=0)
     ranks = list(record["ranks"].values())
     assert record["total_rank"] == CONTROL_INPUT["total_rank"] == 47
-    assert ranks == [4] * 11 + [3]  # 47 = 12 * 3 + 11: the first 11 matrices get one more
+    assert sorted(ranks) == [3] + [4] * 11  # 47 = 12 * 3 + 11: eleven matrices get one more
     assert list(record["ranks"]) == list(CONTROL_INPUT["ranks"])
+    assert uniform_budget_ranks(CONTROL_INPUT, seed=0) == record  # seeded
+
+
+def test_the_uniform_controls_leftover_ranks_have_no_depth_or_type_preference():
+    """Over many seeds every matrix gets the extra rank equally often: the first in model order
+    (the lowest layers' query matrices) no more than the last."""
+    from autolora.ranks import uniform_budget_ranks
+
+    modules = [f"layer.{layer}.{matrix}" for layer in range(6) for matrix in ("query", "value")]
+    budget = autolora_ranks({module: 2 for module in modules})
+    budget["total_rank"] = 2 * 12 + 3  # three leftover ranks over twelve matrices
+    seeds = 2000
+    extra = np.zeros(12)
+    for seed in range(seeds):
+        extra += np.array(list(uniform_budget_ranks(budget, seed)["ranks"].values())) - 2
+    share = extra / seeds  # expected 3 / 12 = 0.25 for every matrix
+    assert np.abs(share - 0.25).max() < 0.05, share
+    first_half, second_half = share[:6].sum(), share[6:].sum()
+    assert abs(first_half - second_half) < 0.1
 
 
 def test_the_random_control_has_the_exact_total_every_rank_in_range_and_its_seed():
@@ -81,9 +101,9 @@ def test_the_extreme_budgets_are_met_and_impossible_ones_refused():
 
     for total in (12, 96):  # every matrix at 1, every matrix at k
         record = autolora_ranks({f"m{i}": total // 12 for i in range(12)})
-        assert random_budget_ranks(record, 0)["ranks"] == uniform_budget_ranks(record)["ranks"] == record["ranks"]
+        assert random_budget_ranks(record, 0)["ranks"] == uniform_budget_ranks(record, 0)["ranks"] == record["ranks"]
     with pytest.raises(ValueError, match="cannot give each of 12 matrices a rank in 1..8"):
-        uniform_budget_ranks({**autolora_ranks({f"m{i}": 8 for i in range(12)}), "total_rank": 97})
+        uniform_budget_ranks({**autolora_ranks({f"m{i}": 8 for i in range(12)}), "total_rank": 97}, 0)
 
 
 def test_ranks_unchanged_over_the_last_logged_steps():

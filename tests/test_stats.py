@@ -152,3 +152,53 @@ def test_marking_a_task_missing_from_the_table_raises():
     comparison = dict(stats.compare_with_autolora(records, "rte", SEEDS)[0], task="mrpc")
     with pytest.raises(ValueError, match="no column for task=mrpc"):
         stats.mark_significant_cells(table, [comparison])
+
+
+# ---------------------------------------------------------------- intervals and equivalence
+
+def test_t_interval_against_a_hand_case():
+    # d = (1, 2, 3): mean 2, sd 1, t(0.975, 2) = 4.302653, half-width 4.302653 / sqrt(3) = 2.484138
+    low, high = stats.t_interval([1.0, 2.0, 3.0])
+    assert (low, high) == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
+    assert all(math.isnan(bound) for bound in stats.t_interval([0.5]))
+
+
+def test_bootstrap_interval_is_seeded_lies_within_the_data_and_collapses_without_spread():
+    d = [0.01, -0.02, 0.03, 0.0, 0.015]
+    low, high = stats.bootstrap_interval(d)
+    assert (low, high) == stats.bootstrap_interval(d)  # seeded
+    assert min(d) <= low < np.mean(d) < high <= max(d)
+    assert stats.bootstrap_interval([0.2, 0.2, 0.2]) == pytest.approx((0.2, 0.2))
+    # Two seeds: the resampled means can only be d1, d2 or their mean.
+    assert stats.bootstrap_interval([0.0, 1.0]) == pytest.approx((0.0, 1.0))
+
+
+def test_tost_against_a_hand_case():
+    # d = (1, 2, 3), margin 5: se = 1 / sqrt(3); p = max(P(T > 7 sqrt(3)), P(T < -3 sqrt(3))), df = 2.
+    # P(T > t) for df = 2 is (1 - t / sqrt(2 + t^2)) / 2.
+    def upper_tail(t):
+        return (1 - t / math.sqrt(2 + t * t)) / 2
+
+    expected = max(upper_tail(7 * math.sqrt(3)), upper_tail(3 * math.sqrt(3)))
+    assert stats.tost_p_value([1.0, 2.0, 3.0], margin=5.0) == pytest.approx(expected)
+    # Tight differences near zero are equivalent within ±1 point; a 3-point gap is not.
+    assert stats.tost_p_value([0.001, -0.002, 0.0, 0.001, 0.0]) < 0.05
+    assert stats.tost_p_value([0.03, 0.031, 0.029]) > 0.5
+    assert math.isnan(stats.tost_p_value([0.01]))
+
+
+def test_seeds_for_half_width_against_a_hand_case():
+    # sd 1: n = 7 gives t(0.975, 6) / sqrt(7) = 2.446912 / 2.645751 = 0.9248 <= 1; n = 6 gives 1.0494.
+    assert stats.seeds_for_half_width([1.0, 2.0, 3.0], half_width=1.0) == 7
+    assert stats.seeds_for_half_width([0.5, 0.5], half_width=0.1) == 2  # no spread
+    assert stats.seeds_for_half_width([0.5]) is None
+
+
+def test_comparisons_carry_their_intervals():
+    lora = stats.compare_with_autolora(rte_records(), "rte", SEEDS)[0]
+    # d = (0.10, 0.07, 0.04): mean 0.07, sd 0.03
+    half = 4.302653 * 0.03 / math.sqrt(3)
+    assert (lora["ci_low"], lora["ci_high"]) == pytest.approx((0.07 - half, 0.07 + half), abs=1e-6)
+    assert lora["half_width"] == pytest.approx(half, abs=1e-6)
+    assert lora["boot_low"] >= 0.04 and lora["boot_high"] <= 0.10
+    assert not lora["equivalent"] and lora["tost_p"] > 0.05

@@ -21,6 +21,7 @@ from autolora.methods import (
     search_variant_name,
 )
 from autolora.model import needs_conversion
+from autolora.provenance import config_hash
 from autolora.own_task import without_metric
 from autolora.tasks import FAMILIES, family_of, tasks_of
 
@@ -235,6 +236,17 @@ def search_records():
     ]
 
 
+def control_records():
+    """{task, method, path} of every equal-budget control's ranks, for the rank diagnostics."""
+    return [
+        dict(task=task, method=method, path=method_output(task, seed, method, "ranks.json"))
+        for task in TASKS
+        for method in methods_of_task(config, task)
+        if entry_of(method).ranks == BUDGET_CONTROL
+        for seed in SEEDS
+    ]
+
+
 def cost_records():
     """{task, method, stage, seed, path} of every benchmark the cost table sums; the grid
     as its candidate runs and its final run (autolora.cost adds them up).
@@ -278,6 +290,19 @@ def tables():
         for task in TASKS
         if family_of(task) != "glue"
         for table in [task, *APPENDIX_TABLES.get(task, [])]
+    ]
+
+
+def differences_outputs():
+    """The differences table and figure, where some task runs AutoLoRA beside a baseline."""
+    if not any(
+        AUTOLORA in methods_of_task(config, task) and len(methods_of_task(config, task)) > 1
+        for task in TASKS
+    ):
+        return []
+    return [
+        *expand(f"{RESULTS}/tables/differences.{{ext}}", ext=["md", "tex", "csv"]),
+        f"{RESULTS}/figures/differences.png",
     ]
 
 

@@ -29,6 +29,36 @@ rule report_table:
         "../scripts/report_table.py"
 
 
+# AutoLoRA minus each baseline, per task, with intervals (autolora.differences).
+rule report_differences:
+    input:
+        metrics=method_jobs("metrics.json"),
+    output:
+        md=table_output("differences", "md", "differences"),
+        tex=table_output("differences", "tex", "differences"),
+        csv=table_output("differences", "csv", "differences"),
+        figure=report(
+            f"{RESULTS}/figures/differences.png",
+            caption="../report/differences.rst",
+            category="tables",
+        ),
+    log:
+        f"{RESULTS}/logs/report_differences.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_differences.tsv"
+    localrule: True
+    conda:
+        "../envs/autolora-cpu.yaml"
+    threads: 1
+    params:
+        run=config["run"],
+        config_hash=config_hash(config)[:12],
+        tasks=TASKS,
+        seeds=SEEDS,
+    script:
+        "../scripts/report_differences.py"
+
+
 rule report_cost:
     input:
         benchmarks=[record["path"] for record in cost_records()],
@@ -91,6 +121,7 @@ rule report_figures:
 rule report_rank_stability:
     input:
         searches=[record["path"] for record in search_records()],
+        controls=[record["path"] for record in control_records()],
     output:
         md=table_output("rank_stability", "md", "rank_stability"),
         tex=table_output("rank_stability", "tex", "rank_stability"),
@@ -106,6 +137,7 @@ rule report_rank_stability:
     params:
         run=config["run"],  # only what it reads: a config change elsewhere reruns nothing here
         records=search_records(),
+        controls=control_records(),
         variants=config["search_variants"],
         seeds=SEEDS,
     script:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 from autolora.config import task_config
 from autolora.jobs import snakemake_job
-from autolora.methods import AUTOLORA, table_notes
+from autolora.methods import table_notes
 from autolora.provenance import config_hash
 from autolora.tasks import get_spec
-from autolora.stats import compare_with_autolora, holm_corrected, mark_significant_cells
+from autolora.differences import run_comparisons
+from autolora.stats import mark_significant_cells
 from autolora.report import (
     BIONLP_COLUMNS,
     BIONLP_TYPE_COLUMNS,
@@ -67,12 +68,10 @@ BEST_EPOCH_NOTE = ("Each cell is the dev score of the retraining epoch with the 
 
 def with_significance(table, metrics, tasks, seeds):
     """GLUE cells of each baseline marked where a paired t-test over seeds against AutoLoRA gives
-    p < 0.05 after Holm's correction over all the table's comparisons (every task, every baseline)."""
-    methods = {record["method"] for record in metrics}
-    if AUTOLORA not in methods or len(methods) == 1:
-        return table
-    comparisons = [comparison for task in tasks for comparison in compare_with_autolora(metrics, task, seeds)]
-    return mark_significant_cells(table, holm_corrected(comparisons))
+    p < 0.05 after Holm's correction over all the table's comparisons (every task, every baseline);
+    the CSV gains each comparison's difference, intervals and p-values."""
+    comparisons = run_comparisons(metrics, tasks, seeds)
+    return mark_significant_cells(table, comparisons) if comparisons else table
 
 
 with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,68 @@
+"""Tests for autolora.differences: the differences table of a run, and seeds pooled from
+several runs of one experiment (``autolora intervals``)."""
+
+import json
+
+import pytest
+
+from autolora.cli import main as cli
+from autolora.differences import differences_table, run_comparisons
+from tests.test_report import metric_record
+
+SCORES = {"autolora": [0.70, 0.72, 0.74, 0.71], "lora_r8": [0.60, 0.65, 0.70, 0.66],
+          "lora_budget": [0.701, 0.719, 0.741, 0.709]}
+
+
+def records(seeds=range(4), methods=SCORES):
+    return [metric_record("rte", method, seed, {"accuracy": SCORES[method][seed]}, "accuracy")
+            for method in methods for seed in seeds]
+
+
+def test_the_table_has_a_row_per_baseline_with_its_interval_and_verdict():
+    comparisons = run_comparisons(records(), ["rte"], list(range(4)))
+    table = differences_table(comparisons, "test run")
+    assert list(table.index) == ["RTE: autolora − lora_r8", "RTE: autolora − lora_budget"]
+    assert table.loc["RTE: autolora − lora_r8", "difference (points)"] == "+6.50"  # d = 10, 7, 4, 5 points
+    assert table.loc["RTE: autolora − lora_budget", "verdict"] == "equivalent (±1)"
+    assert table.loc["RTE: autolora − lora_r8", "n seeds"] == "4"
+    assert {row["baseline"] for row in table.attrs["tidy"]} == {"lora_r8", "lora_budget"}
+
+
+def write_run(root, name, seeds, methods=SCORES, **config_changes):
+    run = root / name
+    for record in records(seeds, methods):
+        folder = run / "glue" / "rte" / f"seed{record['seed']}" / record["method"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.json").write_text(json.dumps(record))
+    config = {"run": name, "seeds": list(seeds), "methods": list(methods), "retrain": {"lr": 2e-3}, **config_changes}
+    (run / "provenance.json").write_text(json.dumps({"config": config}))
+    return run
+
+
+def test_intervals_pool_the_seeds_of_runs_with_the_same_settings(tmp_path):
+    first = write_run(tmp_path, "cpu", [0, 1])
+    second = write_run(tmp_path, "cpu-power", [2, 3], methods=["autolora", "lora_r8"])
+    assert cli(["intervals", str(first), str(second), "--out", str(tmp_path / "out")]) == 0
+    rows = {row.split("|")[1].strip(): row for row in (tmp_path / "out" / "differences.md").read_text().splitlines()
+            if row.startswith("| RTE")}
+    assert "| 4 |" in rows["RTE: autolora − lora_r8"]  # seeds 0-3 from both runs
+    assert "| 2 |" in rows["RTE: autolora − lora_budget"]  # only the first run has it
+    assert (tmp_path / "out" / "differences.png").stat().st_size > 0
+
+
+def test_intervals_refuse_runs_of_other_settings_and_seeds_found_twice(tmp_path, capsys):
+    first = write_run(tmp_path, "cpu", [0, 1])
+    other = write_run(tmp_path, "other", [2, 3], retrain={"lr": 5e-4})
+    assert cli(["intervals", str(first), str(other), "--out", str(tmp_path / "out")]) == 2
+    assert "differ in config key 'retrain'" in capsys.readouterr().err
+    twice = write_run(tmp_path, "again", [1, 2])
+    assert cli(["intervals", str(first), str(twice), "--out", str(tmp_path / "out")]) == 2
+    assert "both hold task rte, method autolora, seed 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("missing", ["provenance.json"])
+def test_intervals_need_each_runs_provenance(tmp_path, capsys, missing):
+    run = write_run(tmp_path, "cpu", [0, 1])
+    (run / missing).unlink()
+    assert cli(["intervals", str(run), "--out", str(tmp_path / "out")]) == 2
+    assert "provenance.json: missing" in capsys.readouterr().err
