@@ -20,6 +20,7 @@ from autolora.methods import (
 )
 from autolora.own_task import check_entry, without_metric
 from autolora.tasks import get_spec, register_own_tasks
+from autolora.tuning import trial_of, trial_settings
 
 # autolora.core.bilevel's, repeated so that validating a config does not import torch (a test checks
 # that the two agree).
@@ -36,12 +37,15 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     # silently reset, for that task, every setting the user changed in the main sections.
     overrides = copy.deepcopy(config.get("task_overrides", {}))
     variants = copy.deepcopy(config.get("search_variants", {}))
+    trials = copy.deepcopy(config.get("tuning", {}).get("trials"))
     try:
         validate(config, str(schema))
     except WorkflowError as exc:
         raise ConfigError(_describe_validation_error(exc)) from None
     config["task_overrides"] = overrides
     config["search_variants"] = variants
+    if trials is not None:  # a trial changes only what it names
+        config["tuning"]["trials"] = trials
     _check_integers(config, _load_schema(schema))
     # own_tasks, length_buckets and search.hvp have no schema default: absent, they leave the config (and so
     # its hash and every job's params) exactly as it was before they existed.
@@ -52,6 +56,7 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
     _check_tasks_in_overrides(config)
     _check_methods(config)
     _check_method_tasks(config)
+    _check_tuning(config)
     for task in config["tasks"]:
         settings = task_config(config, task)
         _check_mirror(settings, base_dir)
@@ -138,6 +143,37 @@ def _check_method_tasks(config: dict) -> None:
         raise ConfigError(f"config key method_tasks: {unknown} not in tasks {config['tasks']}")
 
 
+# What makes the shared budget (autolora.tuning): no method may tune it for itself.
+SHARED_BUDGET_KEYS = ("epochs", "batch_size")
+
+
+def _check_tuning(config: dict) -> None:
+    """tuning.trials: every trained method of ``methods`` and nothing else, the same number of
+    trials each, no trial changing the shared budget, the adalora section for AdaLoRA alone."""
+    if "tuning" not in config:
+        return
+    trials, seed = config["tuning"]["trials"], config["tuning"]["seed"]
+    trained = [method for method in config["methods"] if training_of(method) is not None]
+    for method in trials:
+        if method not in trained:
+            raise ConfigError(f"config key tuning.trials.{method}: not a trained method of methods {trained}")
+    if missing := [method for method in trained if method not in trials]:
+        raise ConfigError(f"config key tuning.trials: {missing} have no trials; every trained method of methods "
+                          "is tuned alike")
+    counts = {method: len(entries) for method, entries in trials.items()}
+    if len(set(counts.values())) > 1:
+        raise ConfigError(f"config key tuning.trials: every method needs the same number of trials, got {counts}")
+    for method, entries in trials.items():
+        for index, trial in enumerate(entries):
+            where = f"config key tuning.trials.{method}.{index}"
+            if shared := sorted(set(trial.get("retrain", {})) & set(SHARED_BUDGET_KEYS)):
+                raise ConfigError(f"{where}.retrain: {shared} are the shared budget, the same for every method")
+            if "adalora" in trial and training_of(method) != ADALORA_TRAINING:
+                raise ConfigError(f"{where}.adalora: only AdaLoRA reads the adalora section, not {method}")
+    if seed not in config["seeds"]:
+        raise ConfigError(f"config key tuning.seed: {seed} is not one of seeds {config['seeds']}")
+
+
 def _check_ablation_thresholds(config: dict, task: str) -> None:
     # λ = x/k is a weight of the k-simplex, so x beyond k would select nothing by construction.
     if "thresholds" not in config["ablations"]:
@@ -217,6 +253,8 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
     if (variant := search_variant_name(method)) is not None:
         merged = deep_merge(merged, config["search_variants"][variant])
+    if trial_of(method) is not None:
+        merged = deep_merge(merged, trial_settings(config, method))
     spec = get_spec(task)
     merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
                   num_labels=spec.num_labels)

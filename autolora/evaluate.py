@@ -159,7 +159,7 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
         **glue_trivial_baseline(tokenized_dir, config),
-        **({"grid": log["grid"]} if "grid" in log else {}),
+        **{key: log[key] for key in ("grid", "tuning") if key in log},
         **(extra or {}),
     }
     if log["trainable_params"].get("bias"):

@@ -33,7 +33,7 @@ from transformers import get_linear_schedule_with_warmup
 from autolora import atomic, split_adapter
 from autolora.adapters import save_adapter
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
-from autolora.config import stage_view
+from autolora.config import deep_merge, stage_view
 from autolora.core.injection import head_modules, target_matrix_names
 from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import ConfigError, TrainingError
@@ -47,6 +47,7 @@ from autolora.methods import (
 from autolora.metrics import glue_metrics
 from autolora.model import load_task_model, load_tokenizer, model_source
 from autolora.tasks import get_spec
+from autolora.tuning import carried
 from autolora.training import (
     autocast,
     bucketing,
@@ -293,9 +294,12 @@ def trainable_counts(model, config: dict) -> dict[str, int]:
 
 
 def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: str, seed: int, adapter_dir,
-                log_json) -> dict:
+                log_json, tuning: dict | None = None) -> dict:
     """Train the job's method on its training rows; save the adapter (the full model for
-    full_ft) and a log."""
+    full_ft) and a log. ``tuning``: the method's tuning record (``autolora.tuning``), whose chosen
+    settings replace the config's."""
+    if tuning is not None:
+        config = deep_merge(config, tuning["settings"])
     for output in (adapter_dir, log_json):
         atomic.check_writable(output)  # now, not after the training
     seed_everything(seed)
@@ -328,6 +332,7 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
         **extra,
         # The grid's choice of rank (autolora.grid), carried on to its metrics record.
         **({"grid": ranks_record["grid"]} if ranks_record and "grid" in ranks_record else {}),
+        **({"tuning": carried(tuning)} if tuning is not None else {}),
     }
     atomic.write_json(log_json, record)
     return record

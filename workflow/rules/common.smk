@@ -12,6 +12,7 @@ from autolora.methods import (
     GRID_VALIDATE,
     OWN_SEARCH,
     SEARCH_MODEL,
+    TUNED_METHODS_RANKS,
     UNIFORM,
     entry_of,
     grid_runs,
@@ -20,6 +21,7 @@ from autolora.methods import (
     runs_own_search,
     search_variant_name,
 )
+from autolora.tuning import trial_methods, trial_of
 from autolora.model import needs_conversion
 from autolora.provenance import config_hash
 from autolora.own_task import without_metric
@@ -324,13 +326,38 @@ def ablation_search(wildcards):
 
 
 def method_ranks(wildcards):
-    """What a method trains with: its own ranks, AutoLoRA's (AdaLoRA's budget), or none."""
-    ranks = entry_of(wildcards.method).ranks
+    """What a method trains with: its own ranks, AutoLoRA's (AdaLoRA's budget), or none; a
+    tuning trial those of the method it tunes."""
+    method = wildcards.method
+    if entry_of(method).ranks == TUNED_METHODS_RANKS:
+        method = trial_of(method)[0]
+    ranks = entry_of(method).ranks
     if ranks is None:
         return []
     if ranks == AUTOLORA_RANKS:
-        return f"{job_dir(wildcards.family, wildcards.task, wildcards.seed)}/ranks.json"
-    return f"{method_dir(**wildcards)}/ranks.json"
+        method = AUTOLORA
+    return method_output(wildcards.task, wildcards.seed, method, "ranks.json")
+
+
+def tuning_dir(family="{family}", task="{task}"):
+    return f"{RESULTS}/{family}/{task}/tuning"
+
+
+def tuned_choice(wildcards):
+    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned."""
+    method = getattr(wildcards, "method", AUTOLORA)
+    if trial_of(method) is not None or not trial_methods(config, method):
+        return []
+    return f"{tuning_dir(wildcards.family, wildcards.task)}/{method}.json"
+
+
+def trial_outputs(wildcards, name):
+    """One file of each trial of the tuned method, on the tuning seed."""
+    seed = config["tuning"]["seed"]
+    return [
+        method_output(wildcards.task, seed, trial, name)
+        for trial in trial_methods(config, wildcards.method)
+    ]
 
 
 def table_output(name, ext, caption):

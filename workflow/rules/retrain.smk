@@ -9,6 +9,7 @@ rule retrain_method:
         tokenized=tokenized_dir,
         ranks=method_ranks,
         model=model_input,
+        tuning=tuned_choice,
     output:
         adapter=directory(f"{method_dir()}/adapter"),
         log=f"{method_dir()}/retrain.json",
@@ -34,6 +35,7 @@ use rule retrain_method as retrain with:
         tokenized=tokenized_dir,
         ranks=f"{job_dir()}/ranks.json",
         model=model_input,
+        tuning=tuned_choice,
     output:
         adapter=directory(f"{job_dir()}/adapter"),
         log=f"{job_dir()}/retrain.json",
@@ -41,3 +43,23 @@ use rule retrain_method as retrain with:
         f"{RESULTS}/logs/{method_log('retrain', AUTOLORA)}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{method_log('retrain', AUTOLORA)}.tsv"
+
+
+# The tuning protocol (config ``tuning``, autolora.tuning): a method's retraining settings, those of
+# its best trial on the tuning seed's search-validation split.
+rule tuning_choice:
+    input:
+        validation=lambda wildcards: trial_outputs(wildcards, "validation.json"),
+        logs=lambda wildcards: trial_outputs(wildcards, "retrain.json"),
+    output:
+        f"{tuning_dir()}/{{method}}.json",
+    log:
+        f"{RESULTS}/logs/tuning_choice/{{family}}/{{task}}-{{method}}.log",
+    localrule: True
+    conda:
+        "../envs/autolora-cpu.yaml"
+    threads: 1
+    params:
+        trials=lambda wildcards: config["tuning"]["trials"][wildcards.method],
+    script:
+        "../scripts/tuning_choice.py"

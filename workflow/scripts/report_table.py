@@ -7,6 +7,7 @@ from autolora.jobs import snakemake_job
 from autolora.methods import table_notes
 from autolora.provenance import config_hash
 from autolora.tasks import get_spec
+from autolora.tuning import tuning_note
 from autolora.differences import run_comparisons
 from autolora.stats import mark_significant_cells
 from autolora.report import (
@@ -90,7 +91,8 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     else:
         columns = COLUMNS.get(table_name) or COLUMNS[get_spec(table_name).family]
         table = metrics_table(metrics, params.tasks[0], columns, run_info, params.seeds)
-    table.attrs["notes"] = table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
+    table.attrs["notes"] = (table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
+                            + tuning_note(metrics))
     task_settings = {task: task_config(config, task) for task in params.tasks}
     caption = (
         f"{title(table_name, params.tasks)} evaluation of AutoLoRA ({config['run']} run): LoRA with k = "

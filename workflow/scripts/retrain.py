@@ -8,6 +8,8 @@ from autolora.retrain import run_retrain
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     ranks_path = snakemake.input.get("ranks")  # noqa: F821 (none for full fine-tuning)
     ranks = json.loads(Path(ranks_path).read_text()) if ranks_path else None
+    tuning_path = snakemake.input.get("tuning")  # noqa: F821 (none where the method is not tuned)
+    tuning = json.loads(Path(tuning_path).read_text()) if tuning_path else None
     run_retrain(
         snakemake.input.tokenized,  # noqa: F821
         ranks,
@@ -16,4 +18,5 @@ with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
         int(snakemake.wildcards.seed),  # noqa: F821
         snakemake.output.adapter,  # noqa: F821
         snakemake.output.log,  # noqa: F821
+        tuning,
     )

@@ -1,0 +1,143 @@
+"""Tests for the tuning protocol (autolora.tuning, config ``tuning``): its checks, the trials'
+config views, the choice, its place in the DAG, and that it never reads the reported split."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from datasets import load_from_disk
+
+from autolora.config import stage_view, task_config, validate_config
+from autolora.errors import ConfigError
+from autolora.tuning import choose_trial, run_tuning_choice, trial_methods, tuning_note
+from tests.conftest import REPO, SHARED
+from tests.test_config import TEST_CONFIG
+
+LRS = [1.0e-4, 3.0e-2]
+
+
+def tuned_config(**tuning):
+    config = copy.deepcopy(TEST_CONFIG)
+    config["methods"] = ["autolora", "lora_r2", "adalora"]
+    config["tuning"] = {"trials": {method: [{"retrain": {"lr": lr}} for lr in LRS] for method in config["methods"]},
+                        **tuning}
+    return config
+
+
+def test_a_trial_is_its_method_with_the_trials_settings():
+    config = tuned_config()
+    config["tuning"]["trials"]["adalora"][1]["adalora"] = {"tinit": 0.2}
+    config = validate_config(config, base_dir=REPO)
+    assert config["tuning"]["seed"] == 0
+    assert trial_methods(config, "adalora") == ["tune_adalora_t0", "tune_adalora_t1"]
+    view = task_config(config, "rte", "tune_adalora_t1")
+    assert view["retrain"]["lr"] == LRS[1] and view["adalora"] == {"tinit": 0.2}
+    assert view["retrain"]["epochs"] == task_config(config, "rte", "adalora")["retrain"]["epochs"]
+    # The adalora section is in AdaLoRA's retraining params alone.
+    assert stage_view(view, "retrain")["adalora"] == {"tinit": 0.2}
+    assert "adalora" not in stage_view(task_config(config, "rte", "tune_lora_r2_t1"), "retrain")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda trials: trials.pop("lora_r2"), r"\['lora_r2'\] have no trials; every trained method"),
+    (lambda trials: trials["adalora"].pop(), "the same number of trials, got"),
+    (lambda trials: trials.update(lora_r4=[{"retrain": {"lr": 1e-3}}] * 2), "tuning.trials.lora_r4: not a trained"),
+    (lambda trials: trials["lora_r2"][0]["retrain"].update(epochs=9), r"tuning.trials.lora_r2.0.retrain: \['epochs'\] are the shared budget"),
+    (lambda trials: trials["lora_r2"][0].update(adalora={"tinit": 0.2}), "only AdaLoRA reads the adalora section"),
+])
+def test_a_protocol_that_is_not_the_same_for_every_method_is_refused(change, message):
+    config = tuned_config()
+    change(config["tuning"]["trials"])
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config, base_dir=REPO)
+
+
+def test_the_tuning_seed_must_be_a_seed_of_the_run():
+    with pytest.raises(ConfigError, match="tuning.seed: 7 is not one of seeds"):
+        validate_config(tuned_config(seed=7), base_dir=REPO)
+
+
+def test_the_best_trial_wins_the_earliest_on_ties_and_a_loss_is_minimised():
+    def score(value, higher=True):
+        return {"value": value, "higher_is_better": higher}
+
+    assert choose_trial([score(0.6), score(0.7), score(0.65)]) == 1
+    assert choose_trial([score(0.7), score(0.7)]) == 0
+    assert choose_trial([score(2.0, False), score(1.5, False)]) == 1
+
+
+TUNED_DRY_RUN = """
+import sys
+from snakemake.cli import main
+sys.argv = ["snakemake", "-n", "--nolock", "--configfile", "config/test.yaml", sys.argv[1], "--quiet", "rules"]
+main()
+"""
+
+
+def test_every_trained_method_waits_for_its_tuning_choice(tmp_path):
+    """A dry run of the test config with a protocol: one choice per (task, tuned method), each
+    from its trials on the tuning seed (trained, then scored on search-validation)."""
+    protocol = {"trials": {method: [{"retrain": {"lr": lr}} for lr in LRS]
+                           for method in ["autolora", *[m for m in TEST_CONFIG["methods"] if m != "autolora"]]}}
+    (tmp_path / "tuning.yaml").write_text(yaml.safe_dump({"tuning": protocol}))
+    result = subprocess.run([sys.executable, "-c", TUNED_DRY_RUN, str(tmp_path / "tuning.yaml")], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    counts = {line.split()[0]: int(line.split()[1]) for line in output.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    plain = subprocess.run([sys.executable, "-c", TUNED_DRY_RUN.replace(' sys.argv[1],', ''), ], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    before = {line.split()[0]: int(line.split()[1]) for line in (plain.stdout + plain.stderr).splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    tuned_on_rte = len(TEST_CONFIG["methods"])  # every method runs on RTE (method_tasks)
+    choices = tuned_on_rte + len(TEST_CONFIG["tasks"]) - 1  # AutoLoRA alone elsewhere
+    assert counts.get("tuning_choice") == choices, output[-3000:]
+    trials = len(LRS) * choices
+    assert counts["grid_validate"] - before["grid_validate"] == trials
+    assert counts["retrain_method"] - before["retrain_method"] == trials
+
+
+def run_protocol(tokenized, out, config, ranks):
+    """Every trial of lora_r2 trained and scored as the rules do, then the choice."""
+    from autolora.grid import run_grid_validation
+    from autolora.retrain import run_retrain
+
+    validation, logs = [], []
+    for trial in trial_methods(config, "lora_r2"):
+        view = task_config(config, "rte", trial)
+        folder = out / trial
+        run_retrain(tokenized, ranks, view, "rte", 0, folder / "adapter", folder / "retrain.json")
+        run_grid_validation(tokenized, folder / "adapter", view, 0, folder / "validation.json")
+        validation.append(folder / "validation.json")
+        logs.append(folder / "retrain.json")
+    return run_tuning_choice("lora_r2", config["tuning"]["trials"]["lora_r2"], validation, logs, out / "choice.json")
+
+
+@pytest.mark.needs_shared("data/glue")
+def test_poisoned_evaluation_labels_change_no_trial_score_and_no_choice(tmp_path):
+    """The protocol trains on search-train and scores on search-validation: flipping every label
+    of the evaluation split (the one the tables report) must leave every score and the choice as
+    they were."""
+    from tests.conftest import tiny_rte_job
+
+    tiny_rte_job(tmp_path, 40)
+    config = validate_config({
+        "run": "tuning", "tasks": ["rte"], "seeds": [0], "methods": ["lora_r2"],
+        "data": {"mirror": str(SHARED / "data")}, "model": {"name": "all-MiniLM-L6-v2", "max_length": 32},
+        "retrain": {"epochs": 1, "batch_size": 8},
+        "tuning": {"trials": {"lora_r2": [{"retrain": {"lr": lr}} for lr in LRS]}},
+    }, base_dir=REPO)
+    ranks = {"ranks": {f"bert.encoder.layer.{i}.attention.self.{m}": 2 for i in range(6) for m in ("query", "value")}}
+    clean = run_protocol(tmp_path / "tokenized", tmp_path / "clean", config, ranks)
+    data = load_from_disk(str(tmp_path / "tokenized"))
+    data["eval"] = data["eval"].map(lambda row: {"labels": 1 - row["labels"]})
+    data.save_to_disk(str(tmp_path / "poisoned"))
+    poisoned = run_protocol(tmp_path / "poisoned", tmp_path / "dirty", config, ranks)
+    assert poisoned["trials"] == clean["trials"] and poisoned["chosen"] == clean["chosen"]
+    assert [trial["settings"]["retrain"]["lr"] for trial in clean["trials"]] == LRS
+    assert all(trial["final_train_loss"] > 0 for trial in clean["trials"])
+    assert "Tuning: every method's retraining settings chosen from 2 trials" in tuning_note(
+        [{"method": "lora_r2", "task": "rte", "tuning": json.loads((tmp_path / "clean" / "choice.json").read_text())}])[0]
