@@ -241,7 +241,11 @@ def search_records():
 def control_records():
     """{task, method, path} of every equal-budget control's ranks, for the rank diagnostics."""
     return [
-        dict(task=task, method=method, path=method_output(task, seed, method, "ranks.json"))
+        dict(
+            task=task,
+            method=method,
+            path=method_output(task, seed, method, "ranks.json"),
+        )
         for task in TASKS
         for method in methods_of_task(config, task)
         if entry_of(method).ranks == BUDGET_CONTROL
@@ -298,7 +302,8 @@ def tables():
 def differences_outputs():
     """The differences table and figure, where some task runs AutoLoRA beside a baseline."""
     if not any(
-        AUTOLORA in methods_of_task(config, task) and len(methods_of_task(config, task)) > 1
+        AUTOLORA in methods_of_task(config, task)
+        and len(methods_of_task(config, task)) > 1
         for task in TASKS
     ):
         return []
