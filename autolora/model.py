@@ -189,6 +189,7 @@ def inject_search_lora(model, settings: dict, lora: dict) -> list[str]:
     return inject_selection_lora(model, AutoLoraConfig(
         targets=tuple(lora["targets"]), max_rank=lora["max_rank"], lora_alpha=lora["alpha"],
         dropout=settings["lora_dropout"], alpha_init=settings["alpha_init"], train_head=settings["train_head"],
+        train_base=settings.get("train_base", False),
     ))
 
 

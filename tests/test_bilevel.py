@@ -290,3 +290,38 @@ def test_exact_hessian_products_have_no_fresh_masks_to_draw(tiny_bert):
         make_search(tiny_bert, "second_order", hvp="double_backward", fd_dropout="fresh")
     with pytest.raises(ValueError, match="hvp must be one of"):
         make_search(tiny_bert, "second_order", hvp="finite_differences")
+
+
+@pytest.mark.parametrize("train_base", [False, True])
+def test_train_base_puts_every_weight_but_the_adapted_matrices_in_the_lower_level(tiny_bert, train_base):
+    """search.train_base (the official BioNLP search): the optimiser holds, and the finite
+    difference perturbs, every weight but the adapted q/v matrices and α; otherwise LoRA and the
+    head alone."""
+    from autolora.core import AutoLoraConfig
+    from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters
+
+    model = tiny_bert()
+    inject_selection_lora(model, AutoLoraConfig(max_rank=4, train_base=train_base))
+    lower, upper = lower_level_parameters(model), selection_parameters(model)
+    adapted_bases = {n for n in dict(model.named_parameters()) if ".base." in n}
+    assert adapted_bases and not adapted_bases & set(lower)  # the adapted matrices stay frozen
+    base = {n for n in lower if "lora_" not in n and not n.startswith(("classifier", "bert.pooler"))}
+    if train_base:
+        assert {"bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.key.weight",
+                "bert.encoder.layer.1.output.dense.weight"} <= base
+    else:
+        assert base == set()
+    search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.1),
+                           torch.optim.SGD(upper.values(), lr=0.1), unroll="optimizer")
+    assert {id(p) for group in search.lower_optimizer.param_groups for p in group["params"]} == {id(p) for p in lower.values()}
+    perturbed = []
+    original = search.loss
+
+    def recording(batch, replaced=None):
+        if replaced is not None:
+            perturbed.append(set(replaced))
+        return original(batch, replaced)
+
+    search.loss = recording
+    search.step(random_batch(0), random_batch(1))
+    assert perturbed[-2:] == [set(lower), set(lower)]  # the two finite-difference passes

@@ -22,7 +22,12 @@ class AutoLoraConfig:
         alpha_init: α at the start, ``ones`` (the official code) or ``zeros``; both give the
             uniform softmax 1/k, they differ only for the ``normalized`` rank form.
         train_head: whether the task head (classifier, pooler) learns with the LoRA weights in
-            the lower level (the official GLUE search leaves it frozen at its random init).
+            the lower level, as the official GLUE search does (Betty's optimiser holds every
+            parameter that requires grad); false freezes it at its random init.
+        train_base: whether every other weight of the model but the adapted matrices learns in the
+            lower level too, as in the official BioNLP search (loralib freezes only the adapted
+            query/value matrices, and Betty's optimiser takes everything else); False (LoRA and
+            the head only) everywhere else.
         threshold: λ of the rank rule, rank = #{j : w_j ≥ λ}; None means 1/k (the paper's).
         rank_form: the weights λ is compared with: ``softmax`` (what the forward pass uses) or
             ``normalized`` (α/Σα on the raw α, the official GLUE script).
@@ -34,6 +39,7 @@ class AutoLoraConfig:
     dropout: float = 0.0
     alpha_init: str = "ones"
     train_head: bool = True
+    train_base: bool = False
     threshold: float | None = None
     rank_form: str = "softmax"
 
@@ -48,6 +54,7 @@ class AutoLoraConfig:
             ("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)"),
             ("alpha_init", self.alpha_init in ALPHA_INITS, f"one of {ALPHA_INITS}"),
             ("train_head", isinstance(self.train_head, bool), "true or false"),
+            ("train_base", isinstance(self.train_base, bool), "true or false"),
             ("threshold", self.threshold is None or (isinstance(self.threshold, (int, float))
                                                      and 0 < self.threshold <= 1), "null or in (0, 1]"),
             ("rank_form", self.rank_form in RANK_FORMS, f"one of {RANK_FORMS}"),

@@ -28,9 +28,10 @@ def inject_selection_lora(model: nn.Module, config: AutoLoraConfig) -> list[str]
     A target ``nn.Linear`` (BERT/RoBERTa ``query``/``value``, Llama ``q_proj``/``v_proj``) gets
     one update; GPT-2's fused ``c_attn`` (target ``c_attn``) gets one on its query and one on its
     value third, named ``….c_attn.q`` and ``….c_attn.v``. Everything else is frozen, except the
-    task head with ``config.train_head`` (part of the lower level).
+    task head with ``config.train_head`` and, with ``config.train_base``, every weight but the
+    adapted matrices themselves (all part of the lower level).
     """
-    model.requires_grad_(False)
+    model.requires_grad_(config.train_base)  # the wrappers freeze the matrices they adapt
     for name, wrapper in _target_wrappers(model, config.targets).items():
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
