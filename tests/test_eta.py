@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("snakemake_logger_plugin_autolora", reason="set-up installs the logger plugin")
-from snakemake_logger_plugin_autolora.eta import EtaEstimator, format_duration  # noqa: E402
+from snakemake_logger_plugin_autolora.eta import (  # noqa: E402
+    Estimate,
+    EtaEstimator,
+    format_duration,
+    job_label,
+    status_line,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,5 +98,57 @@ def test_the_console_shows_snakemakes_output_and_an_eta(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, check=True,
     )
     assert "1 of 4 steps (25%) done" in run.stderr
-    assert "ETA under a minute" in run.stderr
+    # Not a terminal: the status as plain lines, one after each progress line.
+    assert "1 of 4 jobs done; running: " in run.stderr and "; ETA under a minute (about " in run.stderr
     assert "4 of 4 steps (100%) done" in run.stderr
+    assert "\x1b[K" not in run.stderr
+
+
+def test_a_job_is_named_by_its_rule_and_wildcards():
+    assert job_label("retrain_method", {"family": "glue", "task": "sst2", "seed": "5", "method": "lora_r8"}) \
+        == "retrain_method sst2 seed5 lora_r8"
+    assert job_label("report_cost", None) == "report_cost"
+
+
+def test_the_status_line_says_done_running_and_time_left():
+    from datetime import datetime
+
+    noon = datetime(2026, 12, 4, 12, 0)
+    line = status_line(52, 110, ["search sst2 seed7", "retrain stsb seed6", "evaluate sst2 seed5"],
+                       Estimate(33 * 60, rough=False), noon)
+    assert line == ("52 of 110 jobs done; running: search sst2 seed7, retrain stsb seed6 (+1 more); "
+                    "ETA 33 min (about 12:33)")
+    assert status_line(0, 4, [], None, noon) == "0 of 4 jobs done; running: nothing; ETA after the first job"
+    assert status_line(3, 4, ["work 3"], Estimate(30, rough=True), noon).endswith(
+        "ETA under a minute (about 12:00) (rough: many jobs left are of stages not timed yet)")
+
+
+def test_on_a_terminal_the_status_is_redrawn_in_place(tmp_path):
+    """Under a pseudo-terminal the status line is erased before each of Snakemake's lines and
+    drawn again below it, never printed as lines of its own."""
+    import os
+    import pty
+
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: expand("out/{i}.txt", i=range(3))\n'
+        'rule work:\n    output: "out/{i}.txt"\n    shell: "sleep 1; touch {output}"\n'
+    )
+    snakemake = Path(sys.executable).with_name("snakemake")
+    controller, terminal = pty.openpty()
+    run = subprocess.Popen([snakemake, "--cores", "1", "--logger", "autolora"], cwd=tmp_path,
+                           stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL)
+    os.close(terminal)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the run ended and closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    assert run.wait(timeout=120) == 0
+    text = screen.decode(errors="replace")
+    assert "\r\x1b[K" in text
+    assert "of 4 jobs done; running: work" in text
+    assert "4 of 4 steps (100%) done" in text

@@ -13,6 +13,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from statistics import fmean
 
 
@@ -82,6 +83,28 @@ class EtaEstimator:
         now = self._clock()
         self._busy += len(self._running) * (now - self._last)
         self._last = now
+
+
+def job_label(rule: str, wildcards: dict | None) -> str:
+    """``retrain_method sst2 seed5 lora_r8``: the rule and what tells its jobs apart."""
+    shown = [f"seed{value}" if key == "seed" else str(value)
+             for key, value in (wildcards or {}).items() if key != "family"]
+    return " ".join([rule, *shown])
+
+
+def status_line(done: int, total: int, running: list[str], estimate: Estimate | None, now: datetime,
+                most_shown: int = 2) -> str:
+    """One line for the whole run: jobs done of all, what runs now, and the time left."""
+    current = ", ".join(running[:most_shown]) or "nothing"
+    if len(running) > most_shown:
+        current += f" (+{len(running) - most_shown} more)"
+    if estimate is None:
+        eta = "ETA after the first job"
+    else:
+        at = now + timedelta(seconds=estimate.seconds)
+        rough = " (rough: many jobs left are of stages not timed yet)" if estimate.rough else ""
+        eta = f"ETA {format_duration(estimate.seconds)} (about {at:%H:%M}){rough}"
+    return f"{done} of {total} jobs done; running: {current}; {eta}"
 
 
 def format_duration(seconds: float) -> str:
