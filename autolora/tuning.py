@@ -82,17 +82,14 @@ def carried(choice: Mapping) -> dict:
 
 def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
     """The table note on how the methods were tuned (none where no record was tuned)."""
-    chosen = {}
-    for record in metric_records:
-        if "tuning" in record:
-            tuning = record["tuning"]
-            chosen[(record["method"], record["task"])] = (tuning, _flat(tuning["settings"]))
-    if not chosen:
+    tuned = [record for record in metric_records if "tuning" in record]
+    if not tuned:
         return []
-    (first, _), *_ = chosen.values()
-    picks = "; ".join(f"{method} on {task}: {settings}" for (method, task), (_, settings) in chosen.items())
-    return [f"Tuning: every method's retraining settings chosen from {len(first['trials'])} trials by the "
-            f"{first['metric']} on the search-validation split of seed {first['seed']} (trained on its "
+    chosen = {(record["method"], record["task"]): _flat(record["tuning"]["settings"]) for record in tuned}
+    how = tuned[0]["tuning"]
+    picks = "; ".join(f"{method} on {task}: {settings}" for (method, task), settings in chosen.items())
+    return [f"Tuning: every method's retraining settings chosen from {len(how['trials'])} trials by the "
+            f"{how['metric']} on the search-validation split of seed {how['seed']} (trained on its "
             f"search-train split; the reported split is never read); the chosen: {picks}."]
 
 
