@@ -188,14 +188,14 @@ def rank_stability_table(searches: Mapping[tuple[str, str], Sequence[Mapping]],
 
     rows = [{**task_diagnostics(records), "search": search, "steps": _steps(records)}
             for (_, search), records in searches.items() if records]
-    rows += [{**control_diagnostics(records), "search": control, "steps": "–"}
+    rows += [{**control_diagnostics(records), "search": control, "steps": None}
              for (_, control), records in (controls or {}).items() if records]
     shown = []
     for row in rows:
         shown.append({
             "Task": task_label(row["task"]),
             "search": row["search"],
-            "steps": row["steps"],
+            "steps": "–" if row["steps"] is None else row["steps"],
             "seeds": len(row["seeds"]),
             "matrices": row["modules"],
             "entropy min / mean": f"{_number(row['entropy_min'], 3)} / {_number(row['entropy_mean'], 3)}",

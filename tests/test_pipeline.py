@@ -110,6 +110,11 @@ def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
     assert "optimistic" in best and "RTE" in best and "STS-B" not in best  # only RTE scores every epoch
     stsb_search = json.loads((results / "glue" / "stsb" / "seed0" / "search.json").read_text())
     assert stsb_search["settings"]["search"]["unroll"] == "optimizer"
+    differences = pd.read_csv(results / "tables" / "differences.csv")
+    assert set(differences["task"]) == {"rte"} and set(differences["baseline"]) == RTE_METHODS - {"autolora"}
+    assert (differences["ci_low"] <= differences["mean_difference"]).all()
+    assert "TOST p (±1)" in (results / "tables" / "differences.md").read_text()
+    assert (results / "figures" / "differences.png").stat().st_size > 10_000
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["data"]["rte"]["checksums_verified"] is True
     assert len(provenance["config_sha256"]) == 64
@@ -157,8 +162,12 @@ def test_every_method_and_ablation_has_its_own_rows(reduced_run):
 def test_the_rank_diagnostics_cover_every_tasks_search(reduced_run):
     config, results = reduced_run
     diagnostics = pd.read_csv(results / "tables" / "rank_stability.csv")
-    assert sorted(diagnostics["task"]) == sorted(config["tasks"])
-    assert set(diagnostics["search"]) == {"autolora"} and (diagnostics["steps"] > 0).all()
+    searches = diagnostics[diagnostics["search"] == "autolora"]
+    assert sorted(searches["task"]) == sorted(config["tasks"]) and (searches["steps"] > 0).all()
+    # The equal-budget controls' allocations, where they run, with their depth trend.
+    controls = diagnostics[diagnostics["search"] != "autolora"]
+    assert sorted(controls["search"]) == ["lora_budget", "random_ranks"] and set(controls["task"]) == {"rte"}
+    assert controls["steps"].isna().all() and controls["rank_depth_p"].between(0, 1).all()
 
 
 @pytest.mark.slow
@@ -180,7 +189,8 @@ def test_snakemake_builds_the_html_report_with_every_table_and_figure(reduced_ru
     result = snakemake(workdir, workdir / "config.yaml", "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text(errors="replace")
-    for name in ("glue_ranks.png", "nlg_ranks.png", "ner_ranks.png", "quality_cost.png", "cost.md", "e2e.md"):
+    for name in ("glue_ranks.png", "nlg_ranks.png", "ner_ranks.png", "quality_cost.png", "cost.md", "e2e.md",
+                 "differences.png", "differences.md"):
         assert name in html, name
     print(f"HTML report: {report.stat().st_size / 1e6:.1f} MB")  # shown with pytest -rP
     assert report.stat().st_size > 100_000
@@ -209,7 +219,8 @@ def test_a_config_change_reruns_only_the_stages_that_read_it(reduced_run, tmp_pa
     path.write_text(yaml.safe_dump(retrain_changed))
     rerun = jobs_planned(workdir, path)
     assert rerun and rerun <= {"retrain", "retrain_method", "evaluate", "evaluate_method", "grid_choice",
-                               "grid_validate", "report_table", "report_cost", "report_figures", "provenance", "all"}
+                               "grid_validate", "report_table", "report_cost", "report_differences",
+                               "report_figures", "provenance", "all"}
     (tmp_path / "mirror").symlink_to(SHARED / "data")
     mirror_changed = {**config, "data": {**config["data"], "mirror": str(tmp_path / "mirror")}}
     path = tmp_path / "mirror.yaml"
