@@ -158,7 +158,7 @@ def _adalora_note(config: dict, table: str) -> str:
     schedule = adalora_settings(config)
     pruning = f"{schedule['tinit']:.0%} and {1 - schedule['tfinal']:.0%}"
     return (f"{ADALORA}: PEFT AdaLoRA from rank k with a total budget equal to AutoLoRA's total rank of the same "
-            "task and seed (PEFT's rank allocator set to that exact total); LoRA retraining's optimiser and epochs; "
+            "task and seed (PEFT's rank allocator set to that exact total; n·k − 1 where AutoLoRA kept every rank); LoRA retraining's optimiser and epochs; "
             f"ranks pruned between {pruning} of the steps, a mask every {schedule['mask_interval']:.1%} of them "
             f"(at least one step), orthogonality weight {schedule['orth_reg_weight']:g}"
             f"{' (task_overrides may change these)' if config.get('task_overrides') else ''}.")

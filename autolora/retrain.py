@@ -141,17 +141,16 @@ def build_lora_model(config: dict, ranks: dict[str, int]):
 
 
 def adalora_budget(autolora_total_rank: int, n_modules: int, max_rank: int) -> int:
-    """AdaLoRA's total rank budget: exactly AutoLoRA's learned total rank. PEFT prunes from k
-    per module, so the total must lie below n·k (and give each module at least one rank on
-    average)."""
+    """AdaLoRA's total rank budget: exactly AutoLoRA's learned total rank, except where AutoLoRA
+    kept every rank (n·k): PEFT prunes from k per module and cannot prune to its own start, so the
+    budget is then n·k − 1, one rank short (``retrain.json`` records both totals)."""
     if max_rank < 2:
         raise ConfigError("config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, "
                           "its budget below it)")
-    if not n_modules <= autolora_total_rank < n_modules * max_rank:
-        raise TrainingError(f"AutoLoRA's total rank {autolora_total_rank} leaves AdaLoRA nothing to prune: it "
-                            f"needs a budget in [{n_modules}, {n_modules * max_rank}) over {n_modules} modules of k = "
-                            f"{max_rank}")
-    return autolora_total_rank
+    if autolora_total_rank < n_modules:
+        raise TrainingError(f"AutoLoRA's total rank {autolora_total_rank} is below one rank for each of AdaLoRA's "
+                            f"{n_modules} modules")
+    return min(autolora_total_rank, n_modules * max_rank - 1)
 
 
 def adalora_schedule(total_steps: int, settings: dict) -> dict:
