@@ -255,6 +255,8 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
         merged = deep_merge(merged, config["search_variants"][variant])
     if trial_of(method) is not None:
         merged = deep_merge(merged, trial_settings(config, method))
+    if training_of(method) != ADALORA_TRAINING:  # only AdaLoRA's jobs read (and rerun on) its section
+        merged.pop("adalora", None)
     spec = get_spec(task)
     merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
                   num_labels=spec.num_labels)
@@ -286,11 +288,6 @@ STAGE_INPUTS = {
 SCORING_STAGES = ("grid_validate", "evaluate", "no_retrain")
 
 
-def _reads_optional(settings: dict, section: str) -> bool:
-    """Whether the job's method reads an optional section: AdaLoRA's jobs its ``adalora`` one."""
-    return section == "adalora" and training_of(settings["method"]) == ADALORA_TRAINING
-
-
 def config_digest(settings: dict) -> str:
     """A short, stable hash of a config part (canonical JSON), for folder names."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
@@ -303,9 +300,9 @@ def stage_view(settings: dict, stage: str) -> dict:
         own = settings["own_task"]
         view["own_task"] = copy.deepcopy(own if stage in SCORING_STAGES else without_metric(own))
     for entry in STAGE_INPUTS[stage]:
-        if entry.endswith("?"):  # an optional section, read by one method's jobs only
+        if entry.endswith("?"):  # an optional section: in the view where the job's config has it
             entry = entry[:-1]
-            if entry not in settings or not _reads_optional(settings, entry):
+            if entry not in settings:
                 continue
         section, _, key = entry.partition(".")
         if key:
