@@ -1,4 +1,4 @@
-"""Configuration: schema validation (Snakemake's, with defaults), checks a schema cannot
+"""Configuration: schema validation (filling in defaults), checks a schema cannot
 express, and the per-task view of the config that each job receives."""
 
 from __future__ import annotations
@@ -19,34 +19,29 @@ from autolora.methods import (
     training_of,
 )
 from autolora.own_task import check_entry, without_metric
+from autolora.package_files import CONFIG_SCHEMA
 from autolora.tasks import get_spec, register_own_tasks
 from autolora.tuning import trial_of, trial_settings
 
 # autolora.core.bilevel's, repeated so that validating a config does not import torch (a test checks
 # that the two agree).
 OPTIMIZER_UNROLL_MODES = ("second_order", "first_order")
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | Path = ".") -> dict:
+def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: str | Path = ".") -> dict:
     """Validate in place (filling defaults); raise ConfigError naming the offending key."""
-    from snakemake.utils import validate
-    from snakemake_interface_common.exceptions import WorkflowError
-
     # Defaults belong to the top-level sections only: filled into task_overrides they would
     # silently reset, for that task, every setting the user changed in the main sections.
     overrides = copy.deepcopy(config.get("task_overrides", {}))
     variants = copy.deepcopy(config.get("search_variants", {}))
     trials = copy.deepcopy(config.get("tuning", {}).get("trials"))
-    try:
-        validate(config, str(schema))
-    except WorkflowError as exc:
-        raise ConfigError(_describe_validation_error(exc)) from None
+    schema = _load_schema(schema)
+    _validate_filling_defaults(config, schema)
     config["task_overrides"] = overrides
     config["search_variants"] = variants
     if trials is not None:  # a trial changes only what it names
         config["tuning"]["trials"] = trials
-    _check_integers(config, _load_schema(schema))
+    _check_integers(config, schema)
     # own_tasks, length_buckets and search.hvp have no schema default: absent, they leave the config (and so
     # its hash and every job's params) exactly as it was before they existed.
     for name, entry in config.get("own_tasks", {}).items():
@@ -67,6 +62,28 @@ def validate_config(config: dict, schema: str | Path = SCHEMA, base_dir: str | P
         for variant in config["search_variants"]:
             _check_hypergradient(task_config(config, task, search_variant_method(variant)))
     return config
+
+
+def _validate_filling_defaults(config: dict, schema: dict) -> None:
+    """JSON Schema validation that also fills in each absent property's ``default``, as it
+    descends (so the defaults of a filled-in section are filled in turn): what Snakemake's
+    ``validate`` does, without making Snakemake a dependency of the package."""
+    from jsonschema import Draft202012Validator, validators
+
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def fill_then_check(validator, properties, instance, node):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, node)
+
+    validator = validators.extend(Draft202012Validator, {"properties": fill_then_check})(schema)
+    error = next(validator.iter_errors(config), None)  # the first, in the schema's order
+    if error is not None:
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ConfigError(f"config key {key}: {error.message}")
 
 
 def _load_schema(schema: str | Path) -> dict:
@@ -100,16 +117,6 @@ def _check_integers(config: dict, schema: dict) -> None:
                 walk(item, node["items"], f"{key}.{index}")
 
     walk(config, schema, "")
-
-
-def _describe_validation_error(exc: Exception) -> str:
-    """'config key lora.max_rank: 0 is less than the minimum of 1' from jsonschema's error."""
-    cause = exc.args[0] if exc.args else str(exc)
-    error = getattr(exc, "__cause__", None) or getattr(exc, "__context__", None)
-    if error is not None and hasattr(error, "absolute_path"):
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        return f"config key {key}: {error.message}"
-    return f"invalid config: {cause}"
 
 
 def _check_task_names(config: dict) -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-
-# The repository's Hugging Face ``evaluate`` modules, one folder each (metrics/<name>/<name>.py).
-METRIC_MODULES = Path(__file__).resolve().parents[1] / "metrics"
+from autolora.package_files import EVALUATE_MODULES
 
 
 def load_metric(name: str, config_name: str | None = None):
-    """One of the repository's ``evaluate`` modules (glue, bionlp, e2e, webnlg2017), loaded from
-    its folder: no network, kept in memory (no cache files for parallel jobs to share)."""
+    """One of the package's ``evaluate`` modules (glue, bionlp, e2e, webnlg2017), loaded from its
+    folder: no network, kept in memory (no cache files for parallel jobs to share)."""
     import evaluate
 
-    return evaluate.load(str(METRIC_MODULES / name), config_name, keep_in_memory=True)
+    return evaluate.load(str(EVALUATE_MODULES / name), config_name, keep_in_memory=True)
 
 
 def module_info(card: str, citation: str, inputs: str, predictions, references=None):

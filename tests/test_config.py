@@ -9,6 +9,7 @@ import yaml
 from autolora.config import deep_merge, STAGE_INPUTS, stage_view, task_config, validate_config
 from autolora.errors import ConfigError
 from autolora.methods import methods_of_task, runs_own_search
+from autolora.package_files import CONFIG_SCHEMA
 from tests.conftest import REPO, SHARED
 
 TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
@@ -109,7 +110,7 @@ def test_the_optimizer_unroll_modes_are_the_search_core_s():
 def test_the_schema_offers_the_search_core_s_hessian_products():
     from autolora.core import bilevel
 
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load(CONFIG_SCHEMA.read_text())
     assert tuple(schema["$defs"]["search"]["properties"]["hvp"]["enum"]) == bilevel.HVP_METHODS
 
 

@@ -1,4 +1,4 @@
-"""The repository's Hugging Face `evaluate` modules (metrics/<name>/): they load offline and give
+"""The package's Hugging Face `evaluate` modules (autolora/evaluate_modules/<name>/): they load offline and give
 the pipeline's numbers, on the committed predictions of the CPU reference run and on the
 golden vectors of the official E2E and WebNLG scorers."""
 
@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from autolora.metrics import METRIC_MODULES, load_metric
+from autolora.metrics import load_metric
+from autolora.package_files import EVALUATE_MODULES
 from autolora.ner import tag_names
 from autolora.tasks import load_task
 from autolora.scoring.e2e import read_hypotheses, read_references
@@ -82,7 +83,7 @@ def test_every_module_loads_with_the_network_unreachable(tmp_path):
             "print(evaluate.load(sys.argv[1] + '/glue', 'mrpc').compute(predictions=[1, 0], references=[1, 1]))\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
-    run = subprocess.run([sys.executable, "-c", code, str(METRIC_MODULES)], env=env, capture_output=True,
+    run = subprocess.run([sys.executable, "-c", code, str(EVALUATE_MODULES)], env=env, capture_output=True,
                          text=True, check=True, cwd=tmp_path)
     assert "'accuracy': 0.5" in run.stdout and "'f1': 0.6666666666666666" in run.stdout
 

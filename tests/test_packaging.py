@@ -36,7 +36,7 @@ def imported_top_level_modules(folder):
 def test_pyproject_declares_every_distribution_the_package_imports():
     distributions = metadata.packages_distributions()
     third_party = {
-        module for folder in ("autolora", "metrics") for module in imported_top_level_modules(REPO / folder)
+        module for module in imported_top_level_modules(REPO / "autolora")
         if module not in sys.stdlib_module_names and module not in ("autolora", "__future__")
     }
     needed = {module: {d.lower().replace("_", "-") for d in distributions.get(module, [module])} for module in third_party}

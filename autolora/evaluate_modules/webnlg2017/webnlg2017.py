@@ -3,11 +3,11 @@
 on all entries and on the seen and unseen categories (tests/test_scoring.py compares them with
 the official scorers' outputs).
 
-Load it from a checkout (offline; autolora must be importable, e.g. ``pip install -e .``, and
-Java must be on PATH for METEOR and TER)::
+Load it offline wherever autolora is installed (its folder ships in the package; Java
+must be on PATH for METEOR and TER)::
 
-    import evaluate
-    webnlg = evaluate.load("metrics/webnlg2017")
+    from autolora.metrics import load_metric   # evaluate.load(<its folder>, ...)
+    webnlg = load_metric("webnlg2017")
     webnlg.compute(predictions=[...], references=[[...], ...], categories=["Astronaut", ...])
 
 Every entry needs 3 references (repeat the first where an entry has fewer: the scores do not

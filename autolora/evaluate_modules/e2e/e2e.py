@@ -3,11 +3,11 @@ tuetschek/e2e-metrics): BLEU and NIST (mteval-v13a), METEOR 1.5, ROUGE-L and CID
 the autolora pipeline reports. Equality with the official scorer is tested on its own outputs
 to 1e-9 (tests/test_scoring.py, tests/test_evaluate_modules.py).
 
-Load it from a checkout (offline; autolora must be importable, e.g. ``pip install -e .``, and
-Java must be on PATH for METEOR)::
+Load it offline wherever autolora is installed (its folder ships in the package; Java
+must be on PATH for METEOR)::
 
-    import evaluate
-    e2e = evaluate.load("metrics/e2e")
+    from autolora.metrics import load_metric   # evaluate.load(<its folder>, ...)
+    e2e = load_metric("e2e")
     e2e.compute(predictions=["The Eagle is a cheap coffee shop."],
                 references=[["The Eagle is a low-priced coffee shop.", "Eagle is a cheap cafe."]])
 

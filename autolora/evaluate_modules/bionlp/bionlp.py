@@ -2,10 +2,10 @@
 an entity counts only when its type and both boundaries match), F1 per entity type (DNA, RNA,
 protein, cell_line, cell_type) and token accuracy, the numbers the autolora pipeline reports.
 
-Load it from a checkout (offline; autolora must be importable, e.g. ``pip install -e .``)::
+Load it offline wherever autolora is installed (its folder ships in the package)::
 
-    import evaluate
-    bionlp = evaluate.load("metrics/bionlp")
+    from autolora.metrics import load_metric   # evaluate.load(<its folder>, ...)
+    bionlp = load_metric("bionlp")
     bionlp.compute(predictions=[["B-protein", "I-protein", "O"]],
                    references=[["B-protein", "I-protein", "O"]])
 

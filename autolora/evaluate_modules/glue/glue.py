@@ -1,9 +1,9 @@
 """GLUE metrics as the benchmark defines them, the numbers the autolora pipeline reports.
 
-Load it from a checkout (offline; autolora must be importable, e.g. ``pip install -e .``)::
+Load it offline wherever autolora is installed (its folder ships in the package)::
 
-    import evaluate
-    cola = evaluate.load("metrics/glue", "cola")
+    from autolora.metrics import load_metric   # evaluate.load(<its folder>, ...)
+    cola = load_metric("glue", "cola")
     cola.compute(predictions=[1, 0, 1], references=[1, 0, 0])
 
 The config name is the task: cola (Matthews correlation), sst2, rte, qnli, mnli, wnli
