@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from autolora.download import CHECKSUM_FILE
+from autolora.core.settings import InvalidSetting, SearchSettings
 from autolora.errors import ConfigError
 from autolora.methods import (
     ADALORA_TRAINING,
@@ -23,9 +24,10 @@ from autolora.package_files import CONFIG_SCHEMA
 from autolora.tasks import get_spec, register_own_tasks
 from autolora.tuning import trial_of, trial_settings
 
-# autolora.core.bilevel's, repeated so that validating a config does not import torch (a test checks
-# that the two agree).
-OPTIMIZER_UNROLL_MODES = ("second_order", "first_order")
+# The search section's keys that make BilevelSearch's settings, by their SearchSettings field.
+SEARCH_SETTINGS_FIELDS = {"hypergradient": "hypergradient", "unroll": "unroll", "unroll_lr": "lr",
+                          "inner_lr_factor": "inner_lr_factor", "fd_dropout": "fd_dropout",
+                          "hypergradient_fp32": "hypergradient_fp32", "hvp": "hvp"}
 
 
 def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: str | Path = ".") -> dict:
@@ -192,20 +194,19 @@ def _check_ablation_thresholds(config: dict, task: str) -> None:
                           f"k = {k} of task {task}; λ = x/k must be at most 1")
 
 
+def search_settings(search: dict) -> SearchSettings:
+    """The hypergradient settings of a config's search section (an absent ``hvp``: the default)."""
+    return SearchSettings(**{field: search[key] for field, key in SEARCH_SETTINGS_FIELDS.items() if key in search})
+
+
 def _check_hypergradient(task_settings: dict) -> None:
-    """Combinations of the search's hypergradient switches that have no meaning."""
-    search = task_settings["search"]
-    if search.get("hvp", "finite_difference") != "finite_difference" and search["fd_dropout"] == "fresh":
-        raise ConfigError(f"config key search.fd_dropout: 'fresh' draws new dropout masks for the finite-difference "
-                          f"passes; search.hvp {search['hvp']!r} has none (task {task_settings['task']})")
-    if search["unroll"] != "optimizer":
-        return
-    if search["hypergradient"] not in OPTIMIZER_UNROLL_MODES:
-        raise ConfigError(f"config key search.unroll: 'optimizer' works with search.hypergradient "
-                          f"{list(OPTIMIZER_UNROLL_MODES)}, not {search['hypergradient']!r} (task {task_settings['task']})")
-    if search["inner_lr_factor"]:
-        raise ConfigError("config key search.inner_lr_factor: true scales the sgd unroll's correction by its "
-                          f"pseudo-step; search.unroll 'optimizer' has none (task {task_settings['task']})")
+    """Combinations of the search's hypergradient switches that have no meaning (the checks are
+    SearchSettings' own, the ones the search itself makes)."""
+    try:
+        search_settings(task_settings["search"])
+    except InvalidSetting as error:
+        key = SEARCH_SETTINGS_FIELDS[error.field]
+        raise ConfigError(f"config key search.{key}: {error.reason} (task {task_settings['task']})") from None
 
 
 def _check_eval_every_epoch(task_settings: dict) -> None:

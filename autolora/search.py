@@ -15,7 +15,7 @@ from datasets import load_from_disk
 from tqdm import tqdm
 
 from autolora import atomic
-from autolora.config import stage_view
+from autolora.config import search_settings, stage_view
 from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.core.bilevel import BilevelSearch
 from autolora.core.injection import lower_level_parameters, raw_alphas, selection_parameters, selection_weights
@@ -48,16 +48,8 @@ def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list
         betas=tuple(settings["alpha_betas"]),
         weight_decay=settings["alpha_weight_decay"],
     )
-    search = BilevelSearch(
-        model, lower, upper, lower_optimizer, upper_optimizer,
-        mode=settings["hypergradient"],
-        unroll_lr=settings["lr"],
-        inner_lr_factor=settings["inner_lr_factor"],
-        unroll=settings["unroll"],
-        fd_dropout=settings["fd_dropout"],
-        hypergradient_fp32=settings["hypergradient_fp32"],
-        hvp=settings.get("hvp", "finite_difference"),  # no schema default: absent keeps old hashes
-    )
+    search = BilevelSearch.from_settings(model, lower, upper, lower_optimizer, upper_optimizer,
+                                         search_settings(settings))
     return search, modules
 
 

@@ -1,6 +1,8 @@
 """Every config is validated before any job runs; errors name the key."""
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,7 +54,7 @@ def test_shipped_configs_are_valid(config_file):
         ({"task_overrides": {"cola": {"retrain": {"epochs": 2}}}}, "config key task_overrides: ['cola'] not in tasks"),
         ({"search": {"unroll": "adam"}}, "config key search.unroll: 'adam' is not one of"),
         ({"search": {"unroll": "optimizer", "hypergradient": "exact"}},
-         "config key search.unroll: 'optimizer' works with search.hypergradient ['second_order', 'first_order'], not 'exact'"),
+         "config key search.unroll: 'optimizer' works with hypergradient ['second_order', 'first_order'], not 'exact'"),
         ({"task_overrides": {"rte": {"search": {"unroll": "optimizer", "hypergradient": "single_level"}}}},
          "not 'single_level' (task rte)"),
         ({"search": {"unroll": "optimizer", "inner_lr_factor": True}}, "config key search.inner_lr_factor: true"),
@@ -100,18 +102,23 @@ def test_the_mirror_is_beside_the_repo():
     assert Path(TEST_CONFIG["data"]["mirror"]) == Path("../shared/data")
 
 
-def test_the_optimizer_unroll_modes_are_the_search_core_s():
-    from autolora import config
-    from autolora.core import bilevel
+def test_the_schema_s_enums_are_the_search_settings_choices():
+    """One definition of the allowed values: the schema offers exactly what SearchSettings accepts."""
+    from autolora.core.settings import CHOICES
 
-    assert config.OPTIMIZER_UNROLL_MODES == bilevel.OPTIMIZER_UNROLL_MODES
+    properties = yaml.safe_load(CONFIG_SCHEMA.read_text())["$defs"]["search"]["properties"]
+    assert {field: tuple(properties[field]["enum"]) for field in CHOICES} == CHOICES
 
 
-def test_the_schema_offers_the_search_core_s_hessian_products():
-    from autolora.core import bilevel
-
-    schema = yaml.safe_load(CONFIG_SCHEMA.read_text())
-    assert tuple(schema["$defs"]["search"]["properties"]["hvp"]["enum"]) == bilevel.HVP_METHODS
+def test_validating_a_config_builds_the_search_s_own_settings_without_torch():
+    code = ("import sys; from autolora.config import search_settings, validate_config; "
+            "from autolora.core.settings import SearchSettings; "
+            "import yaml; config = validate_config(yaml.safe_load(open('config/test.yaml')), base_dir='.'); "
+            "settings = search_settings(config['search']); assert isinstance(settings, SearchSettings); "
+            "assert 'torch' not in sys.modules, 'the config check imported torch'; print(settings.hypergradient)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "second_order"  # the schema default, filled in
 
 
 def test_the_no_meta_ablation_needs_no_unroll():

@@ -1,6 +1,7 @@
 """The method core of AutoLoRA, importable without the pipeline (it imports no pipeline stage):
 
-* ``AutoLoraConfig``: the settings, validated (``config``);
+* ``AutoLoraConfig``: the settings, validated (``config``); ``SearchSettings``: the
+  hypergradient's switches, validated (``settings``; imports no torch);
 * ``SelectionLoRALinear`` and friends: the selection-LoRA layers, ΔW = (lora_alpha / k) ·
   Σ_j w_j b_j a_jᵀ with w = softmax(α) (``layer``);
 * ``inject_selection_lora``, ``lower_level_parameters``, ``selection_parameters``: put them on a
@@ -12,28 +13,27 @@
   (``lora_config``).
 """
 
-from autolora.core.bilevel import BilevelSearch
-from autolora.core.config import AutoLoraConfig
-from autolora.core.injection import (
-    inject_selection_lora,
-    lower_level_parameters,
-    selection_modules,
-    selection_parameters,
-    selection_weights,
-)
-from autolora.core.layer import SelectionLoRALinear
-from autolora.core.lora_config import lora_config_for_ranks
-from autolora.core.ranks import extract_ranks
+import importlib
 
-__all__ = [
-    "AutoLoraConfig",
-    "BilevelSearch",
-    "SelectionLoRALinear",
-    "extract_ranks",
-    "inject_selection_lora",
-    "lora_config_for_ranks",
-    "lower_level_parameters",
-    "selection_modules",
-    "selection_parameters",
-    "selection_weights",
-]
+# Public name -> the submodule that defines it; each is imported on first use, so that the config
+# check can read ``autolora.core.settings`` without importing torch.
+_HOMES = {
+    "AutoLoraConfig": "config",
+    "BilevelSearch": "bilevel",
+    "SearchSettings": "settings",
+    "SelectionLoRALinear": "layer",
+    "extract_ranks": "ranks",
+    "inject_selection_lora": "injection",
+    "lora_config_for_ranks": "lora_config",
+    "lower_level_parameters": "injection",
+    "selection_modules": "injection",
+    "selection_parameters": "injection",
+    "selection_weights": "injection",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'autolora.core' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"autolora.core.{_HOMES[name]}"), name)

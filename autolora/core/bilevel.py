@@ -67,18 +67,15 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 from torch.func import functional_call
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-HYPERGRADIENT_MODES = ("second_order", "first_order", "exact", "single_level")
-UNROLLS = ("sgd", "optimizer")
-FD_DROPOUT = ("replay", "fresh")
-HVP_METHODS = ("finite_difference", "double_backward", "forward_over_reverse")
-OPTIMIZER_UNROLL_MODES = ("second_order", "first_order")
+from autolora.core.settings import SearchSettings
+
 FINITE_DIFFERENCE_SCALE = 0.01
 
 Batch = Mapping[str, torch.Tensor]
@@ -145,17 +142,10 @@ class BilevelSearch:
         hypergradient_fp32: bool = True,
         hvp: str = "finite_difference",
     ):
-        _check_choice("hypergradient mode", mode, HYPERGRADIENT_MODES)
-        _check_choice("unroll", unroll, UNROLLS)
-        _check_choice("fd_dropout", fd_dropout, FD_DROPOUT)
-        _check_choice("hvp", hvp, HVP_METHODS)
-        if hvp != "finite_difference" and fd_dropout == "fresh":
-            raise ValueError("fd_dropout 'fresh' draws new masks for the finite-difference passes; hvp "
-                             f"{hvp!r} has none (it replays the training pass's masks)")
-        if unroll == "optimizer" and mode not in OPTIMIZER_UNROLL_MODES:
-            raise ValueError(f"unroll 'optimizer' works with the hypergradient modes {OPTIMIZER_UNROLL_MODES}, not {mode!r}")
-        if unroll == "optimizer" and inner_lr_factor:
-            raise ValueError("inner_lr_factor scales the sgd unroll's correction; the optimizer unroll has no ξ")
+        # Every switch and combination is checked there (ValueError naming the field).
+        self.settings = SearchSettings(hypergradient=mode, unroll=unroll, unroll_lr=unroll_lr,
+                                       inner_lr_factor=inner_lr_factor, fd_dropout=fd_dropout,
+                                       hypergradient_fp32=hypergradient_fp32, hvp=hvp)
         self.model = model
         self.lower = lower
         self.upper = upper
@@ -168,6 +158,15 @@ class BilevelSearch:
         self.fd_dropout = fd_dropout
         self.hypergradient_fp32 = hypergradient_fp32
         self.hvp = hvp
+
+    @classmethod
+    def from_settings(cls, model: nn.Module, lower: dict[str, nn.Parameter], upper: dict[str, nn.Parameter],
+                      lower_optimizer: torch.optim.Optimizer, upper_optimizer: torch.optim.Optimizer,
+                      settings: SearchSettings) -> "BilevelSearch":
+        """The search with every switch from ``settings`` (its ``hypergradient`` is ``mode``)."""
+        switches = {field.name: getattr(settings, field.name) for field in fields(settings)}
+        return cls(model, lower, upper, lower_optimizer, upper_optimizer, mode=switches.pop("hypergradient"),
+                   **switches)
 
     def loss(self, batch: Batch, lower: Params | None = None) -> torch.Tensor:
         """Model loss on a batch, optionally with the lower-level weights replaced."""
@@ -327,8 +326,3 @@ def _twice_differentiable():
     fused kernels (flash, memory-efficient) have neither a double backward nor a forward-mode
     derivative. Models with eager attention are unaffected."""
     return sdpa_kernel(SDPBackend.MATH)
-
-
-def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{what} must be one of {choices}, got {value!r}")
