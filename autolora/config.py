@@ -12,9 +12,9 @@ from autolora.download import CHECKSUM_FILE
 from autolora.core.settings import InvalidSetting, SearchSettings
 from autolora.errors import ConfigError
 from autolora.methods import (
-    ADALORA_TRAINING,
     REGISTRY,
     apply_method,
+    own_sections,
     search_variant_method,
     search_variant_name,
     training_of,
@@ -177,8 +177,8 @@ def _check_tuning(config: dict) -> None:
             where = f"config key tuning.trials.{method}.{index}"
             if shared := sorted(set(trial.get("retrain", {})) & set(SHARED_BUDGET_KEYS)):
                 raise ConfigError(f"{where}.retrain: {shared} are the shared budget, the same for every method")
-            if "adalora" in trial and training_of(method) != ADALORA_TRAINING:
-                raise ConfigError(f"{where}.adalora: only AdaLoRA reads the adalora section, not {method}")
+            if foreign := sorted(set(trial).intersection(OPTIONAL_SECTIONS) - set(own_sections(method))):
+                raise ConfigError(f"{where}.{foreign[0]}: {method} does not read the {foreign[0]} section")
     if seed not in config["seeds"]:
         raise ConfigError(f"config key tuning.seed: {seed} is not one of seeds {config['seeds']}")
 
@@ -263,8 +263,8 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
         merged = deep_merge(merged, config["search_variants"][variant])
     if trial_of(method) is not None:
         merged = deep_merge(merged, trial_settings(config, method))
-    if training_of(method) != ADALORA_TRAINING:  # only AdaLoRA's jobs read (and rerun on) its section
-        merged.pop("adalora", None)
+    for section in set(OPTIONAL_SECTIONS) - set(own_sections(method)):  # only its readers rerun on it
+        merged.pop(section, None)
     spec = get_spec(task)
     merged.update(device=config["device"], precision=config["precision"], task=task, family=spec.family,
                   num_labels=spec.num_labels)

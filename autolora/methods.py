@@ -83,6 +83,9 @@ class Method:
     allocate: Callable[[dict, int], dict] | None = None
     # How it was run, for the notes of the tables it appears in: (config, table name) → text.
     note: Callable[[dict, str], str] | None = None
+    # Optional config sections that it alone reads (autolora.config.OPTIONAL_SECTIONS): they are in
+    # its jobs' config view, and so their params, and in no other method's.
+    sections: tuple[str, ...] = ()
 
     def matches(self, method: str) -> re.Match | None:
         return re.fullmatch(self.pattern, method)
@@ -170,7 +173,8 @@ REGISTRY = (
     Method("grid_r{r}", r"grid_r([1-9][0-9]*)", ranks=UNIFORM, scored_by=GRID_VALIDATE,
            train_split="search_train", selectable=False),
     Method(GRID, GRID, ranks=GRID_CHOICE, note=_grid_note),
-    Method(ADALORA, ADALORA, ranks=AUTOLORA_RANKS, trains=ADALORA_TRAINING, note=_adalora_note),
+    Method(ADALORA, ADALORA, ranks=AUTOLORA_RANKS, trains=ADALORA_TRAINING, note=_adalora_note,
+           sections=("adalora",)),
     Method(FULL_FT, FULL_FT, ranks=None, trains=FULL),
     Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, allocate=_even_allocation, note=_control_note(
         LORA_BUDGET, "as evenly as possible (total // matrices everywhere, one more on total mod matrices drawn "
@@ -221,6 +225,11 @@ def training_of(method: str) -> str | None:
     """How a method trains: LORA, ADALORA_TRAINING, FULL, or None (no training of its own); a
     tuning trial as the method it tunes."""
     return training_of(trial[0]) if (trial := trial_of(method)) else entry_of(method).trains
+
+
+def own_sections(method: str) -> tuple[str, ...]:
+    """The optional config sections a method reads (a tuning trial: those of the method it tunes)."""
+    return own_sections(trial[0]) if (trial := trial_of(method)) else entry_of(method).sections
 
 
 def pattern_where(predicate: Callable[[Method], bool], *, without: tuple[str, ...] = (AUTOLORA,)) -> str:

@@ -26,26 +26,16 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from datasets import load_from_disk
-from peft import AdaLoraConfig, PeftModel, TaskType, get_peft_model
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from autolora import atomic, split_adapter
-from autolora.adapters import save_adapter
+from autolora import atomic
+from autolora.adapters import training_for
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import deep_merge, stage_view
-from autolora.core.injection import head_modules, target_matrix_names
-from autolora.core.lora_config import lora_config_for_ranks
-from autolora.errors import ConfigError, TrainingError
-from autolora.methods import (
-    ADALORA_TRAINING,
-    FULL,
-    adalora_settings,
-    is_grid_run,
-    training_of,
-)
+from autolora.methods import is_grid_run
 from autolora.metrics import glue_metrics
-from autolora.model import load_task_model, load_tokenizer, model_source
+from autolora.model import load_tokenizer, model_source
 from autolora.tasks import get_spec
 from autolora.tuning import carried
 from autolora.training import (
@@ -59,138 +49,6 @@ from autolora.training import (
     split_for_search,
     to_device,
 )
-
-
-PEFT_TASK_TYPES = {"glue": TaskType.SEQ_CLS, "ner": TaskType.TOKEN_CLS, "nlg": TaskType.CAUSAL_LM}
-
-
-def adapted_ranks(model) -> dict[str, int]:
-    """Rank of every LoRA module in a PEFT (or split-q/v) model, keyed by the base model's
-    module name."""
-    from peft.tuners.lora import LoraLayer
-
-    if not isinstance(model, PeftModel):
-        return split_adapter.split_ranks(model)
-    return {
-        name.removeprefix("base_model.model."): module.r["default"]
-        for name, module in model.named_modules()
-        if isinstance(module, LoraLayer)
-    }
-
-
-def check_ranks(peft_model, ranks: dict[str, int]) -> None:
-    expected = {name: r for name, r in ranks.items() if r > 0}
-    actual = adapted_ranks(peft_model)
-    if actual != expected:
-        wrong = sorted(set(actual.items()) ^ set(expected.items()))
-        raise TrainingError(f"PEFT did not apply the searched ranks; differing (module, rank): {wrong[:6]}")
-
-
-def adalora_kept_ranks(model) -> dict[str, int]:
-    """The ranks AdaLoRA kept per module: its final rank pattern, or where the schedule has not
-    fixed one, the singular values its masks left non-zero."""
-    from peft.tuners.adalora import AdaLoraLayer
-
-    pattern = model.peft_config["default"].rank_pattern
-    if pattern:
-        return {_adalora_module_name(name): int(sum(kept)) for name, kept in pattern.items()}
-    return {name.removeprefix("base_model.model."): int((module.lora_E["default"] != 0).sum())
-            for name, module in model.named_modules() if isinstance(module, AdaLoraLayer)}
-
-
-def _adalora_module_name(parameter: str) -> str:
-    return parameter.removeprefix("base_model.model.").removesuffix(".default").removesuffix(".lora_E")
-
-
-def count_trainable(model) -> dict[str, int]:
-    """LoRA parameters (the papers' count), the task head (classifier, pooler) and, with
-    ``retrain.lora_bias: all``, the model's other biases, separately; anything else trainable
-    (full fine-tuning) counts as ``other``."""
-    head = tuple(head_modules(model))
-    counts = {"lora": 0, "head": 0, "bias": 0, "other": 0}
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            counts[_parameter_kind(name, head)] += param.numel()
-    return counts
-
-
-def _parameter_kind(name: str, head: tuple[str, ...]) -> str:
-    if "lora_" in name:
-        return "lora"
-    # PEFT names the head's trained copy ``….classifier.modules_to_save.default.weight``.
-    if any(f".{module}." in f".{name}" for module in head):
-        return "head"
-    return "bias" if name.endswith(".bias") else "other"
-
-
-def build_lora_model(config: dict, ranks: dict[str, int]):
-    """The task's pretrained model with LoRA of exactly the searched ranks on it."""
-    model = load_task_model(config)
-    alpha, dropout, bias = config["lora"]["alpha"], config["retrain"]["lora_dropout"], config["retrain"]["lora_bias"]
-    if split_adapter.is_split(ranks):
-        if bias != "none":
-            raise ConfigError(f"config key retrain.lora_bias: {bias!r} is not implemented for GPT-2's split q/v "
-                              f"adapters (task {config['task']}); use none")
-        split_adapter.inject_split_lora(model, ranks, alpha, dropout)
-    else:
-        head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
-        model = get_peft_model(model, lora_config_for_ranks(ranks, alpha, dropout, head,
-                                                            PEFT_TASK_TYPES[config["family"]], bias))
-    check_ranks(model, ranks)
-    return model
-
-
-def adalora_budget(autolora_total_rank: int, n_modules: int, max_rank: int) -> int:
-    """AdaLoRA's total rank budget: exactly AutoLoRA's learned total rank, except where AutoLoRA
-    kept every rank (n·k): PEFT prunes from k per module and cannot prune to its own start, so the
-    budget is then n·k − 1, one rank short (``retrain.json`` records both totals)."""
-    if max_rank < 2:
-        raise ConfigError("config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, "
-                          "its budget below it)")
-    if autolora_total_rank < n_modules:
-        raise TrainingError(f"AutoLoRA's total rank {autolora_total_rank} is below one rank for each of AdaLoRA's "
-                            f"{n_modules} modules")
-    return min(autolora_total_rank, n_modules * max_rank - 1)
-
-
-def adalora_schedule(total_steps: int, settings: dict) -> dict:
-    """PEFT's tinit, tfinal (at least one step, so the final rank pattern gets fixed), deltaT
-    (at least one step), total_step and orth_reg_weight from the shares of ``adalora_settings``."""
-    tinit = round(settings["tinit"] * total_steps)
-    tfinal = max(1, round(settings["tfinal"] * total_steps))
-    if tinit >= total_steps - tfinal:
-        raise ConfigError(f"config keys adalora.tinit/tfinal, retrain.epochs: {total_steps} training steps leave "
-                          "AdaLoRA no pruning phase; train longer or warm up for a smaller share")
-    return {"tinit": tinit, "tfinal": tfinal, "deltaT": max(1, round(settings["mask_interval"] * total_steps)),
-            "total_step": total_steps, "orth_reg_weight": settings["orth_reg_weight"]}
-
-
-def build_adalora_model(config: dict, autolora_ranks: dict, total_steps: int):
-    """The task's model with AdaLoRA on the target modules, and the budget it was given: from
-    AutoLoRA's ranks record of the same task and seed (its exact total rank, and k of its search).
-    PEFT's AdaLoraConfig takes an average rank per module (target_r) and prunes to target_r · n;
-    its rank allocator's total is set to AutoLoRA's total itself, which need not be a multiple of n."""
-    model = load_task_model(config)
-    lora, k = config["lora"], autolora_ranks["k"]
-    n_modules = len(target_matrix_names(model, tuple(lora["targets"])))
-    total_budget = adalora_budget(autolora_ranks["total_rank"], n_modules, k)
-    schedule = {"init_r": k, "target_r": max(1, total_budget // n_modules),
-                **adalora_schedule(total_steps, adalora_settings(config))}
-    head = tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
-    adalora = AdaLoraConfig(task_type=PEFT_TASK_TYPES[config["family"]], target_modules=list(lora["targets"]),
-                            lora_alpha=lora["alpha"], lora_dropout=config["retrain"]["lora_dropout"],
-                            bias=config["retrain"]["lora_bias"], modules_to_save=list(head) or None, **schedule)
-    model = get_peft_model(model, adalora)
-    allocator = model.base_model.rankallocator
-    if len(allocator.name_set) != n_modules:
-        raise TrainingError(f"AdaLoRA adapted {len(allocator.name_set)} modules, the targets name {n_modules}")
-    allocator.target_bgt = total_budget
-    return model, {"autolora_total_rank": autolora_ranks["total_rank"], "total_budget": total_budget, **schedule}
-
-
-def build_full_model(config: dict):
-    """The task's model with every parameter trainable (full fine-tuning)."""
-    return load_task_model(config).requires_grad_(True)
 
 
 def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
@@ -265,33 +123,6 @@ def training_rows(tokenized_dir, config: dict, seed: int):
     return train
 
 
-def build_method_model(config: dict, ranks_record: dict | None, total_steps: int):
-    """(model, what to run after each update, what to record) for the job's method; the ranks
-    record is the method's own, or AutoLoRA's for adalora (its budget)."""
-    if training_of(config["method"]) == ADALORA_TRAINING:
-        model, budget = build_adalora_model(config, ranks_record, total_steps)
-        return model, model.base_model.update_and_allocate, {"adalora": budget}
-    if training_of(config["method"]) == FULL:
-        return build_full_model(config), None, {}
-    return build_lora_model(config, ranks_record["ranks"]), None, {}
-
-
-def trained_ranks(model, config: dict) -> dict[str, int]:
-    if training_of(config["method"]) == ADALORA_TRAINING:
-        return adalora_kept_ranks(model)
-    if training_of(config["method"]) == FULL:
-        return {}
-    return adapted_ranks(model)
-
-
-def trainable_counts(model, config: dict) -> dict[str, int]:
-    """LoRA, head and bias parameters; for full fine-tuning ``all`` as well, the count it reports."""
-    counts = count_trainable(model)
-    if training_of(config["method"]) == FULL:
-        counts["all"] = sum(counts.values())
-    return counts
-
-
 def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: str, seed: int, adapter_dir,
                 log_json, tuning: dict | None = None) -> dict:
     """Train the job's method on its training rows; save the adapter (the full model for
@@ -307,7 +138,8 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     tokenizer = load_tokenizer(model_source(config["model"]))
     settings = config["retrain"]
     total_steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
-    model, after_update, extra = build_method_model(config, ranks_record, total_steps)
+    training = training_for(config["method"])
+    model, after_update, extra = training.build(config, ranks_record, total_steps)
     started = time.perf_counter()
     checkpoints = checkpoint_folder_for(log_json)
     fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=stage_view(config, "retrain"),
@@ -316,13 +148,13 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
                                              fingerprint, after_update, config["precision"],
                                              dev_scorer(model, tokenizer, tokenized_dir, config, device))
     with atomic.directory(adapter_dir) as staging:
-        save_adapter(model, staging, config)
+        training.save(model, staging, config)
     record = {
         "task": task,
         "seed": seed,
         "method": config["method"],
-        "ranks": trained_ranks(model, config),
-        "trainable_params": trainable_counts(model, config),
+        "ranks": training.trained_ranks(model),
+        "trainable_params": training.trainable_counts(model),
         "epoch_losses": epoch_losses,
         **({"epoch_metrics": epoch_metrics} if epoch_metrics else {}),
         "n_train": len(train),

@@ -7,7 +7,7 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from autolora import retrain
+from autolora import adapters, retrain
 from autolora.config import task_config, validate_config
 from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
@@ -158,21 +158,21 @@ def test_the_grid_candidates_train_on_search_train_and_its_chosen_rank_on_all_of
 
 
 def test_adalora_budget_is_autolora_total_rank_exactly():
-    assert retrain.adalora_budget(37, 12, 8) == 37  # not round(37 / 12) * 12 = 36
-    assert retrain.adalora_budget(30, 12, 8) == 30  # STS-B seed 1 once got 24 (round-half-to-even of 2.5)
-    assert retrain.adalora_budget(96, 12, 8) == 95  # every rank kept: PEFT cannot prune to its start
+    assert adapters.adalora_budget(37, 12, 8) == 37  # not round(37 / 12) * 12 = 36
+    assert adapters.adalora_budget(30, 12, 8) == 30  # STS-B seed 1 once got 24 (round-half-to-even of 2.5)
+    assert adapters.adalora_budget(96, 12, 8) == 95  # every rank kept: PEFT cannot prune to its start
     with pytest.raises(TrainingError, match="below one rank for each of AdaLoRA's 12 modules"):
-        retrain.adalora_budget(11, 12, 8)
+        adapters.adalora_budget(11, 12, 8)
 
 
 def test_adalora_schedule_scales_its_shares_to_the_run():
-    defaults = retrain.adalora_schedule(10, adalora_settings({}))
+    defaults = adapters.adalora_schedule(10, adalora_settings({}))
     assert defaults == {"tinit": 1, "tfinal": 2, "deltaT": 1, "total_step": 10, "orth_reg_weight": 0.5}
     recipe = {"tinit": 0.12, "tfinal": 0.44, "mask_interval": 0.002, "orth_reg_weight": 0.1}
-    assert retrain.adalora_schedule(5000, adalora_settings({"adalora": recipe})) == {
+    assert adapters.adalora_schedule(5000, adalora_settings({"adalora": recipe})) == {
         "tinit": 600, "tfinal": 2200, "deltaT": 10, "total_step": 5000, "orth_reg_weight": 0.1}
     with pytest.raises(ConfigError, match="adalora.tinit/tfinal"):
-        retrain.adalora_schedule(10, adalora_settings({"adalora": {"tinit": 0.5, "tfinal": 0.5}}))
+        adapters.adalora_schedule(10, adalora_settings({"adalora": {"tinit": 0.5, "tfinal": 0.5}}))
 
 
 def word_tokenizer(tmp_path):
@@ -184,14 +184,14 @@ def word_tokenizer(tmp_path):
 
 
 def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_bert, tmp_path, monkeypatch):
-    monkeypatch.setattr(retrain, "load_task_model", lambda config: tiny_bert(dtype=torch.float32))
+    monkeypatch.setattr(adapters, "load_task_model", lambda config: tiny_bert(dtype=torch.float32))
     config = {"lora": {"targets": ["query", "value"], "max_rank": 4, "alpha": 8}, "family": "glue",
               "method": "adalora", "retrain": {"lora_dropout": 0.0, "lora_bias": "none"}}
     settings = {"batch_size": 4, "lr": 1e-2, "weight_decay": 0.0, "warmup_ratio": 0.0, "epochs": 2,
                 "checkpoint_every": None}
     batch = random_batch(0, size=12)
     rows = Dataset.from_dict({key: value.tolist() for key, value in batch.items()})
-    model, budget = retrain.build_adalora_model(config, {"total_rank": 5, "k": 4}, total_steps=6)
+    model, budget = adapters.build_adalora_model(config, {"total_rank": 5, "k": 4}, total_steps=6)
     calls = []
     allocate = model.base_model.update_and_allocate
 
@@ -204,7 +204,7 @@ def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_be
                        tmp_path / "checkpoints", "test", counted)
     assert calls == [(step, True) for step in range(6)]
     assert budget["total_budget"] == 5  # AutoLoRA's total over 4 matrices: not a multiple of their number
-    kept = retrain.adalora_kept_ranks(model)
+    kept = adapters.adalora_kept_ranks(model)
     assert set(kept) == set(BERT_MATRICES) and sum(kept.values()) == 5
 
 
@@ -266,3 +266,19 @@ def test_bad_method_settings_name_the_key(changes, message):
     with pytest.raises(ConfigError) as error:
         validate_config(config, base_dir=REPO)
     assert message in str(error.value)
+
+
+def test_only_the_registry_and_the_trainings_branch_on_how_a_method_trains():
+    """The kinds of training (LORA, ADALORA_TRAINING, FULL) are named in autolora.methods and
+    autolora.adapters only; every other module asks adapters.training_for(method)."""
+    import ast
+
+    kinds = {"LORA", "ADALORA_TRAINING", "FULL"}
+    for path in [*(REPO / "autolora").rglob("*.py"), *(REPO / "workflow" / "scripts").glob("*.py")]:
+        if path.relative_to(REPO).as_posix() in ("autolora/methods.py", "autolora/adapters.py"):
+            continue
+        tree = ast.parse(path.read_text())
+        named = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        named |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        named |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "trains"}
+        assert not named & (kinds | {"trains"}), f"{path.relative_to(REPO)} branches on {sorted(named & (kinds | {'trains'}))}"

@@ -6,7 +6,7 @@ from peft import PeftModel, get_peft_model
 
 from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import TrainingError
-from autolora.retrain import adapted_ranks, check_ranks, count_trainable
+from autolora.adapters import adapted_ranks, check_ranks, count_trainable
 from tests.conftest import random_batch
 
 Q0, V0, Q1, V1 = (f"bert.encoder.layer.{i}.attention.self.{m}" for i in (0, 1) for m in ("query", "value"))
@@ -48,6 +48,17 @@ def test_trainable_count_separates_lora_and_head(tiny_bert):
     counts = count_trainable(peft_model(tiny_bert, {Q0: 2, V0: 1}))
     assert counts["lora"] == 2 * (16 + 16) + 1 * (16 + 16)  # r (in + out) per module, hidden 16
     assert counts["head"] == (16 * 16 + 16) + (16 * 2 + 2)  # pooler dense + classifier
+
+
+def test_an_adapter_whose_parameters_are_not_named_lora_is_counted_as_the_adapter(tiny_bert):
+    """VeRA's trainable vectors are vera_lambda_b/d: counted by what the tuner layers declare
+    (adapter_layer_names), not by a 'lora_' in the name, they are the adapter's count."""
+    from peft import VeraConfig, get_peft_model
+
+    model = get_peft_model(tiny_bert(dtype=torch.float32), VeraConfig(r=4, target_modules=["query", "value"]))
+    vera = {name: param.numel() for name, param in model.named_parameters() if param.requires_grad}
+    assert vera and all("vera_lambda" in name for name in vera)
+    assert count_trainable(model) == {"lora": sum(vera.values()), "head": 0, "bias": 0, "other": 0}
 
 
 def test_saved_adapter_loads_back_with_the_same_predictions(tiny_bert, tmp_path):

@@ -9,8 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from autolora import split_adapter
 from autolora.errors import TrainingError
-from autolora.adapters import load_adapter, save_adapter
-from autolora.retrain import adapted_ranks, build_lora_model, count_trainable
+from autolora.adapters import adapted_ranks, build_lora_model, count_trainable, load_adapter, save_adapter
 
 RANKS = {"transformer.h.0.attn.c_attn.q": 2, "transformer.h.0.attn.c_attn.v": 0,
          "transformer.h.1.attn.c_attn.q": 1, "transformer.h.1.attn.c_attn.v": 3}

@@ -46,7 +46,7 @@ def test_a_trial_is_its_method_with_the_trials_settings():
     (lambda trials: trials["adalora"].pop(), "the same number of trials, got"),
     (lambda trials: trials.update(lora_r4=[{"retrain": {"lr": 1e-3}}] * 2), "tuning.trials.lora_r4: not a trained"),
     (lambda trials: trials["lora_r2"][0]["retrain"].update(epochs=9), r"tuning.trials.lora_r2.0.retrain: \['epochs'\] are the shared budget"),
-    (lambda trials: trials["lora_r2"][0].update(adalora={"tinit": 0.2}), "only AdaLoRA reads the adalora section"),
+    (lambda trials: trials["lora_r2"][0].update(adalora={"tinit": 0.2}), "tuning.trials.lora_r2.0.adalora: lora_r2 does not read the adalora section"),
 ])
 def test_a_protocol_that_is_not_the_same_for_every_method_is_refused(change, message):
     config = tuned_config()

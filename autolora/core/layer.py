@@ -29,6 +29,10 @@ class LoRA(nn.Module):
     retraining puts on GPT-2's query and value thirds (PEFT cannot split a fused c_attn).
     A is Kaiming-uniform(a=√5) and B zero, as in LoRA and PEFT."""
 
+    # Its trained parameters, declared under PEFT's attribute name so that one rule counts the
+    # adapter parameters of PEFT's layers and of ours (autolora.adapters.adapter_parameter_names).
+    adapter_layer_names = ("lora_A", "lora_B")
+
     def __init__(self, in_features: int, out_features: int, rank: int, lora_alpha: float,
                  dropout: float = 0.0, **factory):
         super().__init__()
