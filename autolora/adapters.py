@@ -25,10 +25,9 @@ from autolora import split_adapter
 from autolora.core.injection import head_modules, target_matrix_names
 from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import ConfigError, TrainingError
+from autolora.families import get_family
 from autolora.methods import ADALORA_TRAINING, FULL, LORA, adalora_settings, training_of
 from autolora.model import load_task_model
-
-PEFT_TASK_TYPES = {"glue": TaskType.SEQ_CLS, "ner": TaskType.TOKEN_CLS, "nlg": TaskType.CAUSAL_LM}
 
 
 # ---- ranks and parameter counts -----------------------------------------------------------
@@ -111,6 +110,10 @@ def _parameter_kind(name: str, head: tuple[str, ...], adapter: set[str]) -> str:
 
 # ---- model builders -----------------------------------------------------------------------
 
+def _peft_task_type(config: dict) -> TaskType:
+    return TaskType[get_family(config["family"]).peft_task_type]
+
+
 def _head_names(model) -> tuple[str, ...]:
     return tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
 
@@ -126,7 +129,7 @@ def build_lora_model(config: dict, ranks: dict[str, int]):
         split_adapter.inject_split_lora(model, ranks, alpha, dropout)
     else:
         model = get_peft_model(model, lora_config_for_ranks(ranks, alpha, dropout, _head_names(model),
-                                                            PEFT_TASK_TYPES[config["family"]], bias))
+                                                            _peft_task_type(config), bias))
     check_ranks(model, ranks)
     return model
 
@@ -168,7 +171,7 @@ def build_adalora_model(config: dict, autolora_ranks: dict, total_steps: int):
     schedule = {"init_r": k, "target_r": max(1, total_budget // n_modules),
                 **adalora_schedule(total_steps, adalora_settings(config))}
     head = _head_names(model)
-    adalora = AdaLoraConfig(task_type=PEFT_TASK_TYPES[config["family"]], target_modules=list(lora["targets"]),
+    adalora = AdaLoraConfig(task_type=_peft_task_type(config), target_modules=list(lora["targets"]),
                             lora_alpha=lora["alpha"], lora_dropout=config["retrain"]["lora_dropout"],
                             bias=config["retrain"]["lora_bias"], modules_to_save=list(head) or None, **schedule)
     model = get_peft_model(model, adalora)

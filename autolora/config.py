@@ -11,6 +11,7 @@ from pathlib import Path
 from autolora.download import CHECKSUM_FILE
 from autolora.core.settings import InvalidSetting, SearchSettings
 from autolora.errors import ConfigError
+from autolora.families import get_family
 from autolora.methods import (
     REGISTRY,
     apply_method,
@@ -210,7 +211,7 @@ def _check_hypergradient(task_settings: dict) -> None:
 
 
 def _check_eval_every_epoch(task_settings: dict) -> None:
-    if task_settings["retrain"]["eval_every_epoch"] and task_settings["family"] != "glue":
+    if task_settings["retrain"]["eval_every_epoch"] and not get_family(task_settings["family"]).per_epoch_dev_scores:
         raise ConfigError(f"config key retrain.eval_every_epoch: per-epoch dev scores exist for GLUE tasks only, "
                           f"not {task_settings['task']} (set it false in task_overrides.{task_settings['task']})")
 

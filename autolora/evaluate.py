@@ -1,16 +1,14 @@
 """Evaluation stage: load the saved adapter, predict the evaluation split, score it.
 
 Loading through the saved adapter (not the in-memory model of the retraining job) means every
-reported number comes from the adapter a user would download. Per family:
+reported number comes from the adapter a user would download. How a split is predicted and
+scored is the task family's (``Family.evaluate``, ``autolora.families``): GLUE's class or score
+per example, NER's tag per word, data-to-text's beam search per record.
 
-* GLUE: class (or score) per example, the benchmark's metrics;
-* NER: one tag per word, read back from the windows, seqeval P/R/F1;
-* data-to-text: beam search per record (``autolora.generate``), the official scorers' metrics;
-  WebNLG on all, seen and unseen categories.
-
-Every metric is computed through the repository's Hugging Face ``evaluate`` modules
-(``metrics/<name>/``, loaded offline by ``autolora.metrics.load_metric``), so that the
-pipeline's numbers and a user's ``evaluate.load`` of the same folder come from the same code.
+Every metric is computed through the package's Hugging Face ``evaluate`` modules
+(``autolora/evaluate_modules/<name>/``, loaded offline by ``autolora.metrics.load_metric``), so
+that the pipeline's numbers and a user's ``evaluate.load`` of the same folder come from the same
+code.
 
 Every example of the evaluation split is scored; the predictions file holds one line per
 example (GLUE), sentence (NER) or record (data-to-text), in split order. The no_retrain ablation
@@ -22,92 +20,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
-from datasets import load_from_disk
 
 from autolora import atomic
 from autolora.adapters import load_adapter
 from autolora.core.injection import head_modules, selection_modules
 from autolora.core.ranks import resolved_threshold, selected_components
 from autolora.download import read_provenance
-from autolora.generate import generate_texts
-from autolora.metrics import load_metric, trivial_baseline
+from autolora.families import get_family
 from autolora.model import inject_search_lora, load_search_state, load_task_model, load_tokenizer, model_source
-from autolora.ner import tag_names, words_from_windows
-from autolora.nlg_data import column_lists, e2e_reference_groups, webnlg_reference_groups
 from autolora.tasks import get_spec
-from autolora.training import autocast, pick_device, predict, predict_tokens, seed_everything
-
-
-@torch.no_grad()
-def evaluate_glue(model, tokenizer, tokenized_dir, prepared_dir, config, device):
-    evaluation = load_from_disk(str(tokenized_dir))["eval"]
-    predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
-                          is_regression=config["num_labels"] == 1)
-    labels = np.asarray(evaluation["labels"])
-    metrics = load_metric("glue", get_spec(config["task"]).metric_config).compute(predictions=predictions,
-                                                                                  references=labels)
-    # 9 significant digits: a float32 score (STS-B) reads back exactly, so do the metrics.
-    return metrics, [f"{p:.9g}" for p in predictions]
-
-
-def glue_trivial_baseline(tokenized_dir, config) -> dict:
-    """``{"trivial_baseline": …}`` on the evaluation labels for GLUE (``metrics.trivial_baseline``),
-    so that each table names what learning nothing scores; nothing for the other families."""
-    if config["family"] != "glue":
-        return {}
-    labels = load_from_disk(str(tokenized_dir))["eval"]["labels"]
-    return {"trivial_baseline": trivial_baseline(get_spec(config["task"]).metric_config, labels)}
-
-
-def evaluate_ner(model, tokenizer, tokenized_dir, prepared_dir, config, device):
-    windows = load_from_disk(str(tokenized_dir))["eval"]
-    sentences = load_from_disk(str(prepared_dir))["eval"]
-    tag_ids = predict_tokens(model, windows, tokenizer, config["retrain"]["eval_batch_size"], device)
-    bookkeeping = windows.select_columns(["sentence", "word_index", "word_start"]).to_list()
-    by_sentence: dict[int, tuple[list, list]] = {}
-    for window, prediction in zip(bookkeeping, tag_ids):
-        own_windows, own_predictions = by_sentence.setdefault(window["sentence"], ([], []))
-        own_windows.append(window)
-        own_predictions.append(prediction)
-    if sorted(by_sentence) != list(range(len(sentences))):
-        raise ValueError(f"{tokenized_dir}: windows do not cover the {len(sentences)} evaluation sentences")
-    spec = get_spec(config["task"])
-    predicted = [tag_names(words_from_windows(*by_sentence[index]), spec.labels) for index in range(len(sentences))]
-    true = [tag_names(tags, spec.labels) for tags in sentences["tags"]]
-    metrics = load_metric("bionlp").compute(predictions=predicted, references=true, entity_types=spec.entity_types)
-    return metrics, [" ".join(tags) for tags in predicted]
-
-
-def evaluate_e2e(model, tokenizer, eval_rows, config, device):
-    prompts, refs = e2e_reference_groups(eval_rows)
-    hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
-    # A metric the official scorer cannot compute for these outputs is recorded as null (shown as
-    # missing in the tables) instead of ending a long run.
-    return load_metric("e2e").compute(predictions=hypotheses, references=refs, allow_undefined=True), hypotheses
-
-
-def evaluate_webnlg(model, tokenizer, eval_rows, config, device):
-    """Decode every test entry once; score all, seen and unseen categories from those texts."""
-    prompts, refs = webnlg_reference_groups(eval_rows, "all")
-    hypotheses = generate_texts(model, tokenizer, prompts, config["generate"], device)
-    category_of = dict(zip(*column_lists(eval_rows, ["prompt", "category"])))
-    # A CPU subset may hold no entry of a category group: that split is left out.
-    metrics = load_metric("webnlg2017").compute(predictions=hypotheses, references=refs,
-                                                categories=[category_of[prompt] for prompt in prompts],
-                                                allow_undefined=True)
-    return metrics, hypotheses
-
-
-def evaluate_nlg(model, tokenizer, tokenized_dir, prepared_dir, config, device):
-    eval_rows = load_from_disk(str(prepared_dir))["eval"]
-    # WebNLG scores its category groups; E2E's scorer serves E2E and every own data-to-text task.
-    scorer = evaluate_webnlg if config["task"] == "webnlg" else evaluate_e2e
-    return scorer(model, tokenizer, eval_rows, config, device)
-
-
-EVALUATORS = {"glue": evaluate_glue, "ner": evaluate_ner, "nlg": evaluate_nlg}
+from autolora.training import autocast, pick_device, seed_everything
 
 
 def run_evaluate(tokenized_dir, prepared_dir, adapter_dir, retrain_log, config, task, seed, out_json, predictions_path,
@@ -136,17 +59,18 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
     """Evaluate ``model`` with the family's evaluator; write the predictions and the metrics
     record (``log``: what training recorded, i.e. ranks, trainable_params and n_train)."""
     task, device = config["task"], pick_device(config["device"])
+    spec, family = get_spec(task), get_family(config["family"])
     provenance = read_provenance(prepared_dir)
     tokenizer = load_tokenizer(model_source(config["model"]))
     with autocast(device, config["precision"]):
-        metrics, lines = EVALUATORS[config["family"]](model, tokenizer, tokenized_dir, prepared_dir, config, device)
+        metrics, lines = family.evaluate(model, tokenizer, tokenized_dir, prepared_dir, config, spec, device)
     record = {
         "family": config["family"],
         "task": task,
         "method": config["method"],
         "seed": seed,
         "metrics": metrics,
-        "main_metric": get_spec(task).main_metric,
+        "main_metric": spec.main_metric,
         "eval_split": provenance["eval_split"],
         "eval_split_official": provenance["eval_split_official"],
         "trainable_params": reported_params(log["trainable_params"]),
@@ -155,16 +79,17 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
         "total_rank": sum(log["ranks"].values()) if log["ranks"] else None,
         "model": config["model"]["name"],
         "n_train": log["n_train"],
-        **_per_epoch_fields(log, get_spec(task).main_metric),
+        **_per_epoch_fields(log, spec.main_metric),
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
-        **glue_trivial_baseline(tokenized_dir, config),
+        # What learning nothing scores, where the family knows it (GLUE: majority class, constant).
+        **({"trivial_baseline": family.trivial_baseline(tokenized_dir, spec)} if family.trivial_baseline else {}),
         **{key: log[key] for key in ("grid", "tuning") if key in log},
         **(extra or {}),
     }
     if log["trainable_params"].get("bias"):
         record["bias_params"] = log["trainable_params"]["bias"]
-    if config["family"] == "nlg":
+    if family.decodes:
         record["generate"] = config["generate"]
     atomic.write_text(predictions_path, "".join(f"{line}\n" for line in lines))
     atomic.write_json(out_json, record)

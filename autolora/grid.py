@@ -2,13 +2,13 @@
 
 Each candidate ``grid_r{r}`` is trained (``autolora.retrain``) on the search-train split and
 scored here on the search-validation split (the same seeded split the AutoLoRA search uses; the
-evaluation split is never seen while choosing). The score is the task's main metric for GLUE
-and NER (NER: entity F1 over the validation windows, each window's labelled words one
-sequence), and the mean per-token validation loss for data-to-text, since decoding every
-candidate with beam search would cost more than training it. The chosen r becomes the grid's
-ranks (``grid/ranks.json``), which are then retrained on the full training data and evaluated
-exactly as AutoLoRA's searched ranks are: both methods choose on the same split and train
-their final model on the same data.
+evaluation split is never seen while choosing). The score is the task family's choice metric
+(``Family.choice_metric``, ``autolora.families``): the task's main metric for GLUE and NER (NER:
+entity F1 over the validation windows), the mean per-token validation loss for data-to-text,
+since decoding every candidate with beam search would cost more than training it. The chosen r
+becomes the grid's ranks (``grid/ranks.json``), which are then retrained on the full training
+data and evaluated exactly as AutoLoRA's searched ranks are: both methods choose on the same
+split and train their final model on the same data.
 """
 
 from __future__ import annotations
@@ -16,61 +16,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import torch
 from datasets import load_from_disk
 
 from autolora import atomic
 from autolora.adapters import load_adapter
-from autolora.metrics import glue_metrics
+from autolora.families import get_family
 from autolora.methods import uniform_rank
 from autolora.model import load_tokenizer, model_source
-from autolora.ner import IGNORE_LABEL, ner_metrics, tag_names
 from autolora.tasks import get_spec
-from autolora.training import autocast, make_loader, pick_device, predict, predict_tokens, split_for_search, to_device
-
-VALIDATION_LOSS = "validation_loss"
-
-
-def glue_validation_score(model, rows, tokenizer, config, device) -> float:
-    predictions = predict(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device,
-                          is_regression=config["num_labels"] == 1)
-    spec = get_spec(config["task"])
-    return glue_metrics(spec.metric_config, predictions, np.asarray(rows["labels"]))[spec.main_metric]
-
-
-def ner_validation_score(model, rows, tokenizer, config, device) -> float:
-    spec = get_spec(config["task"])
-    tag_ids = predict_tokens(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device)
-    true, predicted = [], []
-    for labels, prediction in zip(rows["labels"], tag_ids):
-        labelled = [position for position, label in enumerate(labels) if label != IGNORE_LABEL]
-        true.append(tag_names([labels[position] for position in labelled], spec.labels))
-        predicted.append(tag_names([int(prediction[position]) for position in labelled], spec.labels))
-    return ner_metrics(true, predicted, spec.entity_types)[spec.main_metric]
-
-
-@torch.no_grad()
-def nlg_validation_loss(model, rows, tokenizer, config, device) -> float:
-    """Mean loss per target token (batch losses weighted by their labelled tokens)."""
-    model.to(device).eval()
-    total, tokens = 0.0, 0
-    for batch in make_loader(rows, tokenizer, config["retrain"]["eval_batch_size"], shuffle=False, seed=0):
-        # The model averages over the shifted targets: every labelled token but each row's first.
-        count = int((batch["labels"][:, 1:] != IGNORE_LABEL).sum())
-        total += model(**to_device(batch, device)).loss.item() * count
-        tokens += count
-    return total / tokens
-
-
-SCORERS = {"glue": glue_validation_score, "ner": ner_validation_score, "nlg": nlg_validation_loss}
-
-
-def validation_metric(config: dict) -> tuple[str, bool]:
-    """(what a grid run is scored by, whether higher is better)."""
-    if config["family"] == "nlg":
-        return VALIDATION_LOSS, False
-    return get_spec(config["task"]).main_metric, True
+from autolora.training import autocast, pick_device, split_for_search
 
 
 def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out_json) -> dict:
@@ -80,9 +34,10 @@ def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out
     model = load_adapter(config, adapter_dir)
     tokenizer = load_tokenizer(model_source(config["model"]))
     device = pick_device(config["device"])
+    spec, family = get_spec(config["task"]), get_family(config["family"])
+    metric, higher_is_better = family.choice_metric(spec)
     with autocast(device, config["precision"]):
-        value = SCORERS[config["family"]](model, rows, tokenizer, config, device)
-    metric, higher_is_better = validation_metric(config)
+        value = family.score_rows(model, rows, tokenizer, config, spec, device)[metric]
     record = {"task": config["task"], "seed": seed, "method": config["method"], "rank": uniform_rank(config["method"]),
               "metric": metric, "value": float(value), "higher_is_better": higher_is_better, "n_search_val": len(rows)}
     atomic.write_json(out_json, record)

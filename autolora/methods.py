@@ -124,10 +124,14 @@ def _trial(settings: dict, match: re.Match) -> None:
 
 
 def _grid_note(config: dict, table: str) -> str:
-    from autolora.tasks import get_spec, is_task  # the registry itself stays free of data code
+    from autolora.families import get_family  # the registry itself stays free of data code
+    from autolora.tasks import get_spec, is_task
 
-    how = ("lowest validation loss (decoding every candidate by beam search would cost more than training it)"
-           if is_task(table) and get_spec(table).family == "nlg" else "best main metric")
+    metric, higher_is_better = (get_family(get_spec(table).family).choice_metric(get_spec(table))
+                                if is_task(table) else ("main metric", True))
+    how = ("best main metric" if higher_is_better else
+           f"lowest {metric.replace('_', ' ')} (decoding every candidate by beam search would cost more than "
+           "training it)")
     return (f"{GRID}: LoRA at each rank of {config['grid_ranks']} trained on the search-train split; the rank "
             f"with the {how} on the search-validation split is retrained on the full training data, as "
             "AutoLoRA's ranks are, and evaluated.")

@@ -18,6 +18,7 @@ from autolora.checkpoint import trainable_parameters
 from autolora.core import AutoLoraConfig
 from autolora.core.injection import HEAD_MODULES, inject_selection_lora
 from autolora.errors import ConfigError
+from autolora.families import get_family
 from autolora.tasks import get_spec
 
 
@@ -65,13 +66,13 @@ def model_source(model_settings: dict) -> str:
 
 
 def load_task_model(config: dict):
-    """The pretrained model with the head of the task's family (see ``autolora.tasks``)."""
-    source, family = model_source(config["model"]), config["family"]
-    if family == "nlg":
-        return load_causal_lm(source)
-    if family == "ner":
-        return load_token_classifier(source, get_spec(config["task"]).labels)
-    return load_sequence_classifier(source, config["num_labels"])
+    """The pretrained model with the head of the task's family (its ``auto_model`` class and
+    ``model_kwargs``, ``autolora.families``)."""
+    import transformers
+
+    spec, family = get_spec(config["task"]), get_family(config["family"])
+    return _load(getattr(transformers, family.auto_model), model_source(config["model"]),
+                 **family.model_kwargs(spec, config))
 
 
 def load_sequence_classifier(name: str, num_labels: int):

@@ -20,7 +20,6 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
@@ -30,7 +29,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autolora import atomic
 from autolora.core.ranks import effective_rank
-from autolora.ner import ENTITY_TYPES
+from autolora.families import MetricColumn
 
 # Task key -> column label, in the column order of the paper's GLUE table.
 GLUE_COLUMNS = {
@@ -254,34 +253,6 @@ def _wide_table(tidy: pd.DataFrame, expected_seeds: Sequence[int]) -> pd.DataFra
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Method"
     return table
-
-
-@dataclass(frozen=True)
-class MetricColumn:
-    """One column of a single-task table: a metric, how it is printed and its direction."""
-
-    label: str
-    metric: str  # key in the records' ``metrics``
-    scale: float = 100.0
-    decimals: int = 1
-    lower_is_better: bool = False
-
-
-# The column layouts of the data-to-text (as in the LoRA and AutoLoRA papers) and NER tables.
-E2E_COLUMNS = (
-    MetricColumn("BLEU", "BLEU"), MetricColumn("NIST", "NIST", 1.0, 2),
-    MetricColumn("METEOR", "METEOR"), MetricColumn("ROUGE-L", "ROUGE_L"),
-    MetricColumn("CIDEr", "CIDEr", 1.0, 2),
-)
-WEBNLG_COLUMNS = tuple(
-    MetricColumn(f"{label}-{split[0].upper()}", f"{metric}_{split}", scale, decimals, metric == "TER")
-    for label, metric, scale, decimals in (("BLEU", "BLEU", 1.0, 1), ("MET", "METEOR", 1.0, 2), ("TER", "TER", 1.0, 2))
-    for split in ("seen", "unseen", "all")
-)
-BIONLP_COLUMNS = (MetricColumn("P", "precision"), MetricColumn("R", "recall"), MetricColumn("F1", "f1"))
-BIONLP_TYPE_COLUMNS = tuple(
-    MetricColumn(f"F1 {entity}", f"f1_{entity}") for entity in ENTITY_TYPES
-)
 
 
 def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequence[MetricColumn],

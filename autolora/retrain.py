@@ -23,7 +23,6 @@ import math
 import time
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from datasets import load_from_disk
 from tqdm import tqdm
@@ -33,8 +32,8 @@ from autolora import atomic
 from autolora.adapters import training_for
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import deep_merge, stage_view
+from autolora.families import get_family
 from autolora.methods import is_grid_run
-from autolora.metrics import glue_metrics
 from autolora.model import load_tokenizer, model_source
 from autolora.tasks import get_spec
 from autolora.tuning import carried
@@ -44,7 +43,6 @@ from autolora.training import (
     check_finite,
     make_loader,
     pick_device,
-    predict,
     seed_everything,
     split_for_search,
     to_device,
@@ -97,19 +95,18 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
 
 
 def dev_scorer(model, tokenizer, tokenized_dir, config: dict, device) -> Callable[[], dict] | None:
-    """The dev-set metrics of the model as it is, for ``retrain.eval_every_epoch`` (GLUE, as the
-    official GLUE retraining scores it after every epoch); None when not asked for. Scoring draws
-    no random numbers, so the training is the same with or without it."""
+    """The dev-set metrics of the model as it is, for ``retrain.eval_every_epoch`` (a family with
+    ``per_epoch_dev_scores``: GLUE, as the official GLUE retraining scores it after every epoch);
+    None when not asked for. Scoring draws no random numbers, so the training is the same with or
+    without it."""
     if not config["retrain"]["eval_every_epoch"]:
         return None
     evaluation = load_from_disk(str(tokenized_dir))["eval"]
-    labels = np.asarray(evaluation["labels"])
+    spec, family = get_spec(config["task"]), get_family(config["family"])
 
     def score() -> dict:
         with autocast(device, config["precision"]):
-            predictions = predict(model, evaluation, tokenizer, config["retrain"]["eval_batch_size"], device,
-                                  is_regression=config["num_labels"] == 1)
-        return glue_metrics(get_spec(config["task"]).metric_config, predictions, labels)
+            return family.score_rows(model, evaluation, tokenizer, config, spec, device)
 
     return score
 

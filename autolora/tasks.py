@@ -1,82 +1,29 @@
-"""The tasks the pipeline knows, grouped into the paper's three experiment families.
-
-* ``glue``: sentence(-pair) classification and regression, an encoder with a sequence-classification head;
-* ``nlg``: data-to-text (E2E, WebNLG), a decoder-only causal language model decoding the text
-  (encoder-decoder models such as T5 are refused with a config error: ``autolora.model``);
-* ``ner``: BioNLP 2004 / JNLPBA named-entity recognition, an encoder with a token-classification head.
+"""The tasks the pipeline knows: every family's built-in tasks (``autolora.families``) and a
+user's own tasks.
 
 Every task is read into a ``DatasetDict`` with a ``train`` and an ``eval`` split (the split its
-final numbers come from) plus a provenance record; each stage module dispatches on ``family``.
-A user's own tasks (config key ``own_tasks``, ``autolora.own_task``) join the built-in ones through
+final numbers come from) plus a provenance record; the stages ask its family
+(``autolora.families.get_family``) for everything that differs between kinds of task. A user's
+own tasks (config key ``own_tasks``, ``autolora.own_task``) join the built-in ones through
 ``register_own_tasks``, which the config's validation and every job call, so that ``get_spec``
 knows them everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 from datasets import DatasetDict
 
-from autolora import download, ner, nlg_data, own_task
+from autolora import download, own_task
 from autolora.errors import ConfigError
+from autolora.families import TaskSpec, all_families, family_names
 
-FAMILIES = ("glue", "nlg", "ner")
+FAMILIES = family_names()
 # Table and family names an own task's table or folder would collide with.
 RESERVED_NAMES = (*FAMILIES, "cost")
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    family: str
-    mirror_folder: str  # top folder of the task in the data mirror
-    read_mirror: Callable[[Path | str, bool], tuple[DatasetDict, dict]]
-    load_hub: Callable[[], tuple[DatasetDict, dict]]
-    eval_split: str  # the loaded split that becomes ``eval``
-    eval_split_official: bool
-    num_labels: int | None  # None: a language model, no label head
-    main_metric: str
-    metric_config: str | None = None  # the scorer's setting: a GLUE task, classification or regression
-    labels: tuple[str, ...] | None = None  # class names or IOB2 tags, in the head's order
-    own: bool = False  # defined in the config (own_tasks), read from the user's files or hub id
-
-    @property
-    def entity_types(self) -> tuple[str, ...]:
-        """The entity types a tagging task's per-type F1 covers."""
-        return own_task.entity_types(self.labels) if self.family == "ner" else ()
-
-
-def _glue_spec(task: download.GlueTask) -> TaskSpec:
-    return TaskSpec(
-        name=task.name,
-        family="glue",
-        mirror_folder="glue",
-        read_mirror=lambda mirror, verify: download.read_glue_mirror(task.name, mirror, verify),
-        load_hub=lambda: download.load_glue_hub(task.name),
-        eval_split="eval",
-        eval_split_official=task.eval_split_official,
-        num_labels=task.num_labels,
-        main_metric=task.main_metric,
-        metric_config=task.name,
-        labels=task.label_names,
-    )
-
-
-TASKS: dict[str, TaskSpec] = {
-    **{name: _glue_spec(task) for name, task in download.GLUE_TASKS.items()},
-    "e2e": TaskSpec("e2e", "nlg", "e2e", nlg_data.read_e2e_mirror, nlg_data.load_e2e_hub,
-                    eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU"),
-    "webnlg": TaskSpec("webnlg", "nlg", "webnlg2017", nlg_data.read_webnlg_mirror, nlg_data.load_webnlg_hub,
-                       eval_split="test", eval_split_official=True, num_labels=None,
-                       main_metric="BLEU_all"),
-    "bionlp": TaskSpec("bionlp", "ner", ner.MIRROR_DIR, ner.read_jnlpba_mirror, ner.load_bionlp_hub,
-                       eval_split="test", eval_split_official=True, num_labels=len(ner.BIONLP_TAGS),
-                       main_metric="f1", labels=ner.BIONLP_TAGS),
-}
+TASKS: dict[str, TaskSpec] = {spec.name: spec for family in all_families() for spec in family.tasks}
 _OWN_TASKS: dict[str, TaskSpec] = {}
 
 

@@ -381,7 +381,7 @@ def test_metrics_refuse_mismatched_lengths():
 
 
 def test_tokenized_windows_carry_their_sentence_and_give_back_every_tag(tokenizer):
-    from autolora.tokenize import tokenize_words
+    from autolora.families.ner import tokenize_words
 
     tags = [TAG_IDS[tag] for tag in ("B-protein", "I-protein", "O", "B-DNA", "O", "O", "B-RNA")]
     words = ["IL-2", "receptor", "binds", "NF-kappaB", "in", "T", "cells"]

@@ -10,6 +10,7 @@ from autolora.config import SCORING_STAGES, STAGE_INPUTS, stage_view, task_confi
 from autolora.download import load_prepared
 from autolora.errors import ConfigError, DataError
 from autolora.metrics import glue_metrics
+from autolora.families.ner import entity_types
 from autolora.tasks import get_spec, prepare_task
 from tests.conftest import REPO
 from tests.test_pipeline import snakemake
@@ -48,7 +49,7 @@ def test_each_kind_is_read_into_its_familys_schema(tmp_path):
 def test_own_tasks_get_their_family_head_and_metric():
     validate_config(example_config())
     assert [get_spec(task).family for task in ("reviews", "similarity", "genes", "captions")] == ["glue", "glue", "ner", "nlg"]
-    assert get_spec("genes").num_labels == 5 and get_spec("genes").entity_types == ("GENE", "CHEM")
+    assert get_spec("genes").num_labels == 5 and entity_types(get_spec("genes")) == ("GENE", "CHEM")
     assert get_spec("similarity").num_labels == 1 and get_spec("similarity").main_metric == "pearson"
     assert get_spec("captions").num_labels is None and get_spec("captions").main_metric == "BLEU"
 

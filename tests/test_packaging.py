@@ -77,8 +77,7 @@ def test_the_method_core_imports_no_pipeline_stage():
 # in lower layers: the task registry and the families' data and metrics (tasks, download, ner,
 # nlg_data), models and adapters, training, checkpoints, metrics, the method registry, the core.
 STAGES = {"tokenize": "data", "search": "search", "ranks": "ranks", "grid": "ranks and evaluate", "retrain": "retrain",
-          "evaluate": "evaluate", "generate": "evaluate", "report": "report", "cost": "report",
-          "diagnostics": "report"}
+          "evaluate": "evaluate", "report": "report", "cost": "report", "diagnostics": "report"}
 
 
 def test_stage_modules_do_not_import_other_stages():
@@ -88,3 +87,34 @@ def test_stage_modules_do_not_import_other_stages():
                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autolora.")}
         crossing = {other for other in imported & set(STAGES) if STAGES[other] != stage}
         assert not crossing, f"autolora/{module}.py ({stage}) imports the stage modules {sorted(crossing)}"
+
+
+def _imported_modules(path) -> set[str]:
+    """Every module a file imports, at its top or inside a function."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return modules
+
+
+def test_no_family_module_imports_another_family_or_a_stage():
+    families = {path.stem for path in (REPO / "autolora" / "families").glob("*.py")} - {"__init__", "base"}
+    assert {"glue", "nlg", "ner"} <= families
+    for name in families:
+        imported = {module.removeprefix("autolora.") for module in _imported_modules(REPO / "autolora" / "families" / f"{name}.py")}
+        siblings = {f"families.{other}" for other in families - {name}} & imported
+        stages = set(STAGES) & imported
+        assert not siblings and not stages, f"families/{name}.py imports {sorted(siblings | stages)}"
+
+
+def test_stage_modules_hold_no_family_specific_branch():
+    """The stages ask the family registry: no family name appears in their code."""
+    from autolora.families import family_names
+
+    for module in ("tokenize", "search", "grid", "retrain", "evaluate", "model", "adapters"):
+        tree = ast.parse((REPO / "autolora" / f"{module}.py").read_text())
+        named = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)} & set(family_names())
+        assert not named, f"autolora/{module}.py names the families {sorted(named)}"

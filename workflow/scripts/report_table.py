@@ -10,11 +10,8 @@ from autolora.tasks import get_spec
 from autolora.tuning import tuning_note
 from autolora.differences import run_comparisons
 from autolora.stats import mark_significant_cells
+from autolora.families import get_family, ner, nlg
 from autolora.report import (
-    BIONLP_COLUMNS,
-    BIONLP_TYPE_COLUMNS,
-    E2E_COLUMNS,
-    WEBNLG_COLUMNS,
     glue_table,
     metrics_table,
     setting_of_tasks,
@@ -22,9 +19,9 @@ from autolora.report import (
     write_table,
 )
 
-# An own task's table has its family's columns: E2E's metrics for data-to-text, P/R/F1 for tagging.
-COLUMNS = {"e2e": E2E_COLUMNS, "webnlg": WEBNLG_COLUMNS, "bionlp": BIONLP_COLUMNS, "bionlp_types": BIONLP_TYPE_COLUMNS,
-           "nlg": E2E_COLUMNS, "ner": BIONLP_COLUMNS}
+# Tables with columns of their own; every other task's table has its family's (Family.table_columns:
+# E2E's metrics for data-to-text, P/R/F1 for tagging).
+COLUMNS = {"webnlg": nlg.WEBNLG_COLUMNS, "bionlp_types": ner.TYPE_COLUMNS}
 TITLES = {"glue": "GLUE", "glue_best_epoch": "GLUE, best retraining epoch on dev (optimistic)", "e2e": "E2E NLG",
           "webnlg": "WebNLG 2017", "bionlp": "BioNLP 2004 (JNLPBA) NER",
           "bionlp_types": "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)"}
@@ -49,7 +46,7 @@ def budget(config, task, metrics):
         f"search {settings['search']['epochs']} ep.",
         f"retrain {settings['retrain']['epochs']} ep.",
     ]
-    if settings["family"] == "nlg":
+    if get_family(settings["family"]).decodes:
         decoding = settings["generate"]
         parts.append(f"beam {decoding['num_beams']}, length penalty {decoding['length_penalty']}, "
                      f"no-repeat {decoding['no_repeat_ngram_size']}-grams, ≤ {decoding['max_new_tokens']} tokens")
@@ -89,7 +86,7 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
         table = glue_table(best_epoch_records(metrics), run_info, params.seeds)
         table.attrs["notes"] = [BEST_EPOCH_NOTE, *table.attrs["notes"]]
     else:
-        columns = COLUMNS.get(table_name) or COLUMNS[get_spec(table_name).family]
+        columns = COLUMNS.get(table_name) or get_family(get_spec(table_name).family).table_columns
         table = metrics_table(metrics, params.tasks[0], columns, run_info, params.seeds)
     table.attrs["notes"] = (table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
                             + tuning_note(metrics))
