@@ -116,7 +116,9 @@ def allocation_diagnostics(rank_vectors: Sequence[Sequence[int]], modules: Seque
     agreement, chance, p_value = permutation_test(rank_vectors)
     layers, matrices = zip(*(parse_module_name(module) for module in modules))
     depth, depth_p = depth_trend(rank_vectors, layers, permutations=PERMUTATIONS // 4)
-    by_matrix = {m: [r for vector in rank_vectors for r, mm in zip(vector, matrices) if mm == m] for m in ("q", "v")}
+    # q and v whatever attention they sit in (an encoder-decoder's columns are "enc q", "cross v", ...)
+    by_matrix = {m: [r for vector in rank_vectors for r, column in zip(vector, matrices) if column.split()[-1] == m]
+                 for m in ("q", "v")}
     return {
         "modules": len(modules),
         "total_rank": [int(sum(vector)) for vector in rank_vectors],

@@ -56,13 +56,26 @@ DAGGER = "†"
 MISSING_CELL = "-"
 
 # Path components that precede the block index in BERT/RoBERTa, Llama and
-# GPT-2 style module names.
+# GPT-2 style module names; T5's blocks hold numbered sublayers, so there "block" alone.
 _LAYER_CONTAINERS = {"layer", "layers", "h"}
+_T5_BLOCKS = "block"
 _MATRIX_BY_LEAF = {
     "query": "q", "q_proj": "q", "q": "q",
     "value": "v", "v_proj": "v", "v": "v",
 }
-_MATRIX_LABELS = {"q": "query ($W_q$)", "v": "value ($W_v$)"}
+# An encoder-decoder's attentions (T5's module names), each a pair of columns of its own.
+_ATTENTION_WORDS = {"enc": "encoder self-attn.", "dec": "decoder self-attn.", "cross": "cross-attn."}
+# The figures' columns, in this order where present: q and v, or per attention of an encoder-decoder.
+MATRIX_COLUMNS = ("q", "v", *(f"{attention} {matrix}" for attention in _ATTENTION_WORDS for matrix in "qv"))
+
+
+def matrix_label(column: str) -> str:
+    """'query ($W_q$)', or for an encoder-decoder e.g. 'cross-attn. query ($W_q$)'."""
+    *attention, matrix = column.split()
+    name = {"q": "query ($W_q$)", "v": "value ($W_v$)"}[matrix]
+    return f"{_ATTENTION_WORDS[attention[0]]} {name}" if attention else name
+
+
 # How a task's main metric is shown on a figure axis: the tables' scale (×100 for fractions;
 # WebNLG's BLEU is 0-100 already) and a label a reader knows.
 MAIN_METRIC_AXES = {
@@ -97,23 +110,36 @@ _LATEX_ESCAPES = str.maketrans({
 # --------------------------------------------------------------------------
 
 def parse_module_name(name: str) -> tuple[int, str]:
-    """Return (layer index, "q" or "v") for an adapted attention projection.
+    """Return (layer index, column) for an adapted attention projection: the column is "q" or
+    "v", and for an encoder-decoder also names the attention ("enc q", "dec v", "cross q").
 
     The layer is the integer path component right after ``layer``, ``layers``
-    or ``h``; the matrix comes from the last component, so BERT
+    or ``h`` (after ``block`` in T5's names, whose ``layer`` numbers a block's sublayers); the
+    matrix comes from the last component, so BERT
     (``bert.encoder.layer.0.attention.self.query``), Llama
-    (``model.layers.3.self_attn.q_proj``) and GPT-2 (``transformer.h.5.attn.q``)
-    names all work, with or without a PEFT ``base_model.model.`` prefix.
+    (``model.layers.3.self_attn.q_proj``), GPT-2 (``transformer.h.5.attn.q``) and T5
+    (``decoder.block.1.layer.1.EncDecAttention.q``) names all work, with or without a PEFT
+    ``base_model.model.`` prefix.
     """
     parts = name.split(".")
+    containers = {_T5_BLOCKS} if _T5_BLOCKS in parts else _LAYER_CONTAINERS
     layers = [int(after) for before, after in zip(parts, parts[1:])
-              if before in _LAYER_CONTAINERS and after.isdigit()]
+              if before in containers and after.isdigit()]
     if len(layers) != 1:
         raise ValueError(f"cannot find a single layer index in module name {name!r}")
     matrix = _MATRIX_BY_LEAF.get(parts[-1])
     if matrix is None:
         raise ValueError(f"module {name!r} is neither a query nor a value projection")
+    if _T5_BLOCKS in parts:
+        attention = "cross" if "EncDecAttention" in parts else "dec" if "decoder" in parts else "enc"
+        return layers[0], f"{attention} {matrix}"
     return layers[0], matrix
+
+
+def matrix_columns(modules) -> list[str]:
+    """The figure columns that these module names fill, in ``MATRIX_COLUMNS`` order."""
+    present = {parse_module_name(module)[1] for module in modules}
+    return [column for column in MATRIX_COLUMNS if column in present]
 
 
 # --------------------------------------------------------------------------
@@ -437,7 +463,9 @@ def rank_figure(rank_records: Iterable[Mapping], out_png: str | os.PathLike) -> 
     by_task = group_by_task(rank_records)
     tasks = sorted(by_task, key=task_sort_key)
     n_seeds = max(len(records) for records in by_task.values())
-    fig = Figure(figsize=(1.7 * n_seeds + 1.2, 3.0 * len(tasks) + 0.6), layout="constrained")
+    # A panel is 1.7 inches for q and v; an encoder-decoder's six columns widen it.
+    n_columns = max(len(matrix_columns(record["ranks"])) for records in by_task.values() for record in records)
+    fig = Figure(figsize=(0.85 * max(2, n_columns) * n_seeds + 1.2, 3.0 * len(tasks) + 0.6), layout="constrained")
     axes = fig.subplots(len(tasks), n_seeds, squeeze=False)
     for row, task in zip(axes, tasks):
         records = sorted(by_task[task], key=lambda record: record["seed"])
@@ -456,12 +484,14 @@ def rank_figure(rank_records: Iterable[Mapping], out_png: str | os.PathLike) -> 
 def _plot_rank_map(ax, record: Mapping, k: int):
     ranks = pd.DataFrame(_rank_rows([record]))
     layers = sorted(ranks["layer"].unique())
-    grid = np.full((len(layers), 2), np.nan)
+    columns = matrix_columns(record["ranks"])
+    grid = np.full((len(layers), len(columns)), np.nan)
     for row in ranks.itertuples():
-        grid[layers.index(row.layer), ("q", "v").index(row.matrix)] = row.rank
-    mesh = ax.pcolormesh(np.arange(3) - 0.5, _cell_edges(np.array(layers, dtype=float)), np.ma.masked_invalid(grid),
-                         cmap=matplotlib.colormaps["viridis"].resampled(k), vmin=0.5, vmax=k + 0.5, shading="flat")
-    ax.set_xticks([0, 1], ["q", "v"])
+        grid[layers.index(row.layer), columns.index(row.matrix)] = row.rank
+    mesh = ax.pcolormesh(np.arange(len(columns) + 1) - 0.5, _cell_edges(np.array(layers, dtype=float)),
+                         np.ma.masked_invalid(grid), cmap=matplotlib.colormaps["viridis"].resampled(k),
+                         vmin=0.5, vmax=k + 0.5, shading="flat")
+    ax.set_xticks(range(len(columns)), columns, rotation=90 if len(columns) > 2 else 0)
     ax.set_yticks(layers[::max(1, math.ceil(len(layers) / 16))])
     ax.set_ylabel("layer index")
     ax.set_title(f"{task_label(record['task'])}, seed {record['seed']}\ntotal rank {int(np.nansum(grid))}, k={k}",
@@ -499,38 +529,41 @@ def alpha_trajectory_figure(search_records: Iterable[Mapping],
     by_task = group_by_task(search_records)
     tasks = sorted(by_task, key=task_sort_key)
     n_seeds = max(len(records) for records in by_task.values())
-    fig = Figure(figsize=(3.2 * 2 * n_seeds + 1.0, 2.4 * len(tasks) + 0.6), layout="constrained")
-    axes = fig.subplots(len(tasks), 2 * n_seeds, squeeze=False)
+    columns = matrix_columns(module for records in by_task.values() for record in records
+                             for module in record["trajectory"]["weights"])
+    per_seed = len(columns)
+    fig = Figure(figsize=(3.2 * per_seed * n_seeds + 1.0, 2.4 * len(tasks) + 0.6), layout="constrained")
+    axes = fig.subplots(len(tasks), per_seed * n_seeds, squeeze=False)
     for row, task in zip(axes, tasks):
         records = sorted(by_task[task], key=lambda record: record["seed"])
         for index, record in enumerate(records):
-            mesh = _plot_trajectory_pair(row[2 * index: 2 * index + 2], record)
-        for unused in row[2 * len(records):]:
+            mesh = _plot_trajectories(row[per_seed * index: per_seed * (index + 1)], record, columns)
+        for unused in row[per_seed * len(records):]:
             fig.delaxes(unused)
-        colorbar = fig.colorbar(mesh, ax=list(row[:2 * len(records)]), label="effective rank")
+        colorbar = fig.colorbar(mesh, ax=list(row[:per_seed * len(records)]), label="effective rank")
         colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("Effective rank (# selection weights $\\geq 1/k$) during the search")
     save_figure_atomically(fig, out_png)
     return fig
 
 
-def _plot_trajectory_pair(pair, record: Mapping):
+def _plot_trajectories(panels, record: Mapping, columns: list[str]):
     k = record["k"]
-    steps, layers, grids = _effective_rank_grids(record)
+    steps, layers, grids = _effective_rank_grids(record, columns)
     colours = matplotlib.colormaps["viridis"].resampled(k)
-    for ax, matrix in zip(pair, ("q", "v")):
+    for ax, matrix in zip(panels, columns):
         mesh = ax.pcolormesh(_cell_edges(steps), _cell_edges(np.array(layers, dtype=float)),
                              np.ma.masked_invalid(grids[matrix]), cmap=colours,
                              vmin=0.5, vmax=k + 0.5, shading="flat")
         ax.set_yticks(layers[::max(1, math.ceil(len(layers) / 16))])
         ax.set_xlabel("search step")
         ax.set_ylabel("layer index")
-        ax.set_title(f"{task_label(record['task'])}: {_MATRIX_LABELS[matrix]}, seed {record['seed']}",
+        ax.set_title(f"{task_label(record['task'])}: {matrix_label(matrix)}, seed {record['seed']}",
                      fontsize="small")
     return mesh
 
 
-def _effective_rank_grids(record: Mapping) -> tuple[np.ndarray, list[int], dict[str, np.ndarray]]:
+def _effective_rank_grids(record: Mapping, columns: list[str]) -> tuple[np.ndarray, list[int], dict[str, np.ndarray]]:
     """Steps, layers and per-matrix (layer x step) effective-rank arrays;
     NaN where a layer's matrix was not adapted."""
     k = record["k"]
@@ -547,7 +580,7 @@ def _effective_rank_grids(record: Mapping) -> tuple[np.ndarray, list[int], dict[
                              f"expected {(len(steps), k)}")
         counts[key] = effective_rank(weights)
     layers = sorted({layer for layer, _ in counts})
-    grids = {matrix: np.full((len(layers), len(steps)), np.nan) for matrix in ("q", "v")}
+    grids = {matrix: np.full((len(layers), len(steps)), np.nan) for matrix in columns}
     for (layer, matrix), per_step in counts.items():
         grids[matrix][layers.index(layer)] = per_step
     return steps, layers, grids

@@ -45,13 +45,31 @@ def autocast(device: torch.device | str, precision: str = "auto"):
 
 
 def collator_for(dataset, tokenizer):
-    """Per-token labels (NER tags, causal-LM targets) are padded with -100, which every loss
-    skips; one label per example (GLUE) needs no padding."""
-    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+    """Per-token labels are padded with -100, which every loss skips (``PerTokenLabels``); one
+    label per example (GLUE) needs no padding."""
+    from transformers import DataCollatorWithPadding
 
     if "labels" in dataset.column_names and hasattr(dataset.features["labels"], "feature"):
-        return DataCollatorForTokenClassification(tokenizer)
+        return PerTokenLabels(DataCollatorWithPadding(tokenizer), tokenizer.padding_side)
     return DataCollatorWithPadding(tokenizer)
+
+
+class PerTokenLabels:
+    """Pads the inputs with the tokenizer and the labels with -100 to the batch's longest label
+    sequence, on the tokenizer's padding side: the inputs' padded length where labels align with
+    the tokens (NER tags, causal-LM targets; what transformers' token-classification collator
+    gives), the decoder's own length for an encoder-decoder's targets (as its seq2seq collator)."""
+
+    def __init__(self, pad_inputs, padding_side: str):
+        self.pad_inputs, self.padding_side = pad_inputs, padding_side
+
+    def __call__(self, features: list[dict]) -> dict:
+        labels = [torch.as_tensor(feature["labels"]) for feature in features]
+        batch = self.pad_inputs([{key: value for key, value in feature.items() if key != "labels"}
+                                 for feature in features])
+        batch["labels"] = torch.nn.utils.rnn.pad_sequence(labels, batch_first=True, padding_value=-100,
+                                                          padding_side=self.padding_side).long()
+        return batch
 
 
 def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
@@ -112,3 +130,19 @@ def predict_tokens(model, dataset, tokenizer, batch_size: int, device) -> list[n
         tag_ids = model(**to_device(batch, device)).logits.argmax(-1).cpu().numpy()
         outputs.extend(tag_ids)
     return outputs
+
+
+@torch.no_grad()
+def mean_target_loss(model, rows, tokenizer, batch_size: int, device, shifted: bool) -> float:
+    """The mean loss per labelled target token over ``rows`` (each batch's mean loss weighted by
+    its labelled tokens). ``shifted``: a causal LM predicts each label from the tokens before it,
+    so a row's first label has no prediction and is not in its loss; an encoder-decoder's decoder
+    predicts every label."""
+    model.to(device).eval()
+    total, tokens = 0.0, 0
+    for batch in make_loader(rows, tokenizer, batch_size, shuffle=False, seed=0):
+        labels = batch["labels"][:, 1:] if shifted else batch["labels"]
+        count = int((labels != -100).sum())  # -100: the label every loss skips (padding, prompts)
+        total += model(**to_device(batch, device)).loss.item() * count
+        tokens += count
+    return total / tokens

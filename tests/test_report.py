@@ -201,6 +201,10 @@ def test_csv_is_tidy_long_form_with_all_metric_means(table, tmp_path):
     ("model.layers.30.self_attn.v_proj", (30, "v")),
     ("transformer.h.5.attn.q", (5, "q")),
     ("transformer.h.0.attn.v", (0, "v")),
+    # T5: the block, not the sublayer ("layer.1"), is the layer; each attention its own columns
+    ("encoder.block.3.layer.0.SelfAttention.q", (3, "enc q")),
+    ("base_model.model.decoder.block.1.layer.0.SelfAttention.v", (1, "dec v")),
+    ("decoder.block.1.layer.1.EncDecAttention.q", (1, "cross q")),
 ])
 def test_parse_module_name(name, expected):
     assert report.parse_module_name(name) == expected
@@ -282,6 +286,29 @@ def test_alpha_trajectory_figure_shows_effective_rank_of_every_seed(tmp_path):
     expected = [[K if step < layer else 1 for step in range(6)] for layer in range(BERT_LAYERS)]
     np.testing.assert_array_equal(effective, expected)
     assert rte_v.get_xlabel() == "search step" and rte_v.get_ylabel() == "layer index"
+
+
+def t5_modules(blocks=2):
+    return [f"{stack}.block.{block}.layer.{sublayer}.{attention}.{matrix}"
+            for stack, sublayer, attention in (("encoder", 0, "SelfAttention"), ("decoder", 0, "SelfAttention"),
+                                               ("decoder", 1, "EncDecAttention"))
+            for block in range(blocks) for matrix in "qv"]
+
+
+def test_an_encoder_decoder_s_ranks_are_shown_per_block_and_attention(tmp_path):
+    modules = t5_modules()
+    ranks = {module: index % K + 1 for index, module in enumerate(modules)}
+    record = {"task": "e2e-seq2seq", "seed": 0, "k": K, "ranks": ranks, "total_rank": sum(ranks.values())}
+    fig = report.rank_figure([record], tmp_path / "ranks.png")
+    panel = fig.axes[0]
+    columns = ["enc q", "enc v", "dec q", "dec v", "cross q", "cross v"]
+    assert [tick.get_text() for tick in panel.get_xticklabels()] == columns
+    grid = panel.collections[0].get_array().reshape(2, 6)
+    assert grid[1, columns.index("cross v")] == ranks["decoder.block.1.layer.1.EncDecAttention.v"]
+    history = {module: [[1 / K] * K, [0.93] + [0.01] * (K - 1)] for module in modules}
+    search = {"task": "e2e-seq2seq", "seed": 0, "k": K, "trajectory": {"step": [0, 1], "weights": history}}
+    fig = report.alpha_trajectory_figure([search], tmp_path / "alpha.png")
+    assert "cross-attn. value" in fig.axes[5].get_title()
 
 
 def test_captions_name_each_tasks_setting_where_task_overrides_change_it():

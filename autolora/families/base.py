@@ -45,6 +45,16 @@ class MetricColumn:
     lower_is_better: bool = False
 
 
+# E2E's official metrics as table columns (the LoRA and AutoLoRA papers' layout): every
+# data-to-text family's own tables show them.
+E2E_COLUMNS = (
+    MetricColumn("BLEU", "BLEU"), MetricColumn("NIST", "NIST", 1.0, 2),
+    MetricColumn("METEOR", "METEOR"), MetricColumn("ROUGE-L", "ROUGE_L"),
+    MetricColumn("CIDEr", "CIDEr", 1.0, 2),
+)
+# The key of the mean validation loss per target token, where a family chooses by it.
+VALIDATION_LOSS = "validation_loss"
+
 # (model, tokenizer, tokenized_dir, prepared_dir, config, spec, device) -> (metrics, one line per eval unit)
 Evaluator = Callable[..., tuple[dict, list[str]]]
 # (model, rows, tokenizer, config, spec, device) -> the metrics of tokenised rows of a split

@@ -16,7 +16,7 @@ from datasets import DatasetDict, load_from_disk
 
 from autolora import nlg_data
 from autolora.errors import DataError
-from autolora.families.base import Family, MetricColumn, TaskSpec, register
+from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricColumn, TaskSpec, register
 from autolora.metrics import load_metric
 from autolora.ner import IGNORE_LABEL
 
@@ -24,13 +24,7 @@ E2E = TaskSpec("e2e", "nlg", "e2e", nlg_data.read_e2e_mirror, nlg_data.load_e2e_
                eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU")
 WEBNLG = TaskSpec("webnlg", "nlg", "webnlg2017", nlg_data.read_webnlg_mirror, nlg_data.load_webnlg_hub,
                   eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU_all")
-VALIDATION_LOSS = "validation_loss"
-# The data-to-text table's columns, as in the LoRA and AutoLoRA papers (WebNLG has its own).
-E2E_COLUMNS = (
-    MetricColumn("BLEU", "BLEU"), MetricColumn("NIST", "NIST", 1.0, 2),
-    MetricColumn("METEOR", "METEOR"), MetricColumn("ROUGE-L", "ROUGE_L"),
-    MetricColumn("CIDEr", "CIDEr", 1.0, 2),
-)
+# WebNLG's table: BLEU, METEOR and TER on the seen, unseen and all categories.
 WEBNLG_COLUMNS = tuple(
     MetricColumn(f"{label}-{split[0].upper()}", f"{metric}_{split}", scale, decimals, metric == "TER")
     for label, metric, scale, decimals in (("BLEU", "BLEU", 1.0, 1), ("MET", "METEOR", 1.0, 2), ("TER", "TER", 1.0, 2))
@@ -92,20 +86,11 @@ def evaluate_nlg(model, tokenizer, tokenized_dir, prepared_dir, config: dict, sp
 
 
 def score_rows(model, rows, tokenizer, config: dict, spec: TaskSpec, device) -> dict:
-    """The mean loss per target token (batch losses weighted by their labelled tokens)."""
-    import torch
+    """The mean loss per target token; the model averages over the shifted targets."""
+    from autolora.training import mean_target_loss  # torch, loaded on use
 
-    from autolora.training import make_loader, to_device
-
-    model.to(device).eval()
-    total, tokens = 0.0, 0
-    with torch.no_grad():
-        for batch in make_loader(rows, tokenizer, config["retrain"]["eval_batch_size"], shuffle=False, seed=0):
-            # The model averages over the shifted targets: every labelled token but each row's first.
-            count = int((batch["labels"][:, 1:] != IGNORE_LABEL).sum())
-            total += model(**to_device(batch, device)).loss.item() * count
-            tokens += count
-    return {VALIDATION_LOSS: total / tokens}
+    return {VALIDATION_LOSS: mean_target_loss(model, rows, tokenizer, config["retrain"]["eval_batch_size"], device,
+                                              shifted=True)}
 
 
 def _float32(spec: TaskSpec, config: dict) -> dict:

@@ -6,7 +6,7 @@ from autolora.config import task_config
 from autolora.jobs import snakemake_job
 from autolora.methods import table_notes
 from autolora.provenance import config_hash
-from autolora.tasks import get_spec
+from autolora.tasks import get_spec, is_task
 from autolora.tuning import tuning_note
 from autolora.differences import run_comparisons
 from autolora.stats import mark_significant_cells
@@ -31,7 +31,8 @@ def title(table_name, tasks):
     """The caption's name of a table; GLUE's holds own sentence tasks too where the config has them."""
     if table_name.startswith("glue") and any(get_spec(task).own for task in tasks):
         return TITLES[table_name].replace("GLUE", "GLUE-family (GLUE and own sentence tasks)", 1)
-    return TITLES.get(table_name, f"{task_label(table_name)} (own task)")
+    own = is_task(table_name) and get_spec(table_name).own
+    return TITLES.get(table_name, f"{task_label(table_name)}{' (own task)' if own else ''}")
 
 
 def budget(config, task, metrics):
