@@ -10,7 +10,7 @@ tables' columns. The stage modules hold no family-specific branch: they call the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import DatasetDict
@@ -92,7 +92,7 @@ class Family:
     evaluate: Evaluator
     score_rows: RowScorer
     choice_metric: Callable[[TaskSpec], tuple[str, bool]]
-    table_columns: tuple[MetricColumn, ...] = field(default=())
+    table_columns: tuple[MetricColumn, ...] = ()
     trivial_baseline: Callable[..., dict] | None = None
     decodes: bool = False
     per_epoch_dev_scores: bool = False
