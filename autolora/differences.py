@@ -1,10 +1,10 @@
 """The differences table and figure: AutoLoRA minus each baseline, per task, with intervals.
 
 For every task and baseline of a run: the mean paired difference of the main metric over seeds
-(points, ×100), its 95 % t interval and paired-bootstrap interval, the paired t-test's p after
-Holm's correction over the whole table, the equivalence test against ±1 point (TOST) and the
-number of seeds at which the t interval would be ±1 point wide at the observed spread
-(``autolora.stats``). The figure draws the intervals against the ±1-point band.
+(in points, the per-task tables' unit: ×100, or as stored for a metric kept in points), its 95 % t
+interval and paired-bootstrap interval, the paired t-test's p after Holm's correction over the
+whole table, the equivalence test against ±1 point (TOST) and the number of seeds at which the t
+interval would be ±1 point wide at the observed spread (``autolora.stats``). The figure draws the intervals against the ±1-point band.
 
 The pipeline makes them for each run (rule ``report_differences``); ``autolora intervals`` makes
 them for seeds pooled from several runs of the same settings (e.g. the committed reference and
@@ -36,13 +36,27 @@ from autolora.stats import (
     holm_corrected,
 )
 
-POINTS = 100  # the tables' unit: main metric ×100
+POINTS = 100  # a point is a hundredth of a fraction-valued main metric
 # What a pooled analysis may differ in between runs: their name, seeds and which methods ran.
 POOLABLE_KEYS = ("run", "seeds", "methods", "method_tasks")
 
 
+def in_hundredths_of_a_point(metric_records: Sequence[Mapping]) -> list[dict]:
+    """Copies of the records with the main metric as the tables' points divided by ``POINTS``, the
+    scale of the ±1-point margin: a fraction (accuracy, correlations, F1) stays as it is, a metric
+    stored in points already (WebNLG's BLEU over all categories) is divided by 100. The scale is the
+    per-task tables' (``report.metric_axis``), so both show a task in the same unit."""
+    scaled = []
+    for record in metric_records:
+        main_metric = record["main_metric"]
+        factor = report.metric_axis(main_metric)[1] / POINTS
+        scaled.append({**record, "metrics": {**record["metrics"], main_metric: factor * record["metrics"][main_metric]}})
+    return scaled
+
+
 def run_comparisons(metric_records: Sequence[Mapping], tasks: Sequence[str], seeds: Sequence[int]) -> list[dict]:
     """Every baseline against AutoLoRA on every task that has both, Holm-corrected together."""
+    metric_records = in_hundredths_of_a_point(metric_records)
     comparisons = []
     for task in tasks:
         methods = {record["method"] for record in metric_records if record["task"] == task}
@@ -98,7 +112,7 @@ def differences_table(comparisons: Sequence[Mapping], source: str) -> pd.DataFra
 def differences_notes(comparisons: Sequence[Mapping], source: str) -> list[str]:
     margin = POINTS * EQUIVALENCE_MARGIN
     return [
-        f"Main metric ×100 of {AUTOLORA_METHOD} minus the baseline's, paired by seed; mean over the row's n seeds "
+        f"Main metric in points (×100; BLEU as scored) of {AUTOLORA_METHOD} minus the baseline's, paired by seed; mean over the row's n seeds "
         f"({source}). CI (t): mean ± t(n−1) · sd / √n. CI (bootstrap): percentile interval "
         "of the mean over 10,000 resamples of the seeds (a seed's two runs together; with few seeds it has few "
         "distinct values and runs narrower than the t interval).",
@@ -183,6 +197,7 @@ def pooled_records(run_dirs: Sequence[Path]) -> list[dict]:
 def pooled_comparisons(records: Sequence[Mapping]) -> list[dict]:
     """Every baseline against AutoLoRA on the seeds the two share (a baseline that ran in only
     some of the runs is compared on those seeds), Holm-corrected together."""
+    records = in_hundredths_of_a_point(records)
     seeds: dict[tuple[str, str], set[int]] = {}
     for record in records:
         seeds.setdefault((record["task"], record["method"]), set()).add(record["seed"])

@@ -28,6 +28,18 @@ def test_the_table_has_a_row_per_baseline_with_its_interval_and_verdict():
     assert {row["baseline"] for row in table.attrs["tidy"]} == {"lora_r8", "lora_budget"}
 
 
+def test_a_metric_stored_in_points_is_compared_in_points_not_hundredfold():
+    # WebNLG's BLEU over all categories is scored 0-100; the tables show it as stored.
+    bleu = {"autolora": [21.0, 22.0, 23.0, 22.0], "lora_r8": [22.0, 23.5, 23.5, 23.0]}
+    webnlg = [dict(metric_record("webnlg", method, seed, {"BLEU_all": bleu[method][seed]}, "BLEU_all"), family="nlg")
+              for method in bleu for seed in range(4)]
+    (comparison,) = run_comparisons(webnlg, ["webnlg"], list(range(4)))
+    row = differences_table([comparison], "test run").iloc[0]
+    assert row["difference (points)"] == "-1.00"  # d = -1, -1.5, -0.5, -1 BLEU
+    assert comparison["seeds_for_1pt"] < 10  # a spread of 0.43 BLEU, not of 43
+    assert not comparison["equivalent"]
+
+
 def write_run(root, name, seeds, methods=SCORES, **config_changes):
     run = root / name
     for record in records(seeds, methods):
