@@ -152,3 +152,44 @@ def test_on_a_terminal_the_status_is_redrawn_in_place(tmp_path):
     assert "\r\x1b[K" in text
     assert "of 4 jobs done; running: work" in text
     assert "4 of 4 steps (100%) done" in text
+
+
+# ---- the arithmetic replayed on job lists (benchmarks/eta_replay.py)
+
+def test_equal_jobs_the_eta_is_the_time_left_exactly():
+    from benchmarks.eta_replay import Job, replay
+
+    samples = replay([Job("retrain", "sst2", 60.0)] * 8, slots=2)
+    # Pairs end together at 60, 120, 180, 240 s (the first of a pair is sampled with its twin running).
+    assert [(sample.done, sample.truth) for sample in samples] == [
+        (1, 180), (2, 180), (3, 120), (4, 120), (5, 60), (6, 60), (7, 0), (8, 0)]
+    for sample in samples:
+        assert sample.estimate == pytest.approx(sample.truth)
+    # Job counts count the running twin as a whole job left.
+    assert [sample.naive for sample in samples[:2]] == [pytest.approx(210), pytest.approx(180)]
+
+
+def test_jobs_of_different_lengths_are_weighted_by_their_rules_time():
+    from benchmarks.eta_replay import Job, replay
+
+    search, evaluate = Job("search", "sst2", 300.0), Job("evaluate", "sst2", 30.0)
+    samples = replay([search, evaluate, search, search, search], slots=1)
+    after_two = samples[1]
+    assert (after_two.done, after_two.truth) == (2, 900)  # three searches wait
+    assert after_two.estimate == pytest.approx(900)
+    assert after_two.naive == pytest.approx(3 * 165)  # job counts: three of the mean job
+
+
+def test_on_a_recorded_run_the_eta_is_closer_than_job_counts_from_a_quarter_on():
+    from benchmarks.eta_replay import POINTS, recorded_jobs, replay
+
+    jobs = recorded_jobs(ROOT / "results" / "reference" / "cpu")
+    assert len(jobs) == 220 and {job.rule for job in jobs} == {
+        "search", "ranks", "retrain", "retrain_method", "evaluate", "evaluate_method"}
+    samples = replay(jobs, slots=2)
+    assert samples[-1].truth == 0
+    for share in POINTS[1:-1]:  # 25 %, 50 %, 75 % of the jobs done
+        sample = samples[round(share * len(samples)) - 1]
+        error = abs(sample.estimate - sample.truth) / sample.truth
+        assert error < 0.1, (share, sample)
+        assert error < abs(sample.naive - sample.truth) / sample.truth, (share, sample)
