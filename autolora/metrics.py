@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from autolora.package_files import EVALUATE_MODULES
 
@@ -39,6 +37,10 @@ def glue_metrics(task: str, predictions, labels) -> dict[str, float]:
     A user's own task names its kind instead (``OWN_TASK_METRIC_CONFIGS``): ``regression`` (Pearson,
     Spearman), ``binary_classification`` or ``classification`` (accuracy, F1 of the positive class
     or macro F1, MCC)."""
+    # Imported here: every job imports this module, few score (scipy and sklearn take about a second).
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if task in REGRESSION:
         return {

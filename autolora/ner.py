@@ -25,7 +25,6 @@ from pathlib import Path
 import datasets
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
-from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from autolora.download import checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
@@ -282,6 +281,9 @@ def ner_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]],
 
     A metric with an empty denominator (say a type neither true nor predicted) is 0.
     """
+    # Imported here: every job imports this module through the task registry, only NER scores.
+    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
     if len(true_tag_seqs) != len(pred_tag_seqs):
         raise ValueError(f"{len(true_tag_seqs)} true sentences but {len(pred_tag_seqs)} predicted")
     for index, (true, pred) in enumerate(zip(true_tag_seqs, pred_tag_seqs)):
