@@ -4,7 +4,8 @@ For every task and baseline of a run: the mean paired difference of the main met
 (in points, the per-task tables' unit: ×100, or as stored for a metric kept in points), its 95 % t
 interval and paired-bootstrap interval, the paired t-test's p after Holm's correction over the
 whole table, the equivalence test against ±1 point (TOST) and the number of seeds at which the t
-interval would be ±1 point wide at the observed spread (``autolora.stats``). The figure draws the intervals against the ±1-point band.
+interval would be ±1 point wide at the observed spread (``autolora.stats``). The figure draws the
+intervals against the ±1-point band.
 
 The pipeline makes them for each run (rule ``report_differences``); ``autolora intervals`` makes
 them for seeds pooled from several runs of the same settings (e.g. the committed reference and
@@ -50,7 +51,8 @@ def in_hundredths_of_a_point(metric_records: Sequence[Mapping]) -> list[dict]:
     for record in metric_records:
         main_metric = record["main_metric"]
         factor = report.metric_axis(main_metric)[1] / POINTS
-        scaled.append({**record, "metrics": {**record["metrics"], main_metric: factor * record["metrics"][main_metric]}})
+        metrics = {**record["metrics"], main_metric: factor * record["metrics"][main_metric]}
+        scaled.append({**record, "metrics": metrics})
     return scaled
 
 
