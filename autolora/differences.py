@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from autolora import report
+from autolora.config import SEARCH_SETTINGS_FIELDS, search_settings
 from autolora.errors import DataError
 from autolora.stats import (
     AUTOLORA_METHOD,
@@ -38,8 +39,9 @@ from autolora.stats import (
 )
 
 POINTS = 100  # a point is a hundredth of a fraction-valued main metric
-# What a pooled analysis may differ in between runs: their name, seeds and which methods ran.
-POOLABLE_KEYS = ("run", "seeds", "methods", "method_tasks")
+# What a pooled analysis may differ in between runs: their name, seeds and which tasks and
+# methods ran (a task or method's comparison pools the seeds of the runs that have it).
+POOLABLE_KEYS = ("run", "seeds", "tasks", "methods", "method_tasks")
 
 
 def in_hundredths_of_a_point(metric_records: Sequence[Mapping]) -> list[dict]:
@@ -165,7 +167,12 @@ def _settings(run_dir: Path) -> dict:
     if not provenance.is_file():
         raise DataError(f"{provenance}: missing (a finished run writes it); cannot check the run's settings")
     config = json.loads(provenance.read_text())["config"]
-    return {key: value for key, value in config.items() if key not in POOLABLE_KEYS}
+    settings = {key: value for key, value in config.items() if key not in POOLABLE_KEYS}
+    if "search" in settings:  # its switches as the search reads them: an absent hvp is the finite difference
+        search = search_settings(settings["search"])
+        settings["search"] = {**settings["search"],
+                              **{key: getattr(search, field) for field, key in SEARCH_SETTINGS_FIELDS.items()}}
+    return settings
 
 
 def check_poolable(run_dirs: Sequence[Path]) -> None:

@@ -78,3 +78,13 @@ def test_intervals_need_each_runs_provenance(tmp_path, capsys, missing):
     (run / missing).unlink()
     assert cli(["intervals", str(run), "--out", str(tmp_path / "out")]) == 2
     assert "provenance.json: missing" in capsys.readouterr().err
+
+
+def test_runs_pool_when_they_differ_only_in_how_a_setting_is_spelt_or_in_their_tasks(tmp_path, capsys):
+    base = {"lr": 1e-3, "hypergradient": "second_order"}
+    first = write_run(tmp_path, "cpu", [0, 1], search=base, tasks=["rte", "sst2"])
+    explicit = write_run(tmp_path, "more", [2, 3], search={**base, "hvp": "finite_difference"}, tasks=["rte"])
+    assert cli(["intervals", str(first), str(explicit), "--out", str(tmp_path / "out")]) == 0
+    exact = write_run(tmp_path, "exact", [2, 3], search={**base, "hvp": "double_backward"})
+    assert cli(["intervals", str(first), str(exact), "--out", str(tmp_path / "out")]) == 2
+    assert "differ in config key 'search'" in capsys.readouterr().err
