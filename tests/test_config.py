@@ -29,14 +29,15 @@ def config_with(**changes):
 
 
 # Configs that run layered over another (`--configfile config/cpu.yaml config/cpu-power.yaml`).
-LAYERED = {"cpu-power.yaml": "cpu.yaml", "cpu-tuned.yaml": "cpu.yaml", "cpu-tuned-adalora.yaml": "cpu.yaml"}
+LAYERED = {"cpu-power.yaml": ("cpu.yaml",), "cpu-tuned.yaml": ("cpu.yaml",), "cpu-tuned-adalora.yaml": ("cpu.yaml",),
+           "cpu-cost.yaml": ("cpu.yaml",), "cpu-tuned-power.yaml": ("cpu.yaml", "cpu-tuned-adalora.yaml")}
 
 
 @pytest.mark.parametrize("config_file", sorted(path.name for path in (REPO / "config").glob("*.yaml")))
 def test_shipped_configs_are_valid(config_file):
-    config = yaml.safe_load((REPO / "config" / config_file).read_text())
-    if config_file in LAYERED:
-        config = deep_merge(yaml.safe_load((REPO / "config" / LAYERED[config_file]).read_text()), config)
+    config = {}
+    for layer in (*LAYERED.get(config_file, ()), config_file):
+        config = deep_merge(config, yaml.safe_load((REPO / "config" / layer).read_text()))
     validate_config(config, base_dir=REPO)
     assert config["lora"]["max_rank"] >= 1
 
