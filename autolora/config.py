@@ -61,6 +61,7 @@ def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: 
         _check_model_folder(settings, base_dir)
         _check_hypergradient(settings)
         _check_eval_every_epoch(settings)
+        _check_pilot_holdout(settings)
         _check_ablation_thresholds(config, task)
         for variant in config["search_variants"]:
             _check_hypergradient(task_config(config, task, search_variant_method(variant)))
@@ -214,6 +215,14 @@ def _check_eval_every_epoch(task_settings: dict) -> None:
     if task_settings["retrain"]["eval_every_epoch"] and not get_family(task_settings["family"]).per_epoch_dev_scores:
         raise ConfigError(f"config key retrain.eval_every_epoch: per-epoch dev scores exist for GLUE tasks only, "
                           f"not {task_settings['task']} (set it false in task_overrides.{task_settings['task']})")
+
+
+def _check_pilot_holdout(task_settings: dict) -> None:
+    # Data-to-text is scored by decoding each record against all its references; a training row has one.
+    if "pilot_holdout" in task_settings["data"] and get_family(task_settings["family"]).decodes:
+        raise ConfigError(f"config key data.pilot_holdout: task {task_settings['task']} is scored on whole records "
+                          "with all their references, which its training rows do not make; pilots hold out GLUE "
+                          "and NER rows only")
 
 
 def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:

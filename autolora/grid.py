@@ -20,11 +20,12 @@ from datasets import load_from_disk
 
 from autolora import atomic
 from autolora.adapters import load_adapter
+from autolora.splits import split_for_search
 from autolora.families import get_family
 from autolora.methods import uniform_rank
 from autolora.model import load_tokenizer, model_source
 from autolora.tasks import get_spec
-from autolora.training import autocast, pick_device, split_for_search
+from autolora.training import autocast, pick_device
 
 
 def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out_json) -> dict:

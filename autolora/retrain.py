@@ -32,6 +32,7 @@ from autolora import atomic
 from autolora.adapters import training_for
 from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import deep_merge, stage_view
+from autolora.splits import split_for_search
 from autolora.families import get_family
 from autolora.methods import is_grid_run
 from autolora.model import load_tokenizer, model_source
@@ -44,7 +45,6 @@ from autolora.training import (
     make_loader,
     pick_device,
     seed_everything,
-    split_for_search,
     to_device,
 )
 

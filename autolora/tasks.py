@@ -16,7 +16,7 @@ from pathlib import Path
 import datasets
 from datasets import DatasetDict
 
-from autolora import download, own_task
+from autolora import download, own_task, splits
 from autolora.errors import ConfigError
 from autolora.families import TaskSpec, all_families, family_names
 
@@ -88,14 +88,22 @@ def load_task(task: str, source: str, mirror: Path | str | None, verify_checksum
 
 def prepare_task(task: str, source: str, mirror: Path | str | None, out_dir: Path | str,
                  max_train_examples: int | None = None, subset_seed: int = 0,
-                 verify_checksums: bool = True, max_eval_examples: int | None = None) -> dict:
+                 verify_checksums: bool = True, max_eval_examples: int | None = None,
+                 pilot_holdout: float | None = None) -> dict:
     """Load a task, optionally take seeded subsets of train and eval, and save it with its
     provenance to ``out_dir`` (atomically). An eval subset is for CPU budgets only and is
-    recorded, so tables can say so."""
+    recorded, so tables can say so. A pilot (``pilot_holdout``) evaluates on rows held out from
+    the training subset instead of the task's evaluation split (``splits.hold_out``)."""
     get_spec(task)  # fail on an unknown task before touching any source
     data, provenance = load_task(task, source, mirror, verify_checksums)
-    n_train_full, n_eval_full = len(data["train"]), len(download.evaluation_units(data["eval"]))
+    n_train_full = len(data["train"])
     data = download.take_subset(data, "train", max_train_examples, subset_seed, "data.max_train_examples")
+    if pilot_holdout is not None:
+        data = splits.hold_out(data, pilot_holdout, subset_seed)
+        provenance.update(eval_split=f"pilot holdout ({pilot_holdout:g} of train)", eval_split_official=False,
+                          eval_split_note=f"{pilot_holdout:g} of the training subset held out (seed {subset_seed}); "
+                                          "the task's evaluation split is not used")
+    n_eval_full = len(download.evaluation_units(data["eval"]))
     data = download.take_subset(data, "eval", max_eval_examples, subset_seed, "data.max_eval_examples",
                                 by_group=True)
     provenance.update({

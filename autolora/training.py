@@ -115,12 +115,6 @@ def bucketing(rows, settings: dict) -> dict:
     return {"lengths": [len(ids) for ids in rows.with_format(None)["input_ids"]], "pool_batches": pool_batches}
 
 
-def split_for_search(train, val_fraction: float, seed: int):
-    """Seeded (search-train, search-validation) split of the task's training set."""
-    parts = train.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)
-    return parts["train"], parts["test"]
-
-
 def predict_tokens(model, dataset, tokenizer, batch_size: int, device) -> list[np.ndarray]:
     """The predicted tag id at every position of every window, in dataset order."""
     model.to(device).eval()

@@ -137,7 +137,7 @@ def test_the_grid_keeps_the_chosen_candidates_ranks_and_records_the_choice(tmp_p
 
 
 def test_the_search_split_is_seeded_and_partitions_the_training_set():
-    from autolora.training import split_for_search
+    from autolora.splits import split_for_search
 
     train = Dataset.from_dict({"tokens": [[str(i)] for i in range(100)], "tags": [[0]] * 100})
     first, again, other = (split_for_search(train, 0.1, seed) for seed in (3, 3, 4))

@@ -13,4 +13,5 @@ with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
         subset_seed=data["subset_seed"],
         verify_checksums=data["verify_checksums"],
         max_eval_examples=data["max_eval_examples"],
+        pilot_holdout=data.get("pilot_holdout"),  # absent outside pilots: no default, so data tags stay
     )
