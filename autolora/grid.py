@@ -20,10 +20,10 @@ from datasets import load_from_disk
 
 from autolora import atomic
 from autolora.adapters import load_adapter
-from autolora.splits import split_for_search
 from autolora.families import get_family
 from autolora.methods import uniform_rank
 from autolora.model import load_tokenizer, model_source
+from autolora.splits import split_for_search
 from autolora.tasks import get_spec
 from autolora.training import autocast, pick_device
 

@@ -71,6 +71,8 @@ def test_shipped_configs_are_valid(config_file):
         ({"search": {"hvp": "double_backward", "fd_dropout": "fresh"}},
          "config key search.fd_dropout: 'fresh' draws new dropout masks"),
         ({"search": {"hvp": "jvp"}}, "config key search.hvp: 'jvp' is not one of"),
+        ({"data": {"pilot_holdout": 0.3}}, "config key data.pilot_holdout: task e2e is scored on whole records"),
+        ({"data": {"pilot_holdout": 1.0}}, "config key data.pilot_holdout: 1.0 is greater than or equal to the maximum"),
     ],
 )
 def test_bad_values_name_the_key(changes, message):

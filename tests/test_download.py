@@ -13,6 +13,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from autolora import download
 from autolora.download import GLUE_TASKS, load_glue_hub, load_prepared, read_glue_mirror
 from autolora.errors import ConfigError, DataError
+from autolora.splits import split_for_search
 from autolora.tasks import prepare_task
 
 from tests.conftest import SHARED
@@ -294,6 +295,36 @@ def test_prepare_replaces_existing_output(tmp_path):
     assert not (out_dir / "stale.txt").exists()
     assert len(load_prepared(out_dir)[0]["train"]) == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror", "out"]
+
+
+def test_a_pilot_holds_out_the_search_validation_rows_of_its_training_subset(tmp_path):
+    mirror = rte_mirror(tmp_path / "mirror")
+    provenance = prepare_task("rte", "mirror", mirror, tmp_path / "pilot", max_train_examples=10, subset_seed=2,
+                              pilot_holdout=0.3)
+    pilot, _ = load_prepared(tmp_path / "pilot")
+    prepare_task("rte", "mirror", mirror, tmp_path / "subset", max_train_examples=10, subset_seed=2)
+    search_train, search_validation = split_for_search(load_prepared(tmp_path / "subset")[0]["train"], 0.3, 2)
+    assert pilot["train"].to_dict() == search_train.to_dict() and pilot["eval"].to_dict() == search_validation.to_dict()
+    assert (provenance["n_train"], provenance["n_eval"], provenance["n_train_full"]) == (7, 3, 12)
+    assert not provenance["eval_split_official"] and provenance["eval_split"] == "pilot holdout (0.3 of train)"
+
+
+def test_a_pilot_never_reads_the_evaluation_split_s_labels(tmp_path):
+    """Every dev label flipped: the pilot's data, and so everything it scores, is unchanged."""
+    dev_rows = RTE_ROWS[:4]
+    flipped = [row.replace("\tnot_entailment\n", "\tX\n").replace("\tentailment\n", "\tnot_entailment\n")
+               .replace("\tX\n", "\tentailment\n") for row in dev_rows]
+    assert flipped != dev_rows
+    clean, poisoned = (rte_mirror(tmp_path / name, dev=RTE_HEADER + "".join(rows))
+                       for name, rows in (("clean", dev_rows), ("poisoned", flipped)))
+    for mirror in (clean, poisoned):
+        prepare_task("rte", "mirror", mirror, tmp_path / "out" / mirror.name, pilot_holdout=0.3)
+    assert_same_data(load_prepared(tmp_path / "out" / "clean")[0], load_prepared(tmp_path / "out" / "poisoned")[0])
+    # The same poisoning does change a run that reports the evaluation split: the check can fail.
+    for mirror in (clean, poisoned):
+        prepare_task("rte", "mirror", mirror, tmp_path / "reported" / mirror.name)
+    assert (load_prepared(tmp_path / "reported" / "clean")[0]["eval"]["label"]
+            != load_prepared(tmp_path / "reported" / "poisoned")[0]["eval"]["label"])
 
 
 def test_failing_read_leaves_no_output(tmp_path):

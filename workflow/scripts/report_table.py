@@ -22,7 +22,7 @@ from autolora.report import (
 # Tables with columns of their own; every other task's table has its family's (Family.table_columns:
 # E2E's metrics for data-to-text, P/R/F1 for tagging).
 COLUMNS = {"webnlg": nlg.WEBNLG_COLUMNS, "bionlp_types": ner.TYPE_COLUMNS}
-TITLES = {"glue": "GLUE", "glue_best_epoch": "GLUE, best retraining epoch on dev (optimistic)", "e2e": "E2E NLG",
+TITLES = {"glue": "GLUE", "glue_best_epoch": "GLUE, best retraining epoch on the evaluation split (optimistic)", "e2e": "E2E NLG",
           "webnlg": "WebNLG 2017", "bionlp": "BioNLP 2004 (JNLPBA) NER",
           "bionlp_types": "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)"}
 
@@ -60,9 +60,9 @@ def best_epoch_records(metrics):
     return [{**record, "metrics": record["best_epoch"]["metrics"]} for record in metrics if "best_epoch" in record]
 
 
-BEST_EPOCH_NOTE = ("Each cell is the dev score of the retraining epoch with the best dev score, what the official "
-                   "GLUE script reports. It is optimistic: the epoch is chosen on the data it is scored on. The "
-                   "main GLUE table reports the final epoch.")
+BEST_EPOCH_NOTE = ("Each cell is the evaluation-split score (the dev set unless marked †) of the retraining epoch "
+                   "with the best such score, what the official GLUE script reports. It is optimistic: the epoch is "
+                   "chosen on the data it is scored on. The main GLUE table reports the final epoch.")
 
 
 def with_significance(table, metrics, tasks, seeds):
