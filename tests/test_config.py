@@ -31,7 +31,7 @@ def config_with(**changes):
 # Configs that run layered over another (`--configfile config/cpu.yaml config/cpu-power.yaml`).
 LAYERED = {"cpu-power.yaml": ("cpu.yaml",), "cpu-tuned.yaml": ("cpu.yaml",), "cpu-tuned-adalora.yaml": ("cpu.yaml",),
            "cpu-cost.yaml": ("cpu.yaml",), "cpu-tuned-power.yaml": ("cpu.yaml", "cpu-tuned-adalora.yaml"),
-           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",)}
+           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",), "cpu-grid-power.yaml": ("cpu.yaml", "cpu-power.yaml")}
 
 
 @pytest.mark.parametrize("config_file", sorted(path.name for path in (REPO / "config").glob("*.yaml")))
