@@ -7,14 +7,17 @@ each job pays around it: interpreter and library imports, model and tokeniser lo
 the dataset, checkpoints and adapters written between and after epochs, metrics and outputs.
 
     python benchmarks/overhead.py results/reference/cpu
+    python benchmarks/overhead.py results/reference/cpu-cost --jobs '*/grid*'
 
 prints, per stage, the jobs, their wall time, the time outside the bars (total, share, median
-per job). tqdm prints elapsed time in whole seconds, so each bar is up to a second off.
+per job); ``--jobs`` keeps the jobs whose benchmark path (below ``benchmarks/``) matches a glob, so
+that two runs are compared on the same kind of job (``*/grid*``: the grid's trainings and scorings). tqdm prints elapsed time in whole seconds, so each bar is up to a second off.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import re
 import statistics
 from collections import defaultdict
@@ -61,11 +64,14 @@ def time_in_bars(log: str) -> int:
     return finished + (current.elapsed if current else 0)
 
 
-def overhead_by_stage(results: Path) -> dict[str, list[tuple[float, int]]]:
-    """stage -> [(wall seconds, seconds inside progress bars)] for every job with a benchmark file."""
+def overhead_by_stage(results: Path, jobs: str = "*") -> dict[str, list[tuple[float, int]]]:
+    """stage -> [(wall seconds, seconds inside progress bars)] for every job with a benchmark file
+    whose path below benchmarks/ matches the glob ``jobs``."""
     stages = defaultdict(list)
     for benchmark in sorted((results / "benchmarks").rglob("*.tsv")):
         relative = benchmark.relative_to(results / "benchmarks")
+        if not fnmatch.fnmatchcase(relative.as_posix(), jobs):
+            continue
         log = (results / "logs" / relative).with_suffix(".log")
         inside = time_in_bars(log.read_text(errors="replace")) if log.exists() else 0
         stages[relative.parts[0].removesuffix(".tsv")].append((read_benchmark(benchmark)["wall_s"], inside))
@@ -75,10 +81,11 @@ def overhead_by_stage(results: Path) -> dict[str, list[tuple[float, int]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path, help="a run's results folder (with benchmarks/ and logs/)")
+    parser.add_argument("--jobs", default="*", help="a glob on the benchmark path below benchmarks/ (default: every job)")
     args = parser.parse_args()
-    stages = overhead_by_stage(args.results)
+    stages = overhead_by_stage(args.results, args.jobs)
     if not stages:
-        raise SystemExit(f"no benchmark files under {args.results / 'benchmarks'}")
+        raise SystemExit(f"no benchmark files under {args.results / 'benchmarks'} match {args.jobs!r}")
     print(f"{'stage':<24}{'jobs':>6}{'wall s':>10}{'outside bars s':>16}{'share':>8}{'median per job s':>18}")
     all_wall = all_outside = 0.0
     for stage, jobs in sorted(stages.items()):

@@ -28,3 +28,14 @@ def test_a_job_s_overhead_is_its_wall_time_minus_its_bars(tmp_path):
     log.write_text(SEARCH_LOG)
     (tmp_path / "benchmarks" / "report_cost.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n7.5\t0:00:07\t1\t7\n")
     assert overhead_by_stage(tmp_path) == {"report_cost": [(7.5, 0)], "search": [(3900.5, 3883)]}
+
+
+def test_a_glob_keeps_one_kind_of_job(tmp_path):
+    header = "s\th:m:s\tmax_rss\tcpu_time\n"
+    for relative, wall in [("retrain/glue/grid_r2/sst2-seed0.tsv", 60.0), ("retrain/glue/lora_r8/sst2-seed0.tsv", 70.0),
+                           ("evaluate/glue/grid/sst2-seed0.tsv", 20.0), ("report_cost.tsv", 4.0)]:
+        benchmark = tmp_path / "benchmarks" / relative
+        benchmark.parent.mkdir(parents=True, exist_ok=True)
+        benchmark.write_text(f"{header}{wall}\t0:01:00\t1\t{wall}\n")
+    assert overhead_by_stage(tmp_path, "*/grid*") == {"evaluate": [(20.0, 0)], "retrain": [(60.0, 0)]}
+    assert sum(map(len, overhead_by_stage(tmp_path).values())) == 4
