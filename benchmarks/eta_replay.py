@@ -90,6 +90,13 @@ def replay(jobs: Sequence[Job], slots: int = 2) -> list[Sample]:
                    clock.now - at) for at, done, estimate in ends]
 
 
+def minutes_and_error(estimate: float | None, truth: float) -> str:
+    """An estimate of the time left in minutes, and how far off the true time left it is."""
+    if estimate is None:
+        return "–"
+    return f"{estimate / 60:.0f} min {(estimate - truth) / truth:+.0%}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path, help="a finished run's results folder (with benchmarks/)")
@@ -103,14 +110,8 @@ def main() -> None:
     print(f"{'done':>10} {'true left':>10} {'ETA':>16} {'job-count ETA':>16}")
     for share in POINTS:
         sample = samples[max(round(share * len(samples)) - 1, 0)]
-
-        def minutes_and_error(seconds: float | None) -> str:
-            if seconds is None:
-                return "–"
-            return f"{seconds / 60:.0f} min {(seconds - sample.truth) / sample.truth:+.0%}"
-
-        print(f"{share:>9.0%} {sample.truth / 60:>6.0f} min {minutes_and_error(sample.estimate):>16} "
-              f"{minutes_and_error(sample.naive):>16}")
+        print(f"{share:>9.0%} {sample.truth / 60:>6.0f} min {minutes_and_error(sample.estimate, sample.truth):>16} "
+              f"{minutes_and_error(sample.naive, sample.truth):>16}")
 
 
 if __name__ == "__main__":

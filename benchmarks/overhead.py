@@ -44,7 +44,7 @@ class BarUpdate(NamedTuple):
     done: int
     elapsed: int
 
-    def starts_a_new_bar_after(self, previous: "BarUpdate") -> bool:
+    def starts_a_new_bar_after(self, previous: BarUpdate) -> bool:
         return ((self.label, self.total) != (previous.label, previous.total)
                 or self.done < previous.done or self.elapsed < previous.elapsed)
 
