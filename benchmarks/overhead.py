@@ -11,7 +11,8 @@ the dataset, checkpoints and adapters written between and after epochs, metrics 
 
 prints, per stage, the jobs, their wall time, the time outside the bars (total, share, median
 per job); ``--jobs`` keeps the jobs whose benchmark path (below ``benchmarks/``) matches a glob, so
-that two runs are compared on the same kind of job (``*/grid*``: the grid's trainings and scorings). tqdm prints elapsed time in whole seconds, so each bar is up to a second off.
+that two runs are compared on the same kind of job (``*/grid*``: the grid's trainings and
+scorings). tqdm prints elapsed time in whole seconds, so each bar is up to a second off.
 """
 
 from __future__ import annotations

@@ -19,23 +19,25 @@ def test_each_bar_counts_its_last_elapsed_time():
     assert time_in_bars("no progress bars here\n") == 0
 
 
+def write_benchmark(results, relative: str, wall_s: float) -> None:
+    """A Snakemake benchmark file of one job under results/benchmarks/."""
+    benchmark = results / "benchmarks" / relative
+    benchmark.parent.mkdir(parents=True, exist_ok=True)
+    benchmark.write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{wall_s}\t0:00:00\t1\t{wall_s}\n")
+
+
 def test_a_job_s_overhead_is_its_wall_time_minus_its_bars(tmp_path):
-    benchmark = tmp_path / "benchmarks" / "search" / "glue" / "sst2-seed0.tsv"
-    benchmark.parent.mkdir(parents=True)
-    benchmark.write_text("s\th:m:s\tmax_rss\tcpu_time\n3900.5\t1:05:00\t1\t3800\n")
+    write_benchmark(tmp_path, "search/glue/sst2-seed0.tsv", 3900.5)
     log = tmp_path / "logs" / "search" / "glue" / "sst2-seed0.log"
     log.parent.mkdir(parents=True)
     log.write_text(SEARCH_LOG)
-    (tmp_path / "benchmarks" / "report_cost.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n7.5\t0:00:07\t1\t7\n")
+    write_benchmark(tmp_path, "report_cost.tsv", 7.5)
     assert overhead_by_stage(tmp_path) == {"report_cost": [(7.5, 0)], "search": [(3900.5, 3883)]}
 
 
 def test_a_glob_keeps_one_kind_of_job(tmp_path):
-    header = "s\th:m:s\tmax_rss\tcpu_time\n"
-    for relative, wall in [("retrain/glue/grid_r2/sst2-seed0.tsv", 60.0), ("retrain/glue/lora_r8/sst2-seed0.tsv", 70.0),
-                           ("evaluate/glue/grid/sst2-seed0.tsv", 20.0), ("report_cost.tsv", 4.0)]:
-        benchmark = tmp_path / "benchmarks" / relative
-        benchmark.parent.mkdir(parents=True, exist_ok=True)
-        benchmark.write_text(f"{header}{wall}\t0:01:00\t1\t{wall}\n")
+    for relative, wall_s in [("retrain/glue/grid_r2/sst2-seed0.tsv", 60.0), ("retrain/glue/lora_r8/sst2-seed0.tsv", 70.0),
+                             ("evaluate/glue/grid/sst2-seed0.tsv", 20.0), ("report_cost.tsv", 4.0)]:
+        write_benchmark(tmp_path, relative, wall_s)
     assert overhead_by_stage(tmp_path, "*/grid*") == {"evaluate": [(20.0, 0)], "retrain": [(60.0, 0)]}
     assert sum(map(len, overhead_by_stage(tmp_path).values())) == 4
