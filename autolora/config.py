@@ -160,10 +160,16 @@ SHARED_BUDGET_KEYS = ("epochs", "batch_size")
 
 def _check_tuning(config: dict) -> None:
     """tuning.trials: every trained method of ``methods`` and nothing else, the same number of
-    trials each, no trial changing the shared budget, the adalora section for AdaLoRA alone."""
+    trials each, no trial changing the shared budget, the adalora section for AdaLoRA alone.
+    A ladder (tuning.ladder) is the same for every method by construction."""
     if "tuning" not in config:
         return
-    trials, seed = config["tuning"]["trials"], config["tuning"]["seed"]
+    seed = config["tuning"]["seed"]
+    if seed not in config["seeds"]:
+        raise ConfigError(f"config key tuning.seed: {seed} is not one of seeds {config['seeds']}")
+    if "ladder" in config["tuning"]:
+        return
+    trials = config["tuning"]["trials"]
     trained = [method for method in config["methods"] if training_of(method) is not None]
     for method in trials:
         if method not in trained:
@@ -181,8 +187,6 @@ def _check_tuning(config: dict) -> None:
                 raise ConfigError(f"{where}.retrain: {shared} are the shared budget, the same for every method")
             if foreign := sorted(set(trial).intersection(OPTIONAL_SECTIONS) - set(own_sections(method))):
                 raise ConfigError(f"{where}.{foreign[0]}: {method} does not read the {foreign[0]} section")
-    if seed not in config["seeds"]:
-        raise ConfigError(f"config key tuning.seed: {seed} is not one of seeds {config['seeds']}")
 
 
 def _check_ablation_thresholds(config: dict, task: str) -> None:
@@ -304,6 +308,13 @@ STAGE_INPUTS = {
 
 
 SCORING_STAGES = ("grid_validate", "evaluate", "no_retrain")
+
+
+def data_for_seed(data: dict, seed: int) -> dict:
+    """The data section one seed's jobs read: with ``subset_per_seed`` the training subset is
+    drawn with the run seed (``train_subset_seed``; the evaluation subset, if any, stays
+    subset_seed's, the same for every seed), otherwise the section as it is."""
+    return {**data, "train_subset_seed": int(seed)} if data.get("subset_per_seed") else data
 
 
 def config_digest(settings: dict) -> str:

@@ -29,6 +29,7 @@ from autolora.core.ranks import resolved_threshold, selected_components
 from autolora.download import read_provenance
 from autolora.families import get_family
 from autolora.model import inject_search_lora, load_search_state, load_task_model, load_tokenizer, model_source
+from autolora.provenance import code_version
 from autolora.tasks import get_spec
 from autolora.training import autocast, pick_device, seed_everything
 
@@ -79,12 +80,16 @@ def score_model(model, log: dict, tokenized_dir, prepared_dir, config, seed, out
         "total_rank": sum(log["ranks"].values()) if log["ranks"] else None,
         "model": config["model"]["name"],
         "n_train": log["n_train"],
+        # The training subset the task's data was drawn as (data.subset_seed, or the run seed).
+        "train_subset": {"seed": provenance.get("train_subset_seed", provenance.get("subset_seed")),
+                         "sha256": provenance.get("train_sha256")},
         **_per_epoch_fields(log, spec.main_metric),
         "n_eval": len(lines),
         "n_eval_full": provenance.get("n_eval_full", len(lines)),
         # What learning nothing scores, where the family knows it (GLUE: majority class, constant).
         **({"trivial_baseline": family.trivial_baseline(tokenized_dir, spec)} if family.trivial_baseline else {}),
         **{key: log[key] for key in ("grid", "tuning") if key in log},
+        "code": code_version(),  # the commit that scored it, so runs of other code are not pooled blindly
         **(extra or {}),
     }
     if log["trainable_params"].get("bias"):

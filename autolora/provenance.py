@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("autolora", "torch", "transformers", "peft", "datasets", "tokenizers", "snakemake",
             "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
@@ -28,9 +30,25 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def code_version(checkout: Path | str = Path(__file__).resolve().parents[1]) -> dict:
+    """The git commit of the code that runs, and whether tracked files differ from it; where the
+    package is not a git checkout (an installed wheel), its version only."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None, "version": metadata.version("autolora")}
+    return {"commit": commit, "dirty": bool(changed), "version": metadata.version("autolora")}
+
+
 def run_provenance(config: dict, command: str, data_provenance: dict[str, dict]) -> dict:
     return {
         "command": command,
+        "code": code_version(),
         "config_sha256": config_hash(config),
         "config": config,
         "python": sys.version.split()[0],

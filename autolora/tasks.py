@@ -11,6 +11,8 @@ knows them everywhere.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import datasets
@@ -86,18 +88,26 @@ def load_task(task: str, source: str, mirror: Path | str | None, verify_checksum
     return DatasetDict(train=data["train"], eval=data[spec.eval_split]), provenance
 
 
+def rows_digest(rows: datasets.Dataset) -> str:
+    """sha256 of a split's rows (every column, in order), short: equal digest, equal rows."""
+    canonical = json.dumps(rows.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def prepare_task(task: str, source: str, mirror: Path | str | None, out_dir: Path | str,
                  max_train_examples: int | None = None, subset_seed: int = 0,
                  verify_checksums: bool = True, max_eval_examples: int | None = None,
-                 pilot_holdout: float | None = None) -> dict:
+                 pilot_holdout: float | None = None, train_subset_seed: int | None = None) -> dict:
     """Load a task, optionally take seeded subsets of train and eval, and save it with its
     provenance to ``out_dir`` (atomically). An eval subset is for CPU budgets only and is
-    recorded, so tables can say so. A pilot (``pilot_holdout``) evaluates on rows held out from
+    recorded, so tables can say so. ``train_subset_seed`` draws the training subset with its own
+    seed (one per run seed); by default ``subset_seed`` draws both. A pilot (``pilot_holdout``) evaluates on rows held out from
     the training subset instead of the task's evaluation split (``splits.hold_out``)."""
     get_spec(task)  # fail on an unknown task before touching any source
     data, provenance = load_task(task, source, mirror, verify_checksums)
     n_train_full = len(data["train"])
-    data = download.take_subset(data, "train", max_train_examples, subset_seed, "data.max_train_examples")
+    train_seed = subset_seed if train_subset_seed is None else train_subset_seed
+    data = download.take_subset(data, "train", max_train_examples, train_seed, "data.max_train_examples")
     if pilot_holdout is not None:
         data = splits.hold_out(data, pilot_holdout, subset_seed)
         provenance.update(eval_split=f"pilot holdout ({pilot_holdout:g} of train)", eval_split_official=False,
@@ -114,6 +124,9 @@ def prepare_task(task: str, source: str, mirror: Path | str | None, out_dir: Pat
         "max_train_examples": max_train_examples,
         "max_eval_examples": max_eval_examples,
         "subset_seed": subset_seed,
+        **({"train_subset_seed": train_subset_seed} if train_subset_seed is not None else {}),
+        # Names the training rows drawn, so that records of different seeds show different subsets.
+        "train_sha256": rows_digest(data["train"]),
         "datasets_version": datasets.__version__,
     })
     download.write_atomically(data, provenance, Path(out_dir))

@@ -1,6 +1,7 @@
 """Every config is validated before any job runs; errors name the key."""
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,19 +29,41 @@ def config_with(**changes):
     return config
 
 
-# Configs that run layered over another (`--configfile config/cpu.yaml config/cpu-power.yaml`).
-LAYERED = {"cpu-power.yaml": ("cpu.yaml",), "cpu-tuned.yaml": ("cpu.yaml",), "cpu-tuned-adalora.yaml": ("cpu.yaml",),
-           "cpu-cost.yaml": ("cpu.yaml",), "cpu-tuned-power.yaml": ("cpu.yaml", "cpu-tuned-adalora.yaml"),
-           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",), "cpu-grid-power.yaml": ("cpu.yaml", "cpu-power.yaml")}
+# Configs that run layered over others (`--configfile config/history/cpu-v1.yaml config/history/cpu-power.yaml`),
+# paths under config/.
+V1 = "history/cpu-v1.yaml"
+LAYERED = {"history/cpu-power.yaml": (V1,), "history/cpu-tuned.yaml": (V1,), "history/cpu-tuned-adalora.yaml": (V1,),
+           "history/cpu-cost.yaml": (V1,), "history/cpu-tuned-power.yaml": (V1, "history/cpu-tuned-adalora.yaml"),
+           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",),
+           "history/cpu-grid-power.yaml": (V1, "history/cpu-power.yaml")}
+SHIPPED = sorted(str(path.relative_to(REPO / "config")) for path in (REPO / "config").rglob("*.yaml"))
 
 
-@pytest.mark.parametrize("config_file", sorted(path.name for path in (REPO / "config").glob("*.yaml")))
-def test_shipped_configs_are_valid(config_file):
+def layered_config(config_file: str) -> dict:
     config = {}
     for layer in (*LAYERED.get(config_file, ()), config_file):
         config = deep_merge(config, yaml.safe_load((REPO / "config" / layer).read_text()))
+    return config
+
+
+@pytest.mark.parametrize("config_file", SHIPPED)
+def test_shipped_configs_are_valid(config_file):
+    config = layered_config(config_file)
     validate_config(config, base_dir=REPO)
     assert config["lora"]["max_rank"] >= 1
+
+
+@pytest.mark.parametrize("config_file", [name for name in SHIPPED if name.startswith("history/")])
+def test_every_config_of_the_history_reproduces_its_committed_run(config_file):
+    """A superseded config, layered as its header says, is the config its committed run recorded."""
+    from autolora.provenance import config_hash
+
+    config = validate_config(layered_config(config_file), base_dir=REPO)
+    folder = {"history/cpu-v1.yaml": "cpu-v1"}.get(config_file, config["run"])  # run "cpu", superseded
+    provenance = REPO / "results" / "reference" / folder / "provenance.json"
+    if not provenance.is_file():
+        pytest.skip(f"{config_file}: no committed run of its own (a protocol other configs layer on)")
+    assert config_hash(config) == json.loads(provenance.read_text())["config_sha256"]
 
 
 @pytest.mark.parametrize(

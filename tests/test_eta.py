@@ -183,7 +183,7 @@ def test_jobs_of_different_lengths_are_weighted_by_their_rules_time():
 def test_on_a_recorded_run_the_eta_is_closer_than_job_counts_from_a_quarter_on():
     from benchmarks.eta_replay import POINTS, recorded_jobs, replay
 
-    jobs = recorded_jobs(ROOT / "results" / "reference" / "cpu")
+    jobs = recorded_jobs(ROOT / "results" / "reference" / "cpu-v1")
     assert len(jobs) == 220 and {job.rule for job in jobs} == {
         "search", "ranks", "retrain", "retrain_method", "evaluate", "evaluate_method"}
     samples = replay(jobs, slots=2)

@@ -12,7 +12,7 @@ from datasets import load_from_disk
 
 from autolora.config import stage_view, task_config, validate_config
 from autolora.errors import ConfigError
-from autolora.tuning import choose_trial, run_tuning_choice, trial_methods, tuning_note
+from autolora.tuning import choose_trial, run_tuning_choice, run_tuning_round, trial_methods, tuning_note
 from tests.conftest import REPO, SHARED
 from tests.test_config import TEST_CONFIG
 
@@ -113,7 +113,9 @@ def run_protocol(tokenized, out, config, ranks):
         run_grid_validation(tokenized, folder / "adapter", view, 0, folder / "validation.json")
         validation.append(folder / "validation.json")
         logs.append(folder / "retrain.json")
-    return run_tuning_choice("lora_r2", config["tuning"]["trials"]["lora_r2"], validation, logs, out / "choice.json")
+    trials = config["tuning"]["trials"]["lora_r2"]
+    run_tuning_round("lora_r2", trials, (0, len(trials) - 1), 0, validation, logs, out / "round0.json")
+    return run_tuning_choice(out / "round0.json", out / "choice.json")
 
 
 @pytest.mark.needs_shared("data/glue")

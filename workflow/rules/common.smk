@@ -1,7 +1,9 @@
 # Paths and per-job settings shared by every stage.
+import json
 import math
+from pathlib import Path
 
-from autolora.config import config_digest, stage_view, task_config
+from autolora.config import config_digest, data_for_seed, stage_view, task_config
 from autolora.methods import (
     AUTOLORA,
     AUTOLORA_RANKS,
@@ -21,7 +23,13 @@ from autolora.methods import (
     runs_own_search,
     search_variant_name,
 )
-from autolora.tuning import trial_methods, trial_of
+from autolora.tuning import (
+    initial_range,
+    trial_method,
+    trial_of,
+    tuned_methods,
+    tuning_trials,
+)
 from autolora.model import needs_conversion
 from autolora.provenance import config_hash
 from autolora.own_task import without_metric
@@ -113,12 +121,13 @@ def model_input(wildcards):
     return [converted_model(name)] if needs_conversion(name) else []
 
 
-def data_tag(task):
+def data_tag(task, seed):
     """Prepared data is shared across runs, so its folder names what shaped it: the sizes to
     read, and a hash of the whole data section (the mirror too) and of an own task's definition.
+    With ``data.subset_per_seed`` each seed has its own subset, and so its own folder.
     """
     settings = cfg(task)
-    data = settings["data"]
+    data = data_for_seed(settings["data"], seed)
     own = settings.get("own_task") and without_metric(settings["own_task"])
     parts = ["own" if own else data["source"]]
     for key, short in (("max_train_examples", "n"), ("max_eval_examples", "e")):
@@ -127,24 +136,41 @@ def data_tag(task):
     if len(parts) == 1:
         parts.append("full")
     else:
-        parts.append(f"s{data['subset_seed']}")
+        parts.append(f"s{data.get('train_subset_seed', data['subset_seed'])}")
     return "-".join([*parts, config_digest({**data, "own_task": own} if own else data)])
 
 
-def prepared_path(task):
-    return f"resources/data/{task}/{data_tag(task)}"
+def prepared_path(task, seed):
+    return f"resources/data/{task}/{data_tag(task, seed)}"
 
 
 def prepared_dir(wildcards):
-    return prepared_path(wildcards.task)
+    return prepared_path(wildcards.task, wildcards.seed)
 
 
 def tokenized_dir(wildcards):
     model = cfg(wildcards.task)["model"]
     return (
         f"resources/tokenized/{slug(model['name'])}-L{model['max_length']}/"
-        f"{wildcards.task}/{data_tag(wildcards.task)}"
+        f"{wildcards.task}/{data_tag(wildcards.task, wildcards.seed)}"
     )
+
+
+def data_seeds(task):
+    """One seed per distinct training subset of ``task``: every seed, or the first."""
+    return SEEDS if cfg(task)["data"].get("subset_per_seed") else SEEDS[:1]
+
+
+def prepare_cfg(wildcards):
+    """A prepare job's params: the task's data section as the seed whose folder it makes reads it."""
+    view = stage_view(cfg(wildcards.task), "prepare")
+    seeds = [seed for seed in SEEDS if data_tag(wildcards.task, seed) == wildcards.tag]
+    if not seeds:
+        raise ValueError(
+            f"no seed of this run prepares {wildcards.task}'s data as {wildcards.tag}"
+        )
+    view["data"] = data_for_seed(view["data"], seeds[0])
+    return view
 
 
 def job_dir(family="{family}", task="{task}", seed="{seed}"):
@@ -349,20 +375,66 @@ def tuning_dir(family="{family}", task="{task}"):
 
 
 def tuned_choice(wildcards):
-    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned."""
+    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned. The
+    grid's final run, where its candidates are tuned one by one, reads every candidate's: it
+    takes the settings of the one it chose (autolora.tuning.choice_for_ranks)."""
     method = getattr(wildcards, "method", AUTOLORA)
-    if trial_of(method) is not None or not trial_methods(config, method):
-        return []
-    return f"{tuning_dir(wildcards.family, wildcards.task)}/{method}.json"
-
-
-def trial_outputs(wildcards, name):
-    """One file of each trial of the tuned method, on the tuning seed."""
-    seed = config["tuning"]["seed"]
+    tuned = tuned_methods(config, GRID_RUNS)
+    if method == GRID and GRID not in tuned:
+        runs = [run for run in GRID_RUNS if run in tuned]
+    else:
+        runs = [method] if trial_of(method) is None and method in tuned else []
     return [
-        method_output(wildcards.task, seed, trial, name)
-        for trial in trial_methods(config, wildcards.method)
+        f"{tuning_dir(wildcards.family, wildcards.task)}/{run}.json" for run in runs
     ]
+
+
+def tuning_round_file(wildcards, round_index):
+    """A tuning round's record; raises Snakemake's 'incomplete checkpoint' until it exists."""
+    job = checkpoints.tuning_round.get(
+        family=wildcards.family,
+        task=wildcards.task,
+        method=wildcards.method,
+        round=str(round_index),
+    )
+    return job.output[0]
+
+
+def tried_range(wildcards):
+    """The trials of a tuning round, as [first, last] index: the first round's, or those its
+    previous round asked for."""
+    round_index = int(wildcards.round)
+    if round_index == 0:
+        return list(initial_range(config, wildcards.method))
+    previous = tuning_round_file(wildcards, round_index - 1)
+    following = json.loads(Path(previous).read_text())["next"]
+    if following is None:
+        raise ValueError(f"{previous} ends the tuning; there is no round {round_index}")
+    return following
+
+
+def round_trial_outputs(wildcards, name):
+    """One file of each trial of a tuning round, on the tuning seed."""
+    first, last = tried_range(wildcards)
+    return [
+        method_output(
+            wildcards.task,
+            config["tuning"]["seed"],
+            trial_method(wildcards.method, index),
+            name,
+        )
+        for index in range(first, last + 1)
+    ]
+
+
+def last_tuning_round(wildcards):
+    """The round that ended a method's tuning (its choice interior, or the ladder's limit)."""
+    round_index = 0
+    while True:
+        path = tuning_round_file(wildcards, round_index)
+        if json.loads(Path(path).read_text())["next"] is None:
+            return path
+        round_index += 1
 
 
 def table_output(name, ext, caption):

@@ -19,7 +19,7 @@ rule prepare:
         mem_mb=4000,
         runtime=runtime("data"),
     params:
-        cfg=stage_cfg("prepare"),
+        cfg=prepare_cfg,
     script:
         "../scripts/prepare.py"
 

@@ -146,7 +146,9 @@ rule report_rank_stability:
 
 rule provenance:
     input:
-        prepared=[prepared_path(task) for task in TASKS],
+        prepared=[
+            prepared_path(task, seed) for task in TASKS for seed in data_seeds(task)
+        ],
         tables=expand(f"{RESULTS}/tables/{{table}}.csv", table=tables()),
     output:
         f"{RESULTS}/provenance.json",
@@ -158,7 +160,11 @@ rule provenance:
     threads: 1
     params:
         cfg=config,
-        tasks=TASKS,
+        datasets=[
+            task if len(data_seeds(task)) == 1 else f"{task}/seed{seed}"
+            for task in TASKS
+            for seed in data_seeds(task)
+        ],
         command=run_command(),
     script:
         "../scripts/provenance.py"

@@ -46,20 +46,41 @@ use rule retrain_method as retrain with:
 
 
 # The tuning protocol (config ``tuning``, autolora.tuning): a method's retraining settings, those of
-# its best trial on the tuning seed's search-validation split.
-rule tuning_choice:
+# its best trial on the tuning seed's search-validation split. Each round is a checkpoint: a
+# ladder whose choice sits at an end of the rungs tried asks for one more rung on that side.
+checkpoint tuning_round:
     input:
-        validation=lambda wildcards: trial_outputs(wildcards, "validation.json"),
-        logs=lambda wildcards: trial_outputs(wildcards, "retrain.json"),
+        validation=lambda wildcards: round_trial_outputs(wildcards, "validation.json"),
+        logs=lambda wildcards: round_trial_outputs(wildcards, "retrain.json"),
     output:
-        f"{tuning_dir()}/{{method}}.json",
+        f"{tuning_dir()}/{{method}}/round{{round}}.json",
     log:
-        f"{RESULTS}/logs/tuning_choice/{{family}}/{{task}}-{{method}}.log",
+        f"{RESULTS}/logs/tuning_round/{{family}}/{{task}}-{{method}}-round{{round}}.log",
+    wildcard_constraints:
+        round=r"\d+",
     localrule: True
     conda:
         "../envs/autolora-cpu.yaml"
     threads: 1
     params:
-        trials=lambda wildcards: config["tuning"]["trials"][wildcards.method],
+        trials=lambda wildcards: tuning_trials(config, wildcards.method),
+        tried=tried_range,
+    script:
+        "../scripts/tuning_round.py"
+
+
+rule tuning_choice:
+    input:
+        last_tuning_round,
+    output:
+        f"{tuning_dir()}/{{method}}.json",
+    log:
+        f"{RESULTS}/logs/tuning_choice/{{family}}/{{task}}-{{method}}.log",
+    wildcard_constraints:
+        method=r"[^/]+",
+    localrule: True
+    conda:
+        "../envs/autolora-cpu.yaml"
+    threads: 1
     script:
         "../scripts/tuning_choice.py"

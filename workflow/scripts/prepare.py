@@ -14,4 +14,5 @@ with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
         verify_checksums=data["verify_checksums"],
         max_eval_examples=data["max_eval_examples"],
         pilot_holdout=data.get("pilot_holdout"),  # absent outside pilots: no default, so data tags stay
+        train_subset_seed=data.get("train_subset_seed"),  # data.subset_per_seed: the run seed
     )

@@ -6,5 +6,5 @@ from autolora.provenance import run_provenance
 
 with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     params = snakemake.params  # noqa: F821
-    data = {task: read_provenance(folder) for task, folder in zip(params.tasks, snakemake.input.prepared)}  # noqa: F821
+    data = {name: read_provenance(folder) for name, folder in zip(params.datasets, snakemake.input.prepared)}  # noqa: F821
     atomic.write_json(snakemake.output[0], run_provenance(config, params.command, data))  # noqa: F821

@@ -4,12 +4,15 @@ from pathlib import Path
 
 from autolora.jobs import snakemake_job
 from autolora.retrain import run_retrain
+from autolora.tuning import choice_for_ranks
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     ranks_path = snakemake.input.get("ranks")  # noqa: F821 (none for full fine-tuning)
     ranks = json.loads(Path(ranks_path).read_text()) if ranks_path else None
-    tuning_path = snakemake.input.get("tuning")  # noqa: F821 (none where the method is not tuned)
-    tuning = json.loads(Path(tuning_path).read_text()) if tuning_path else None
+    # None where the method is not tuned; the grid's final run: every candidate's, its own applies.
+    paths = snakemake.input.get("tuning") or []  # noqa: F821
+    records = [json.loads(Path(path).read_text()) for path in ([paths] if isinstance(paths, str) else paths)]
+    tuning = choice_for_ranks(records, ranks)
     run_retrain(
         snakemake.input.tokenized,  # noqa: F821
         ranks,
