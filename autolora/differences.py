@@ -2,10 +2,12 @@
 
 For every task and baseline of a run: the mean paired difference of the main metric over seeds
 (in points, the per-task tables' unit: ×100, or as stored for a metric kept in points), its 95 % t
-interval and paired-bootstrap interval, the paired t-test's p after Holm's correction over the
-whole table, the equivalence test against ±1 point (TOST) and the number of seeds at which the t
-interval would be ±1 point wide at the observed spread (``autolora.stats``). The figure draws the
-intervals against the ±1-point band.
+interval over seeds, a bootstrap over seeds, and a hierarchical bootstrap over seeds and the
+evaluation examples (from each run's ``predictions.txt`` and the task's ``eval_labels.txt``), the
+paired t-test's p and the equivalence test's p against ±1 point (TOST), each Holm-corrected over
+the whole table, a verdict from both corrected tests and the widest interval, and the number of
+seeds at which the t interval would be ±1 point wide at the observed spread (``autolora.stats``).
+The figure draws the intervals against the ±1-point band.
 
 The pipeline makes them for each run (rule ``report_differences``); ``autolora intervals`` makes
 them for seeds pooled from several runs of the same settings (e.g. the committed reference and
@@ -24,16 +26,21 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from autolora import report
 from autolora.config import SEARCH_SETTINGS_FIELDS, search_settings
 from autolora.errors import DataError
+from autolora.families.base import LABELS_FILE
 from autolora.stats import (
     AUTOLORA_METHOD,
     EQUIVALENCE_MARGIN,
+    HIERARCHICAL_RESAMPLES,
     LEVEL,
     T_TEST,
+    EQUIVALENT,
+    Examples,
     compare_with_autolora,
     holm_corrected,
 )
@@ -58,14 +65,41 @@ def in_hundredths_of_a_point(metric_records: Sequence[Mapping]) -> list[dict]:
     return scaled
 
 
-def run_comparisons(metric_records: Sequence[Mapping], tasks: Sequence[str], seeds: Sequence[int]) -> list[dict]:
-    """Every baseline against AutoLoRA on every task that has both, Holm-corrected together."""
+
+
+def read_values(path: Path) -> np.ndarray:
+    return np.array([float(line) for line in Path(path).read_text().split()], dtype=float)
+
+
+def load_examples(metric_paths: Sequence, label_paths: Mapping[str, Path]) -> dict[str, Examples]:
+    """Per task with a labels file: its labels and every run's predictions (``predictions.txt``
+    beside each ``metrics.json``), both scaled like the main metric (``in_hundredths_of_a_point``
+    keeps fractions as they are, so predictions and labels stay on their own scale)."""
+    labels = {task: read_values(path) for task, path in label_paths.items()}
+    predictions: dict[str, dict] = {task: {} for task in labels}
+    for path in metric_paths:
+        record = json.loads(Path(path).read_text())
+        if record["task"] not in labels:
+            continue
+        values = read_values(Path(path).with_name("predictions.txt"))
+        if len(values) != len(labels[record["task"]]):
+            raise DataError(f"{Path(path).with_name('predictions.txt')}: {len(values)} predictions for "
+                            f"{len(labels[record['task']])} labels in {label_paths[record['task']]}")
+        predictions[record["task"]][record["method"], record["seed"]] = values
+    return {task: Examples(labels[task], predictions[task]) for task in labels}
+
+
+def run_comparisons(metric_records: Sequence[Mapping], tasks: Sequence[str], seeds: Sequence[int],
+                    examples: Mapping[str, Examples] | None = None) -> list[dict]:
+    """Every baseline against AutoLoRA on every task that has both, Holm-corrected together;
+    with a task's ``examples``, its hierarchical bootstrap intervals too."""
     metric_records = in_hundredths_of_a_point(metric_records)
     comparisons = []
     for task in tasks:
         methods = {record["method"] for record in metric_records if record["task"] == task}
         if AUTOLORA_METHOD in methods and len(methods) > 1:
-            comparisons += compare_with_autolora(metric_records, task, seeds)
+            comparisons += compare_with_autolora(metric_records, task, seeds,
+                                                 examples=(examples or {}).get(task))
     return holm_corrected(comparisons)
 
 
@@ -82,12 +116,9 @@ def _p(value: float) -> str:
 
 
 def verdict(comparison: Mapping) -> str:
-    """What the interval says at the ±1-point margin: a difference, equivalence, or neither."""
-    if comparison["significant"]:
-        return "differs"
-    if comparison["equivalent"]:
-        return f"equivalent (±{POINTS * EQUIVALENCE_MARGIN:g})"
-    return "inconclusive"
+    """The comparison's verdict (``autolora.stats.verdict_of``), with the margin where equivalent."""
+    outcome = comparison["verdict"]
+    return f"{outcome} (±{POINTS * EQUIVALENCE_MARGIN:g})" if outcome == EQUIVALENT else outcome
 
 
 def differences_table(comparisons: Sequence[Mapping], source: str) -> pd.DataFrame:
@@ -99,10 +130,12 @@ def differences_table(comparisons: Sequence[Mapping], source: str) -> pd.DataFra
             "n seeds": str(comparison["n_seeds"]),
             "difference (points)": _points(comparison["mean_difference"]),
             f"{LEVEL:.0%} CI (t)": _interval(comparison["ci_low"], comparison["ci_high"]),
-            f"{LEVEL:.0%} CI (bootstrap)": _interval(comparison["boot_low"], comparison["boot_high"]),
-            "± half-width": _points(comparison["half_width"], signed=False),
+            f"{LEVEL:.0%} CI (bootstrap: seeds)": _interval(comparison["boot_low"], comparison["boot_high"]),
+            f"{LEVEL:.0%} CI (bootstrap: seeds × examples)": _interval(comparison.get("hier_low", math.nan),
+                                                                      comparison.get("hier_high", math.nan)),
+            "± half-width (t)": _points(comparison["half_width"], signed=False),
             "p (Holm)": _p(comparison["p_holm"]),
-            f"TOST p (±{POINTS * EQUIVALENCE_MARGIN:g})": _p(comparison["tost_p"]),
+            f"TOST p (±{POINTS * EQUIVALENCE_MARGIN:g}, Holm)": _p(comparison["tost_p_holm"]),
             "verdict": verdict(comparison),
             f"seeds for ±{POINTS * EQUIVALENCE_MARGIN:g}": str(comparison["seeds_for_1pt"] or "–"),
         }
@@ -117,14 +150,20 @@ def differences_notes(comparisons: Sequence[Mapping], source: str) -> list[str]:
     margin = POINTS * EQUIVALENCE_MARGIN
     return [
         f"Main metric in points (×100; BLEU as scored) of {AUTOLORA_METHOD} minus the baseline's, paired by seed; mean over the row's n seeds "
-        f"({source}). CI (t): mean ± t(n−1) · sd / √n. CI (bootstrap): percentile interval "
-        "of the mean over 10,000 resamples of the seeds (a seed's two runs together; with few seeds it has few "
-        "distinct values and runs narrower than the t interval).",
+        f"({source}). CI (t): mean ± t(n−1) · sd / √n, the spread over seeds alone. CI (bootstrap: seeds): percentile "
+        "interval of the mean over 10,000 resamples of the seeds (a seed's two runs together; with few seeds it has few "
+        "distinct values and runs narrower than the t interval). CI (bootstrap: seeds × examples): over "
+        f"{HIERARCHICAL_RESAMPLES:,} resamples of the seeds and, within each drawn seed, of the evaluation examples (the "
+        "same examples for both methods), the metric recomputed from the predictions: it covers the training seed "
+        "(where a run draws its training subset per seed, the subset too) and the evaluation sample; – where the metric "
+        "cannot be recomputed per example (BLEU, entity F1). No interval covers the choice of model, tasks or budget.",
         f"p (Holm): {T_TEST}, two-sided, Holm-corrected over the table's {len(comparisons)} comparisons. "
         f"TOST p: two one-sided t-tests of |difference| < {margin:g} point, the smallest effect of interest "
-        f"(the size of the paper's gains over LoRA); below 0.05 the two methods are equivalent within ±{margin:g}.",
-        "Verdict: differs (p (Holm) < 0.05), equivalent (TOST p < 0.05), or inconclusive (neither: these seeds "
-        f"cannot tell a difference of {margin:g} point from none). Seeds for ±{margin:g}: the fewest seeds whose t interval "
+        f"(the size of the paper's gains over LoRA), Holm-corrected over the same {len(comparisons)} comparisons "
+        "as a second family.",
+        "Verdict: differs (p (Holm) < 0.05 and the widest of the intervals excludes 0), equivalent (TOST p (Holm) < "
+        f"0.05 and the widest interval inside ±{margin:g}), or inconclusive (neither: these seeds and examples cannot "
+        f"tell a difference of {margin:g} point from none). Seeds for ±{margin:g}: the fewest seeds whose t interval "
         f"would have a half-width of at most {margin:g} point at the spread these seeds show.",
     ]
 
@@ -141,6 +180,9 @@ def differences_figure(comparisons: Sequence[Mapping], out_png: str | os.PathLik
             colour = "tab:red" if row["significant"] else "tab:green" if row["equivalent"] else "tab:gray"
             ax.plot([POINTS * row["ci_low"], POINTS * row["ci_high"]], [y, y], color=colour, linewidth=4, alpha=0.6)
             ax.plot([POINTS * row["boot_low"], POINTS * row["boot_high"]], [y, y], color="black", linewidth=1)
+            if not math.isnan(row.get("hier_low", math.nan)):
+                ax.plot([POINTS * row["hier_low"], POINTS * row["hier_high"]], [y + 0.2] * 2, color="tab:blue",
+                        linewidth=1.5)
             ax.plot(POINTS * row["mean_difference"], y, "o", color="black", markersize=4)
         ax.axvspan(-margin, margin, color="tab:green", alpha=0.12)
         ax.axvline(0, color="black", linewidth=0.8)
@@ -148,7 +190,8 @@ def differences_figure(comparisons: Sequence[Mapping], out_png: str | os.PathLik
         ax.invert_yaxis()
         ax.set_title(report.task_label(task))
         ax.set_xlabel(f"{AUTOLORA_METHOD} − baseline (points)")
-    fig.suptitle(f"{LEVEL:.0%} intervals (thick: t; thin: bootstrap); band: ±{margin:g} point; "
+    fig.suptitle(f"{LEVEL:.0%} intervals (thick: t; thin: bootstrap over seeds; blue: over seeds × examples); "
+                 f"band: ±{margin:g} point; "
                  "red: differs, green: equivalent, grey: inconclusive", fontsize=8)
     report.save_figure_atomically(fig, out_png)
 
@@ -175,16 +218,44 @@ def _settings(run_dir: Path) -> dict:
     return settings
 
 
-def check_poolable(run_dirs: Sequence[Path]) -> None:
+UNKNOWN_CODE = "unknown"  # how --harmless names the code of a run whose provenance predates code.commit
+
+
+def code_commit(run_dir: Path) -> str:
+    """The git commit a run's provenance records (``unknown`` for runs before it did)."""
+    code = json.loads((run_dir / "provenance.json").read_text()).get("code") or {}
+    return code.get("commit") or UNKNOWN_CODE
+
+
+def check_poolable(run_dirs: Sequence[Path], harmless: Sequence[str] = ()) -> None:
     """Runs may pool their seeds only if every setting but the run's name, seeds and methods is
-    the same; else a DataError names the first differing key."""
-    reference = _settings(run_dirs[0])
+    the same, and so is their code: the same git commit, or a commit that ``harmless`` names (a
+    prefix will do) as differing from the first run's in nothing that changes a number. Else a
+    DataError names the first difference."""
+    reference, commit = _settings(run_dirs[0]), code_commit(run_dirs[0])
     for run_dir in run_dirs[1:]:
         other = _settings(run_dir)
         for key in sorted(set(reference) | set(other)):
             if reference.get(key) != other.get(key):
                 raise DataError(f"{run_dir} and {run_dirs[0]} differ in config key {key!r}: their seeds "
                                 "are not runs of one experiment and cannot be pooled")
+        other_commit = code_commit(run_dir)
+        if other_commit != commit and not any(other_commit.startswith(name) for name in harmless):
+            raise DataError(f"{run_dir} ran code {other_commit}, {run_dirs[0]} code {commit}: pool them only if "
+                            f"the code changed nothing they computed, and say so with --harmless {other_commit[:12]}")
+
+
+def pooled_examples(run_dirs: Sequence[Path]) -> dict[str, Examples]:
+    """The runs' per-example outputs, for tasks whose labels every run that has them wrote alike."""
+    label_paths: dict[str, Path] = {}
+    for run_dir in run_dirs:
+        for path in sorted(run_dir.rglob(LABELS_FILE)):
+            task = path.parent.name
+            if task in label_paths and not np.array_equal(read_values(path), read_values(label_paths[task])):
+                raise DataError(f"{path} and {label_paths[task]} hold different evaluation labels for {task}")
+            label_paths.setdefault(task, path)
+    metric_paths = [path for run_dir in run_dirs for path in sorted(run_dir.rglob("metrics.json"))]
+    return load_examples(metric_paths, label_paths)
 
 
 def pooled_records(run_dirs: Sequence[Path]) -> list[dict]:
@@ -203,7 +274,7 @@ def pooled_records(run_dirs: Sequence[Path]) -> list[dict]:
     return records
 
 
-def pooled_comparisons(records: Sequence[Mapping]) -> list[dict]:
+def pooled_comparisons(records: Sequence[Mapping], examples: Mapping[str, Examples] | None = None) -> list[dict]:
     """Every baseline against AutoLoRA on the seeds the two share (a baseline that ran in only
     some of the runs is compared on those seeds), Holm-corrected together."""
     records = in_hundredths_of_a_point(records)
@@ -217,7 +288,7 @@ def pooled_comparisons(records: Sequence[Mapping]) -> list[dict]:
         shared = sorted(method_seeds & seeds[(task, AUTOLORA_METHOD)])
         pair = [record for record in records if record["task"] == task and record["seed"] in shared
                 and record["method"] in (AUTOLORA_METHOD, method)]
-        comparisons += compare_with_autolora(pair, task, shared)
+        comparisons += compare_with_autolora(pair, task, shared, examples=(examples or {}).get(task))
     return holm_corrected(comparisons)
 
 
@@ -225,13 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autolora intervals", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="finished runs' folders (results/<run>)")
     parser.add_argument("--out", type=Path, required=True, help="folder for differences.{md,tex,csv,png}")
+    parser.add_argument("--harmless", nargs="+", default=[], metavar="COMMIT",
+                        help=f"commits (or prefixes; '{UNKNOWN_CODE}' for runs that recorded none) whose runs may "
+                             "pool with the first run's although their code differs: you vouch that the "
+                             "difference changes no number they computed")
     args = parser.parse_args(argv)
     try:
-        check_poolable(args.runs)
-        comparisons = pooled_comparisons(pooled_records(args.runs))
+        check_poolable(args.runs, args.harmless)
+        comparisons = pooled_comparisons(pooled_records(args.runs), pooled_examples(args.runs))
         if not comparisons:
             raise DataError(f"no baseline beside {AUTOLORA_METHOD} in {[str(run) for run in args.runs]}")
-        source = "seeds pooled from " + ", ".join(str(run) for run in args.runs)
+        source = "seeds pooled from " + ", ".join(str(run) for run in args.runs) + (
+            f" (code of commits {', '.join(args.harmless)} declared harmless)" if args.harmless else "")
         write_differences(comparisons, args.out / "differences", args.out / "differences.png",
                           f"AutoLoRA minus each baseline, {source}", source)
     except DataError as exc:

@@ -30,7 +30,10 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def code_version(checkout: Path | str = Path(__file__).resolve().parents[1]) -> dict:
+CHECKOUT = Path(__file__).resolve().parents[1]  # the repository root, where the package runs from one
+
+
+def code_version(checkout: Path | str = CHECKOUT) -> dict:
     """The git commit of the code that runs, and whether tracked files differ from it; where the
     package is not a git checkout (an installed wheel), its version only."""
     def git(*args: str) -> str:

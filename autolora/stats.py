@@ -113,6 +113,66 @@ def bootstrap_interval(differences: Sequence[float], level: float = LEVEL,
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
+# The main metrics a hierarchical bootstrap can recompute on resampled evaluation rows: each maps
+# (predictions, labels, rows) → the metric on every resample, rows an index array (resamples × n).
+def _accuracy(predictions: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return (predictions[rows] == labels[rows]).mean(axis=1)
+
+
+def _pearson(predictions: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    x, y = predictions[rows], labels[rows]
+    x, y = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    return (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+
+
+def _binary_counts(predictions, labels, rows):
+    predicted, actual = predictions[rows] == 1, labels[rows] == 1
+    return ((predicted & actual).sum(axis=1).astype(float), (predicted & ~actual).sum(axis=1).astype(float),
+            (~predicted & actual).sum(axis=1).astype(float), (~predicted & ~actual).sum(axis=1).astype(float))
+
+
+def _f1(predictions: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    tp, fp, fn, _ = _binary_counts(predictions, labels, rows)
+    return 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+
+
+def _matthews(predictions: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    tp, fp, fn, tn = _binary_counts(predictions, labels, rows)
+    denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return np.where(denominator > 0, (tp * tn - fp * fn) / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+RESAMPLED_METRICS = {"accuracy": _accuracy, "pearson": _pearson, "f1": _f1, "matthews_correlation": _matthews}
+HIERARCHICAL_RESAMPLES = 2_000  # each draws every seed's evaluation rows anew: 2,000 keep a table under a minute
+
+
+def hierarchical_bootstrap_interval(seeds: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], metric: str,
+                                    level: float = LEVEL, resamples: int = HIERARCHICAL_RESAMPLES,
+                                    seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile interval of the mean paired difference when both the seeds and, within each
+    drawn seed, the evaluation examples are resampled with replacement: ``seeds`` holds one
+    (predictions of a, predictions of b, labels) per seed, and each resample draws n seeds, then
+    for each the same rows for a and b (the comparison stays paired by example), recomputes the
+    metric on them and averages the differences over the drawn seeds. It covers the variation from
+    training seeds and the evaluation sample; NaN bounds with fewer than two seeds or a metric it
+    cannot recompute (``RESAMPLED_METRICS``)."""
+    if len(seeds) < 2 or metric not in RESAMPLED_METRICS:
+        return math.nan, math.nan
+    score = RESAMPLED_METRICS[metric]
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(len(seeds), size=(resamples, len(seeds)))
+    totals = np.zeros(resamples)
+    for slot in range(len(seeds)):
+        for index in np.unique(drawn[:, slot]):
+            which = np.flatnonzero(drawn[:, slot] == index)
+            a, b, labels = (np.asarray(values, dtype=float) for values in seeds[index])
+            rows = rng.integers(len(labels), size=(len(which), len(labels)))
+            totals[which] += score(a, labels, rows) - score(b, labels, rows)
+    means = totals / len(seeds)
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
 def tost_p_value(differences: Sequence[float], margin: float = EQUIVALENCE_MARGIN) -> float:
     """Two one-sided t-tests of |mean difference| < margin: the larger of the p-values of
     H0: mean ≤ −margin and H0: mean ≥ +margin. Below 0.05 the difference is shown to lie within
@@ -145,14 +205,31 @@ def interval_summary(differences: Sequence[float]) -> dict:
     """The interval columns of one paired comparison (on the metric's own scale)."""
     t_low, t_high = t_interval(differences)
     boot_low, boot_high = bootstrap_interval(differences)
-    tost = tost_p_value(differences)
     return {"ci_low": t_low, "ci_high": t_high, "boot_low": boot_low, "boot_high": boot_high,
-            "half_width": (t_high - t_low) / 2, "tost_p": tost, "equivalent": is_significant(tost),
+            "half_width": (t_high - t_low) / 2, "tost_p": tost_p_value(differences),
             "seeds_for_1pt": seeds_for_half_width(differences)}
 
 
+@dataclass(frozen=True)
+class Examples:
+    """Per-example evaluation outputs of one task: its labels, and each (method, seed)'s
+    predictions in the same order (``predictions.txt``), for the hierarchical bootstrap."""
+
+    labels: np.ndarray
+    predictions: Mapping[tuple[str, int], np.ndarray]
+
+    def pairs(self, baseline: str, seeds: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(AutoLoRA's, the baseline's predictions, labels) per seed; empty where one is missing."""
+        keys = [(method, seed) for seed in seeds for method in (AUTOLORA_METHOD, baseline)]
+        if any(key not in self.predictions for key in keys):
+            return []
+        return [(self.predictions[AUTOLORA_METHOD, seed], self.predictions[baseline, seed], self.labels)
+                for seed in seeds]
+
+
 def compare_with_autolora(metric_records: Iterable[Mapping], task: str,
-                          expected_seeds: Sequence[int], alpha: float = ALPHA) -> list[dict]:
+                          expected_seeds: Sequence[int], alpha: float = ALPHA,
+                          examples: Examples | None = None) -> list[dict]:
     """Paired t-tests over seeds of every baseline's main metric against AutoLoRA's on ``task``.
 
     ``metric_records`` are evaluate's records (task, method, seed, metrics,
@@ -163,8 +240,10 @@ def compare_with_autolora(metric_records: Iterable[Mapping], task: str,
     Returns one dict per baseline, in record order: task, baseline,
     main_metric, autolora_mean, baseline_mean, mean_difference (AutoLoRA minus
     baseline, on the metric's own scale), its intervals (``interval_summary``: ci_low, ci_high,
-    boot_low, boot_high, half_width, tost_p, equivalent, seeds_for_1pt), test, statistic, p_value, n_seeds,
-    significant (p < alpha; False when p is NaN) and reason (why p is NaN).
+    boot_low, boot_high, half_width, tost_p, seeds_for_1pt), the hierarchical bootstrap interval
+    over seeds and evaluation examples where ``examples`` has every seed's predictions (hier_low,
+    hier_high; NaN otherwise), test, statistic, p_value, n_seeds, significant (p < alpha; False when
+    p is NaN; ``holm_corrected`` decides it again over the table's family) and reason (why p is NaN).
     """
     values = _main_metric_by_method(metric_records, task, expected_seeds)
     if AUTOLORA_METHOD not in values:
@@ -176,8 +255,15 @@ def compare_with_autolora(metric_records: Iterable[Mapping], task: str,
         if baseline_metric != main_metric:
             raise ValueError(f"task={task}: {baseline} reports main metric {baseline_metric!r}, "
                              f"{AUTOLORA_METHOD} {main_metric!r}")
-        comparisons.append(_comparison(task, baseline, main_metric, autolora, scores, alpha))
+        pairs = examples.pairs(baseline, expected_seeds) if examples is not None else []
+        comparisons.append({**_comparison(task, baseline, main_metric, autolora, scores, alpha),
+                            **_hierarchical(pairs, main_metric)})
     return comparisons
+
+
+def _hierarchical(pairs: list, main_metric: str) -> dict:
+    low, high = hierarchical_bootstrap_interval(pairs, main_metric)
+    return {"hier_low": low, "hier_high": high}
 
 
 def _main_metric_by_method(metric_records: Iterable[Mapping], task: str,
@@ -233,12 +319,47 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def holm_corrected(comparisons: Sequence[Mapping], alpha: float = ALPHA) -> list[dict]:
-    """Copies of ``compare_with_autolora`` results with ``p_holm`` (Holm-adjusted over all of
-    them, one table's family) and ``significant`` decided on it."""
-    adjusted = holm_adjusted([comparison["p_value"] for comparison in comparisons])
-    return [{**comparison, "p_holm": p_holm, "significant": is_significant(p_holm, alpha)}
-            for comparison, p_holm in zip(comparisons, adjusted)]
+def holm_corrected(comparisons: Sequence[Mapping], alpha: float = ALPHA,
+                   margin: float = EQUIVALENCE_MARGIN) -> list[dict]:
+    """Copies of ``compare_with_autolora`` results, one table's family, with Holm's correction
+    over all of them applied twice, as two families of tests: to the t-tests (``p_holm``) and to
+    the equivalence tests (``tost_p_holm``). Each then gets its verdict (``verdict_of``), and
+    ``significant`` and ``equivalent`` say which."""
+    p_holm = holm_adjusted([comparison["p_value"] for comparison in comparisons])
+    tost_holm = holm_adjusted([comparison["tost_p"] for comparison in comparisons])
+    corrected = []
+    for comparison, p, tost in zip(comparisons, p_holm, tost_holm):
+        comparison = {**comparison, "p_holm": p, "tost_p_holm": tost}
+        outcome = verdict_of(comparison, alpha, margin)
+        corrected.append({**comparison, "verdict": outcome, "significant": outcome == DIFFERS,
+                          "equivalent": outcome == EQUIVALENT})
+    return corrected
+
+
+DIFFERS, EQUIVALENT, INCONCLUSIVE = "differs", "equivalent", "inconclusive"
+
+
+def widest_interval(comparison: Mapping) -> tuple[float, float]:
+    """The union of a comparison's t interval and its hierarchical bootstrap interval (where it
+    has one): what both the seeds and the evaluation sample leave open."""
+    lows = [comparison["ci_low"], comparison.get("hier_low", math.nan)]
+    highs = [comparison["ci_high"], comparison.get("hier_high", math.nan)]
+    lows, highs = [low for low in lows if not math.isnan(low)], [high for high in highs if not math.isnan(high)]
+    return (min(lows), max(highs)) if lows and highs else (math.nan, math.nan)
+
+
+def verdict_of(comparison: Mapping, alpha: float = ALPHA, margin: float = EQUIVALENCE_MARGIN) -> str:
+    """``differs``: the Holm-corrected t-test rejects and the widest interval excludes 0;
+    ``equivalent``: the Holm-corrected equivalence test rejects and the widest interval lies
+    inside ±margin; otherwise ``inconclusive``."""
+    low, high = widest_interval(comparison)
+    if math.isnan(low):
+        return INCONCLUSIVE
+    if is_significant(comparison["p_holm"], alpha) and not low <= 0 <= high:
+        return DIFFERS
+    if is_significant(comparison["tost_p_holm"], alpha) and -margin < low and high < margin:
+        return EQUIVALENT
+    return INCONCLUSIVE
 
 
 def is_significant(p_value: float, alpha: float = ALPHA) -> bool:

@@ -186,9 +186,14 @@ def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
     chosen = {(record["method"], record["task"]): _flat(record["tuning"]["settings"]) for record in tuned}
     how = tuned[0]["tuning"]
     picks = "; ".join(f"{method} on {task}: {settings}" for (method, task), settings in chosen.items())
-    return [f"Tuning: every method's retraining settings chosen from {len(how['trials'])} trials by the "
-            f"{how['metric']} on the search-validation split of seed {how['seed']} (trained on its "
-            f"search-train split; the reported split is never read); the chosen: {picks}."]
+    trials = (f"{len(how['trials'])} trials" if "rounds" not in how else
+              "a ladder of trials extended past its ends until the choice was interior (every rung tried in "
+              "tuning/<method>.json)")
+    at_limit = sorted({f"{record['method']} on {record['task']}" for record in tuned if record["tuning"].get("at_limit")})
+    limit = f"; chosen at the ladder's hard limit: {', '.join(at_limit)}" if at_limit else ""
+    return [(f"Tuning: every method's retraining settings chosen from {trials} by the {how['metric']} on the "
+             f"search-validation split of seed {how['seed']} (trained on its search-train split; the reported split "
+             f"is never read); the chosen: {picks}{limit}.")]
 
 
 def _flat(settings: Mapping, prefix: str = "") -> str:

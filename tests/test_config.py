@@ -202,3 +202,12 @@ def test_length_buckets_enter_the_job_params_only_when_set():
                for stage in STAGE_INPUTS for section in ("search", "retrain"))
     config["search"]["length_buckets"] = 50
     assert stage_view(task_config(config, "rte"), "search")["search"]["length_buckets"] == 50
+
+
+def test_the_code_version_is_the_checkouts_commit_and_none_outside_a_checkout(tmp_path):
+    from autolora.provenance import code_version
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert code_version(REPO)["commit"] == head
+    outside = code_version(tmp_path)
+    assert outside["commit"] is None and outside["dirty"] is None and outside["version"]

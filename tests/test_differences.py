@@ -6,7 +6,8 @@ import json
 import pytest
 
 from autolora.cli import main as cli
-from autolora.differences import differences_table, run_comparisons
+from autolora.differences import differences_table, pooled_examples, run_comparisons
+from autolora.errors import DataError
 from tests.test_report import metric_record
 
 SCORES = {"autolora": [0.70, 0.72, 0.74, 0.71], "lora_r8": [0.60, 0.65, 0.70, 0.66],
@@ -40,14 +41,14 @@ def test_a_metric_stored_in_points_is_compared_in_points_not_hundredfold():
     assert not comparison["equivalent"]
 
 
-def write_run(root, name, seeds, methods=SCORES, **config_changes):
+def write_run(root, name, seeds, methods=SCORES, commit="c0ffee", **config_changes):
     run = root / name
     for record in records(seeds, methods):
         folder = run / "glue" / "rte" / f"seed{record['seed']}" / record["method"]
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "metrics.json").write_text(json.dumps(record))
     config = {"run": name, "seeds": list(seeds), "methods": list(methods), "retrain": {"lr": 2e-3}, **config_changes}
-    (run / "provenance.json").write_text(json.dumps({"config": config}))
+    (run / "provenance.json").write_text(json.dumps({"config": config, "code": {"commit": commit, "dirty": False}}))
     return run
 
 
@@ -88,3 +89,32 @@ def test_runs_pool_when_they_differ_only_in_how_a_setting_is_spelt_or_in_their_t
     exact = write_run(tmp_path, "exact", [2, 3], search={**base, "hvp": "double_backward"})
     assert cli(["intervals", str(first), str(exact), "--out", str(tmp_path / "out")]) == 2
     assert "differ in config key 'search'" in capsys.readouterr().err
+
+
+def test_intervals_refuse_runs_of_other_code_unless_told_it_is_harmless(tmp_path, capsys):
+    first = write_run(tmp_path, "cpu", [0, 1], commit="aaaa1111")
+    later = write_run(tmp_path, "cpu-power", [2, 3], commit="bbbb2222")
+    assert cli(["intervals", str(first), str(later), "--out", str(tmp_path / "out")]) == 2
+    assert "ran code bbbb2222" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert cli(["intervals", str(first), str(later), "--out", str(tmp_path / "out"), "--harmless", "bbbb"]) == 0
+    assert "code of commits bbbb declared harmless" in (tmp_path / "out" / "differences.md").read_text()
+
+
+def test_pooled_intervals_resample_the_evaluation_examples_where_runs_wrote_them(tmp_path):
+    """Each run's predictions.txt and eval_labels.txt give the seeds × examples interval: here
+    AutoLoRA is right on every example and LoRA r=8 on none, so every resample differs by 100 points."""
+    run = write_run(tmp_path, "cpu", [0, 1, 2, 3], methods=["autolora", "lora_r8"])
+    labels = "1\n0\n1\n"
+    (run / "glue" / "rte" / "eval_labels.txt").write_text(labels)
+    for path in run.rglob("metrics.json"):
+        right = json.loads(path.read_text())["method"] == "autolora"
+        path.with_name("predictions.txt").write_text(labels if right else "0\n1\n0\n")
+    assert cli(["intervals", str(run), "--out", str(tmp_path / "out")]) == 0
+    (row,) = [row for row in (tmp_path / "out" / "differences.csv").read_text().splitlines()[1:]]
+    header = (tmp_path / "out" / "differences.csv").read_text().splitlines()[0].split(",")
+    assert {"hier_low", "hier_high", "tost_p_holm", "verdict"} <= set(header)
+    values = dict(zip(header, row.split(",")))
+    assert float(values["hier_low"]) == float(values["hier_high"]) == 1.0
+    (run / "glue" / "rte" / "seed0" / "lora_r8" / "predictions.txt").write_text("0\n1\n")
+    with pytest.raises(DataError, match="2 predictions for 3 labels"):
+        pooled_examples([run])

@@ -462,3 +462,26 @@ def test_prepare_from_hub_writes_provenance(tmp_path, monkeypatch):
     loaded, saved = load_prepared(tmp_path / "out")
     assert saved == provenance and saved["source"] == "hub"
     assert loaded["eval"]["text_b"] == ["B.", "D."]
+
+
+@needs_mirror
+def test_two_seeds_draw_different_training_subsets_and_share_the_evaluation_rows(tmp_path):
+    """data.subset_per_seed: the run seed draws the training subset (train_subset_seed), so two
+    seeds train on different rows, named by their digest, and are scored on the same ones."""
+    from autolora.config import data_for_seed
+
+    data = {"max_train_examples": 200, "subset_seed": 0, "subset_per_seed": True}
+    assert data_for_seed(data, 3)["train_subset_seed"] == 3
+    assert data_for_seed({**data, "subset_per_seed": False}, 3) == {**data, "subset_per_seed": False}
+    prepared = {}
+    for seed in (0, 1):
+        view = data_for_seed(data, seed)
+        provenance = prepare_task("sst2", "mirror", SHARED / "data", tmp_path / f"seed{seed}", max_train_examples=200,
+                                  max_eval_examples=50, subset_seed=view["subset_seed"],
+                                  train_subset_seed=view["train_subset_seed"])
+        prepared[seed] = (load_prepared(tmp_path / f"seed{seed}")[0], provenance)
+    (first, first_record), (second, second_record) = prepared[0], prepared[1]
+    assert first_record["train_subset_seed"] == 0 and second_record["train_subset_seed"] == 1
+    assert first_record["train_sha256"] != second_record["train_sha256"]
+    assert first["train"]["text_a"] != second["train"]["text_a"] and len(second["train"]) == 200
+    assert first["eval"]["text_a"] == second["eval"]["text_a"]

@@ -118,6 +118,8 @@ def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["data"]["rte"]["checksums_verified"] is True
     assert len(provenance["config_sha256"]) == 64
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert provenance["code"]["commit"] == head and isinstance(provenance["code"]["dirty"], bool)
 
 
 RTE_METHODS = {"autolora", "lora_r2", "grid", "adalora", "full_ft", "lora_budget", "random_ranks",

@@ -105,13 +105,41 @@ def test_holm_adjusts_step_down_keeps_order_and_leaves_untested_alone():
     assert stats.holm_adjusted([]) == []
 
 
+def comparison_of(p_value, tost_p=0.5, interval=(0.02, 0.04), hierarchical=(math.nan, math.nan)):
+    """A comparison as compare_with_autolora returns it, reduced to what Holm and the verdict read."""
+    return {"p_value": p_value, "tost_p": tost_p, "ci_low": interval[0], "ci_high": interval[1],
+            "hier_low": hierarchical[0], "hier_high": hierarchical[1]}
+
+
 def test_holm_correction_decides_significance_over_the_whole_family():
-    comparisons = [{"baseline": "a", "p_value": 0.02}, {"baseline": "b", "p_value": 0.03},
-                   {"baseline": "c", "p_value": 0.5}]
-    corrected = stats.holm_corrected(comparisons)
+    corrected = stats.holm_corrected([comparison_of(0.02), comparison_of(0.03), comparison_of(0.5)])
     assert [c["p_holm"] for c in corrected] == pytest.approx([0.06, 0.06, 0.5])
     assert not any(c["significant"] for c in corrected)  # each p < 0.05 alone, not after Holm
-    assert stats.holm_corrected([{"p_value": 0.001}, {"p_value": 0.03}])[0]["significant"]
+    assert stats.holm_corrected([comparison_of(0.001), comparison_of(0.03)])[0]["significant"]
+
+
+def test_holm_corrects_the_equivalence_tests_as_a_family_of_their_own():
+    # TOST p 0.01, 0.04, 0.03 of m = 3: 3·0.01, max(0.03, 2·0.03), max(0.06, 1·0.04).
+    inside = (-0.005, 0.005)
+    corrected = stats.holm_corrected([comparison_of(0.9, tost, inside) for tost in (0.01, 0.04, 0.03)])
+    assert [c["tost_p_holm"] for c in corrected] == pytest.approx([0.03, 0.06, 0.06])
+    assert [c["verdict"] for c in corrected] == ["equivalent", "inconclusive", "inconclusive"]
+    assert [c["equivalent"] for c in corrected] == [True, False, False]
+
+
+@pytest.mark.parametrize(("case", "verdict"), [
+    (comparison_of(0.001, interval=(0.02, 0.04)), "differs"),
+    # The t-test rejects, but the evaluation sample leaves 0 open: not a difference.
+    (comparison_of(0.001, interval=(0.02, 0.04), hierarchical=(-0.001, 0.05)), "inconclusive"),
+    (comparison_of(0.9, tost_p=0.001, interval=(-0.004, 0.004)), "equivalent"),
+    # TOST rejects over seeds, but over seeds × examples the interval leaves ±1 point.
+    (comparison_of(0.9, tost_p=0.001, interval=(-0.004, 0.004), hierarchical=(-0.012, 0.006)), "inconclusive"),
+    (comparison_of(math.nan, tost_p=math.nan, interval=(math.nan, math.nan)), "inconclusive"),
+])
+def test_a_verdict_needs_its_corrected_test_and_the_widest_interval(case, verdict):
+    (corrected,) = stats.holm_corrected([case])
+    assert corrected["verdict"] == verdict
+    assert corrected["significant"] == (verdict == "differs")
 
 
 # ---------------------------------------------------------------- table markers
@@ -201,4 +229,59 @@ def test_comparisons_carry_their_intervals():
     assert (lora["ci_low"], lora["ci_high"]) == pytest.approx((0.07 - half, 0.07 + half), abs=1e-6)
     assert lora["half_width"] == pytest.approx(half, abs=1e-6)
     assert lora["boot_low"] >= 0.04 and lora["boot_high"] <= 0.10
-    assert not lora["equivalent"] and lora["tost_p"] > 0.05
+    assert lora["tost_p"] > 0.05
+    assert math.isnan(lora["hier_low"])  # no per-example predictions given
+
+
+# ---------------------------------------------------------------- hierarchical bootstrap
+
+@pytest.mark.parametrize("metric", sorted(stats.RESAMPLED_METRICS))
+def test_each_resampled_metric_is_the_scorer_on_every_resample(metric):
+    from autolora.metrics import glue_metrics
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(2, size=40).astype(float)
+    predictions = rng.normal(size=40) + labels if metric == "pearson" else rng.integers(2, size=40).astype(float)
+    rows = rng.integers(40, size=(5, 40))
+    task = {"accuracy": "sst2", "pearson": "stsb", "f1": "mrpc", "matthews_correlation": "cola"}[metric]
+    expected = [glue_metrics(task, predictions[row], labels[row])[metric] for row in rows]
+    assert stats.RESAMPLED_METRICS[metric](predictions, labels, rows) == pytest.approx(expected)
+
+
+def test_the_hierarchical_bootstrap_against_hand_cases():
+    labels = np.array([1.0, 0.0, 1.0, 0.0])
+    right, wrong = labels.copy(), 1 - labels
+    # Always right against always wrong: every resample differs by 1, the interval is the point.
+    assert stats.hierarchical_bootstrap_interval([(right, wrong, labels)] * 3, "accuracy") == (1.0, 1.0)
+    # Identical predictions: no difference on any resample.
+    assert stats.hierarchical_bootstrap_interval([(right, right, labels)] * 3, "accuracy") == (0.0, 0.0)
+    # Fewer than two seeds, or a metric it cannot recompute: no interval.
+    assert all(math.isnan(bound) for bound in stats.hierarchical_bootstrap_interval([(right, wrong, labels)], "accuracy"))
+    assert all(math.isnan(bound) for bound in stats.hierarchical_bootstrap_interval([(right, wrong, labels)] * 2, "BLEU"))
+
+
+def test_the_evaluation_sample_widens_an_interval_the_seeds_alone_leave_at_a_point():
+    """Every seed's difference is the same (+0.1 accuracy: a is right on 10 more of 100 examples),
+    so intervals over seeds have no width; resampling the examples as well gives the width the
+    evaluation sample leaves: about ±1.96 · sd of a paired difference of proportions."""
+    labels = np.ones(100)
+    a = np.r_[np.ones(60), np.zeros(40)]
+    b = np.r_[np.ones(50), np.zeros(50)]
+    seeds = [(a, b, labels)] * 5
+    assert stats.bootstrap_interval([0.1] * 5) == (pytest.approx(0.1), pytest.approx(0.1))
+    low, high = stats.hierarchical_bootstrap_interval(seeds, "accuracy", resamples=4000)
+    # Per seed the difference is the mean of 100 draws of +1 (10 %) or 0; averaged over 5 seeds.
+    half = 1.96 * math.sqrt(0.1 * 0.9 / 100 / 5)
+    assert low == pytest.approx(0.1 - half, abs=0.01) and high == pytest.approx(0.1 + half, abs=0.01)
+    assert stats.hierarchical_bootstrap_interval(seeds, "accuracy", resamples=500) == \
+        stats.hierarchical_bootstrap_interval(seeds, "accuracy", resamples=500)  # seeded
+
+
+def test_comparisons_with_examples_carry_the_hierarchical_interval():
+    examples = stats.Examples(np.array([1.0, 0.0, 1.0]), {
+        (method, seed): np.array([1.0, 0.0, 1.0]) for method in ("autolora", "lora") for seed in SEEDS})
+    comparisons = stats.compare_with_autolora(rte_records(), "rte", SEEDS, examples=examples)
+    assert (comparisons[0]["hier_low"], comparisons[0]["hier_high"]) == (0.0, 0.0)
+    missing = stats.Examples(examples.labels, {key: value for key, value in examples.predictions.items()
+                                               if key != ("lora", SEEDS[0])})
+    assert math.isnan(stats.compare_with_autolora(rte_records(), "rte", SEEDS, examples=missing)[0]["hier_low"])

@@ -12,7 +12,18 @@ from datasets import load_from_disk
 
 from autolora.config import stage_view, task_config, validate_config
 from autolora.errors import ConfigError
-from autolora.tuning import choose_trial, run_tuning_choice, run_tuning_round, trial_methods, tuning_note
+from autolora.tuning import (
+    choice_for_ranks,
+    choose_trial,
+    initial_range,
+    ladder_trials,
+    next_range,
+    run_tuning_choice,
+    run_tuning_round,
+    trial_methods,
+    tuned_methods,
+    tuning_note,
+)
 from tests.conftest import REPO, SHARED
 from tests.test_config import TEST_CONFIG
 
@@ -143,3 +154,90 @@ def test_poisoned_evaluation_labels_change_no_trial_score_and_no_choice(tmp_path
     assert all(trial["final_train_loss"] > 0 for trial in clean["trials"])
     assert "Tuning: every method's retraining settings chosen from 2 trials" in tuning_note(
         [{"method": "lora_r2", "task": "rte", "tuning": json.loads((tmp_path / "clean" / "choice.json").read_text())}])[0]
+
+
+# ---------------------------------------------------------------- the ladder
+
+LADDER = {"setting": "retrain.lr", "start": 5.0e-4, "factor": 2, "rungs": 6, "max_extensions": 2}
+
+
+def laddered_config():
+    config = copy.deepcopy(TEST_CONFIG)
+    config["methods"] = ["autolora", "lora_r2", "grid", "adalora"]
+    config["tuning"] = {"ladder": {"start": 5.0e-4}}
+    return validate_config(config, base_dir=REPO)
+
+
+def test_a_ladder_tunes_every_trained_method_and_each_grid_candidate_alike():
+    config = laddered_config()
+    assert config["tuning"]["ladder"] == LADDER  # the schema's defaults
+    assert tuned_methods(config, ["grid_r1", "grid_r4"]) == ["autolora", "lora_r2", "grid_r1", "grid_r4", "adalora"]
+    rates = [trial["retrain"]["lr"] for trial in ladder_trials(LADDER)]
+    assert rates == [1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2, 6.4e-2]
+    assert initial_range(config, "lora_r2") == (2, 7)  # 5e-4 .. 1.6e-2 first
+    assert task_config(config, "rte", "tune_grid_r4_t9")["retrain"]["lr"] == 6.4e-2
+
+
+@pytest.mark.parametrize(("tried", "chosen", "following"), [
+    ((2, 7), 4, None),         # interior: done
+    ((2, 7), 2, (1, 7)),       # the lowest rung: one more below
+    ((2, 7), 7, (2, 8)),       # the highest: one more above
+    ((1, 7), 1, (0, 7)),
+    ((0, 7), 0, None),         # no rung left below: the hard limit
+    ((2, 9), 9, None),
+])
+def test_an_edge_choice_extends_the_ladder_and_an_interior_one_stops_it(tried, chosen, following):
+    assert next_range(tried, chosen, 10) == following
+
+
+def write_trials(folder, values, first=0):
+    validation, logs = [], []
+    for index, value in enumerate(values, start=first):
+        validation.append(folder / f"v{index}.json")
+        validation[-1].write_text(json.dumps({"task": "rte", "seed": 0, "metric": "accuracy", "value": value,
+                                              "higher_is_better": True}))
+        logs.append(folder / f"r{index}.json")
+        logs[-1].write_text(json.dumps({"epoch_losses": [0.7, 0.6]}))
+    return validation, logs
+
+
+def test_rounds_record_every_rung_tried_until_the_choice_is_interior(tmp_path):
+    trials = ladder_trials(LADDER)
+    # Round 0 tries rungs 2..7 and the top one wins: round 1 adds rung 8.
+    first = run_tuning_round("lora_r2", trials, (2, 7), 0, *write_trials(tmp_path, [.5, .6, .7, .71, .72, .8], 2),
+                             tmp_path / "round0.json")
+    assert (first["chosen"], first["next"], first["at_limit"]) == (7, [2, 8], False)
+    # Round 1: rung 8 scores lower, so rung 7 is interior now and the tuning ends.
+    second = run_tuning_round("lora_r2", trials, (2, 8), 1, *write_trials(tmp_path, [.5, .6, .7, .71, .72, .8, .75], 2),
+                              tmp_path / "round1.json")
+    assert (second["chosen"], second["next"], second["at_limit"]) == (7, None, False)
+    assert [trial["index"] for trial in second["trials"]] == list(range(2, 9))
+    record = run_tuning_choice(tmp_path / "round1.json", tmp_path / "lora_r2.json")
+    assert record["rounds"] == 2 and record["settings"] == {"retrain": {"lr": 1.6e-2}}
+    assert "next" not in record and "round" not in record
+    with pytest.raises(ValueError, match="not the last round"):
+        run_tuning_choice(tmp_path / "round0.json", tmp_path / "again.json")
+
+
+def test_a_choice_at_the_hard_limit_ends_the_tuning_and_says_so(tmp_path):
+    trials = ladder_trials(LADDER)
+    last = run_tuning_round("lora_r2", trials, (0, 7), 2, *write_trials(tmp_path, [.9, .8, .7, .6, .5, .4, .3, .2]),
+                            tmp_path / "round2.json")
+    assert (last["chosen"], last["next"], last["at_limit"]) == (0, None, True)
+
+
+def test_the_grids_final_run_takes_the_tuning_of_the_candidate_it_chose():
+    records = [{"method": "grid_r1", "settings": {"retrain": {"lr": 1e-3}}},
+               {"method": "grid_r4", "settings": {"retrain": {"lr": 4e-3}}}]
+    assert choice_for_ranks(records, {"grid": {"chosen_rank": 4}})["settings"] == {"retrain": {"lr": 4e-3}}
+    assert choice_for_ranks(records[:1], None) == records[0]
+    assert choice_for_ranks([], None) is None
+    with pytest.raises(ValueError, match="grid_r8"):
+        choice_for_ranks(records, {"grid": {"chosen_rank": 8}})
+
+
+def test_a_ladder_and_listed_trials_are_one_protocol_or_the_other():
+    config = tuned_config()
+    config["tuning"]["ladder"] = {"start": 1e-3}
+    with pytest.raises(ConfigError, match="config key tuning"):
+        validate_config(config, base_dir=REPO)

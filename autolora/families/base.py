@@ -55,6 +55,9 @@ E2E_COLUMNS = (
 # The key of the mean validation loss per target token, where a family chooses by it.
 VALIDATION_LOSS = "validation_loss"
 
+# Where a run keeps a task's evaluation labels (``Family.eval_labels``), in its task folder.
+LABELS_FILE = "eval_labels.txt"
+
 # (model, tokenizer, tokenized_dir, prepared_dir, config, spec, device) -> (metrics, one line per eval unit)
 Evaluator = Callable[..., tuple[dict, list[str]]]
 # (model, rows, tokenizer, config, spec, device) -> the metrics of tokenised rows of a split
@@ -81,6 +84,9 @@ class Family:
         trivial_baseline: (tokenized_dir, spec) → what learning nothing scores, or None.
         decodes: evaluation generates text, so records and captions name the decoding settings.
         per_epoch_dev_scores: ``retrain.eval_every_epoch`` can score the dev set after each epoch.
+        eval_labels: (tokenized_dir) → the evaluation split's labels, one per line of
+            ``predictions.txt``, where the main metric can be recomputed from the two per example
+            (the hierarchical bootstrap of ``autolora.stats``); None elsewhere.
     """
 
     name: str
@@ -96,6 +102,7 @@ class Family:
     trivial_baseline: Callable[..., dict] | None = None
     decodes: bool = False
     per_epoch_dev_scores: bool = False
+    eval_labels: Callable[..., list] | None = None
 
 
 _REGISTRY: dict[str, Family] = {}

@@ -68,6 +68,10 @@ def score_rows(model, rows, tokenizer, config: dict, spec: TaskSpec, device) -> 
                         np.asarray(rows["labels"]))
 
 
+def glue_eval_labels(tokenized_dir) -> list:
+    return load_from_disk(str(tokenized_dir))["eval"]["labels"]
+
+
 def glue_trivial_baseline(tokenized_dir, spec: TaskSpec) -> dict:
     """What learning nothing scores on the evaluation labels (``metrics.trivial_baseline``)."""
     labels = load_from_disk(str(tokenized_dir))["eval"]["labels"]
@@ -86,4 +90,5 @@ GLUE = register(Family(
     choice_metric=lambda spec: (spec.main_metric, True),
     trivial_baseline=glue_trivial_baseline,
     per_epoch_dev_scores=True,
+    eval_labels=glue_eval_labels,
 ))

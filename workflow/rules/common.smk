@@ -2,6 +2,7 @@
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 from autolora.config import config_digest, data_for_seed, stage_view, task_config
 from autolora.methods import (
@@ -32,6 +33,7 @@ from autolora.tuning import (
 )
 from autolora.model import needs_conversion
 from autolora.provenance import config_hash
+from autolora.families.base import LABELS_FILE, get_family
 from autolora.own_task import without_metric
 from autolora.tasks import FAMILIES, family_of, tasks_of
 
@@ -237,6 +239,15 @@ def method_jobs(name, tasks=TASKS):
         for task in tasks
         for method in methods_of_task(config, task)
         for seed in SEEDS
+    ]
+
+
+def label_files(tasks):
+    """Each task's eval_labels.txt, for tasks whose family can rescore per example."""
+    return [
+        f"{RESULTS}/{family_of(task)}/{task}/{LABELS_FILE}"
+        for task in tasks
+        if get_family(family_of(task)).eval_labels is not None
     ]
 
 

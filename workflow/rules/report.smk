@@ -6,6 +6,17 @@ rule report_table:
         metrics=lambda wildcards: method_jobs(
             "metrics.json", table_tasks(wildcards.table)
         ),
+        # GLUE's table marks differences as the differences table decides them (with examples).
+        labels=lambda wildcards: (
+            label_files(table_tasks(wildcards.table))
+            if wildcards.table == "glue"
+            else []
+        ),
+        predictions=lambda wildcards: (
+            method_jobs("predictions.txt", table_tasks(wildcards.table))
+            if wildcards.table == "glue"
+            else []
+        ),
     output:
         md=table_output("{table}", "md", "table"),
         tex=table_output("{table}", "tex", "table"),
@@ -33,6 +44,8 @@ rule report_table:
 rule report_differences:
     input:
         metrics=method_jobs("metrics.json"),
+        labels=label_files(TASKS),
+        predictions=method_jobs("predictions.txt"),
     output:
         md=table_output("differences", "md", "differences"),
         tex=table_output("differences", "tex", "differences"),
@@ -57,6 +70,24 @@ rule report_differences:
         seeds=SEEDS,
     script:
         "../scripts/report_differences.py"
+
+
+# A task's evaluation labels in predictions.txt's order, where its family can rescore per example.
+rule eval_labels:
+    input:
+        tokenized=lambda wildcards: tokenized_dir(
+            SimpleNamespace(task=wildcards.task, seed=SEEDS[0])
+        ),
+    output:
+        f"{RESULTS}/{{family}}/{{task}}/{LABELS_FILE}",
+    log:
+        f"{RESULTS}/logs/eval_labels/{{family}}/{{task}}.log",
+    localrule: True
+    conda:
+        "../envs/autolora-cpu.yaml"
+    threads: 1
+    script:
+        "../scripts/eval_labels.py"
 
 
 rule report_cost:

@@ -8,7 +8,7 @@ from autolora.methods import table_notes
 from autolora.provenance import config_hash
 from autolora.tasks import get_spec, is_task
 from autolora.tuning import tuning_note
-from autolora.differences import run_comparisons
+from autolora.differences import load_examples, run_comparisons
 from autolora.stats import mark_significant_cells
 from autolora.families import get_family, ner, nlg
 from autolora.report import (
@@ -65,11 +65,12 @@ BEST_EPOCH_NOTE = ("Each cell is the evaluation-split score (the dev set unless 
                    "chosen on the data it is scored on. The main GLUE table reports the final epoch.")
 
 
-def with_significance(table, metrics, tasks, seeds):
-    """GLUE cells of each baseline marked where a paired t-test over seeds against AutoLoRA gives
-    p < 0.05 after Holm's correction over all the table's comparisons (every task, every baseline);
-    the CSV gains each comparison's difference, intervals and p-values."""
-    comparisons = run_comparisons(metrics, tasks, seeds)
+def with_significance(table, metrics, tasks, seeds, examples):
+    """GLUE cells of each baseline marked where the differences table's verdict is 'differs' (a
+    paired t-test over seeds against AutoLoRA with p < 0.05 after Holm's correction over all the
+    table's comparisons, and no interval covering 0); the CSV gains each comparison's difference,
+    intervals and p-values."""
+    comparisons = run_comparisons(metrics, tasks, seeds, examples)
     return mark_significant_cells(table, comparisons) if comparisons else table
 
 
@@ -82,7 +83,9 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
         "config sha256": config_hash(config)[:12],
     }
     if table_name == "glue":
-        table = with_significance(glue_table(metrics, run_info, params.seeds), metrics, params.tasks, params.seeds)
+        examples = load_examples(inputs.metrics, {Path(path).parent.name: Path(path) for path in inputs.labels})
+        table = with_significance(glue_table(metrics, run_info, params.seeds), metrics, params.tasks, params.seeds,
+                                  examples)
     elif table_name == "glue_best_epoch":
         table = glue_table(best_epoch_records(metrics), run_info, params.seeds)
         table.attrs["notes"] = [BEST_EPOCH_NOTE, *table.attrs["notes"]]
