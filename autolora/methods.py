@@ -18,7 +18,8 @@ is one entry here (and its tests). The entries:
   trained on search-train and scored on search-validation like the grid's candidates;
 * ``search_<name>``: AutoLoRA with the search settings of ``search_variants.<name>`` (its own
   search, ranks, retraining and evaluation), for comparing search regimes side by side;
-* the ablations (config ``ablations``), each named ``autolora_<what>``: ``autolora_no_meta``
+* the ablations (config ``ablations``), each named ``autolora_<what>`` and retrained with
+  AutoLoRA's tuned settings where the config tunes it: ``autolora_no_meta``
   (α trained on the training loss with the weights), ``autolora_l{x}`` (threshold λ = x/k on the
   same search, one per entry of ``ablation_thresholds``), ``autolora_no_retrain`` (the search
   model itself, dropped components zeroed), ``autolora_first_order`` (first-order hypergradient),
@@ -86,6 +87,9 @@ class Method:
     # Optional config sections that it alone reads (autolora.config.OPTIONAL_SECTIONS): they are in
     # its jobs' config view, and so their params, and in no other method's.
     sections: tuple[str, ...] = ()
+    # A variant of another method (AutoLoRA's ablations and search variants) retrains with that
+    # method's tuned settings: the ablation changes one part and keeps the rest as AutoLoRA runs it.
+    tuned_as: str | None = None
 
     def matches(self, method: str) -> re.Match | None:
         return re.fullmatch(self.pattern, method)
@@ -187,14 +191,14 @@ REGISTRY = (
         RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
     Method("tune_<method>_t<i>", TRIAL_PATTERN, ranks=TUNED_METHODS_RANKS, scored_by=GRID_VALIDATE,
            train_split="search_train", selectable=False, configure=_trial),
-    Method("search_<name>", SEARCH_VARIANT_PATTERN, ranks=OWN_SEARCH, selectable=False),
-    Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta),
+    Method("search_<name>", SEARCH_VARIANT_PATTERN, ranks=OWN_SEARCH, selectable=False, tuned_as=AUTOLORA),
+    Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta, tuned_as=AUTOLORA),
     Method(FIRST_ORDER, FIRST_ORDER, ranks=OWN_SEARCH, selectable=False,
-           configure=_set("search", "hypergradient", "first_order")),
+           configure=_set("search", "hypergradient", "first_order"), tuned_as=AUTOLORA),
     Method(NORMALIZED, NORMALIZED, ranks=AUTOLORA_SEARCH, selectable=False,
-           configure=_set("ranks", "form", "normalized")),
+           configure=_set("ranks", "form", "normalized"), tuned_as=AUTOLORA),
     Method("autolora_l{x}", r"autolora_l([0-9]+(?:\.[0-9]+)?)", ranks=AUTOLORA_SEARCH, selectable=False,
-           configure=_threshold),
+           configure=_threshold, tuned_as=AUTOLORA),
     Method(NO_RETRAIN, NO_RETRAIN, ranks=None, trains=None, scored_by=SEARCH_MODEL, selectable=False),
 )
 # The config's ``ablations`` and the methods they add (thresholds: one per ablation_thresholds).

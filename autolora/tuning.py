@@ -186,11 +186,13 @@ def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
     chosen = {(record["method"], record["task"]): _flat(record["tuning"]["settings"]) for record in tuned}
     how = tuned[0]["tuning"]
     picks = "; ".join(f"{method} on {task}: {settings}" for (method, task), settings in chosen.items())
-    trials = (f"{len(how['trials'])} trials" if "rounds" not in how else
-              "a ladder of trials extended past its ends until the choice was interior (every rung tried in "
+    counts = sorted({len(record["tuning"]["trials"]) for record in tuned})
+    trials = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    trials = (f"its trials ({trials} per method; a ladder extends past an end that is chosen; every trial in "
               "tuning/<method>.json)")
     at_limit = sorted({f"{record['method']} on {record['task']}" for record in tuned if record["tuning"].get("at_limit")})
-    limit = f"; chosen at the ladder's hard limit: {', '.join(at_limit)}" if at_limit else ""
+    limit = (f"; chosen at an end of the trials tried (the ladder's hard limit, or the end of listed trials): "
+             f"{', '.join(at_limit)}" if at_limit else "")
     return [(f"Tuning: every method's retraining settings chosen from {trials} by the {how['metric']} on the "
              f"search-validation split of seed {how['seed']} (trained on its search-train split; the reported split "
              f"is never read); the chosen: {picks}{limit}.")]

@@ -34,7 +34,7 @@ def config_with(**changes):
 V1 = "history/cpu-v1.yaml"
 LAYERED = {"history/cpu-power.yaml": (V1,), "history/cpu-tuned.yaml": (V1,), "history/cpu-tuned-adalora.yaml": (V1,),
            "history/cpu-cost.yaml": (V1,), "history/cpu-tuned-power.yaml": (V1, "history/cpu-tuned-adalora.yaml"),
-           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",),
+           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",), "cpu-ablations.yaml": ("cpu.yaml",),
            "history/cpu-grid-power.yaml": (V1, "history/cpu-power.yaml")}
 SHIPPED = sorted(str(path.relative_to(REPO / "config")) for path in (REPO / "config").rglob("*.yaml"))
 

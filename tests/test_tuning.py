@@ -152,7 +152,7 @@ def test_poisoned_evaluation_labels_change_no_trial_score_and_no_choice(tmp_path
     assert poisoned["trials"] == clean["trials"] and poisoned["chosen"] == clean["chosen"]
     assert [trial["settings"]["retrain"]["lr"] for trial in clean["trials"]] == LRS
     assert all(trial["final_train_loss"] > 0 for trial in clean["trials"])
-    assert "Tuning: every method's retraining settings chosen from 2 trials" in tuning_note(
+    assert "Tuning: every method's retraining settings chosen from its trials (2 per method" in tuning_note(
         [{"method": "lora_r2", "task": "rte", "tuning": json.loads((tmp_path / "clean" / "choice.json").read_text())}])[0]
 
 
@@ -241,3 +241,22 @@ def test_a_ladder_and_listed_trials_are_one_protocol_or_the_other():
     config["tuning"]["ladder"] = {"start": 1e-3}
     with pytest.raises(ConfigError, match="config key tuning"):
         validate_config(config, base_dir=REPO)
+
+
+ABLATION_DRY_RUN = """
+import sys
+from snakemake.cli import main
+sys.argv = ["snakemake", "-n", "--nolock", "--configfile", "config/cpu.yaml", "config/cpu-ablations.yaml", "--cores",
+            "1", "results/cpu-ablations/glue/sst2/seed1/autolora_no_meta/retrain.json"]
+main()
+"""
+
+
+@pytest.mark.needs_shared("data/glue")
+def test_an_ablation_retrains_with_autoloras_tuned_settings():
+    result = subprocess.run([sys.executable, "-c", ABLATION_DRY_RUN], cwd=REPO, capture_output=True, text=True,
+                            timeout=300, check=False)
+    output = result.stdout + result.stderr
+    (inputs,) = [line for line in output.splitlines()
+                 if "input:" in line and "autolora_no_meta/ranks.json" in line]
+    assert "results/cpu-ablations/glue/sst2/tuning/autolora.json" in inputs, output[-3000:]

@@ -386,15 +386,19 @@ def tuning_dir(family="{family}", task="{task}"):
 
 
 def tuned_choice(wildcards):
-    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned. The
-    grid's final run, where its candidates are tuned one by one, reads every candidate's: it
-    takes the settings of the one it chose (autolora.tuning.choice_for_ranks)."""
+    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned (a
+    trial is its own settings). An ablation takes AutoLoRA's (``Method.tuned_as``); the grid's
+    final run, where its candidates are tuned one by one, reads every candidate's and takes the
+    settings of the one it chose (autolora.tuning.choice_for_ranks)."""
     method = getattr(wildcards, "method", AUTOLORA)
+    if trial_of(method) is not None:
+        return []
+    method = entry_of(method).tuned_as or method
     tuned = tuned_methods(config, GRID_RUNS)
     if method == GRID and GRID not in tuned:
         runs = [run for run in GRID_RUNS if run in tuned]
     else:
-        runs = [method] if trial_of(method) is None and method in tuned else []
+        runs = [method] if method in tuned else []
     return [
         f"{tuning_dir(wildcards.family, wildcards.task)}/{run}.json" for run in runs
     ]
