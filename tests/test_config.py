@@ -29,13 +29,13 @@ def config_with(**changes):
     return config
 
 
-# Configs that run layered over others (`--configfile config/history/cpu-v1.yaml config/history/cpu-power.yaml`),
+# Configs that run layered over others (`--configfile config/records/cpu-v1.yaml config/records/cpu-power.yaml`),
 # paths under config/.
-V1 = "history/cpu-v1.yaml"
-LAYERED = {"history/cpu-power.yaml": (V1,), "history/cpu-tuned.yaml": (V1,), "history/cpu-tuned-adalora.yaml": (V1,),
-           "history/cpu-cost.yaml": (V1,), "history/cpu-tuned-power.yaml": (V1, "history/cpu-tuned-adalora.yaml"),
-           "cpu-pilot-holdout.yaml": ("cpu-pilot.yaml",), "cpu-ablations.yaml": ("cpu.yaml",),
-           "history/cpu-grid-power.yaml": (V1, "history/cpu-power.yaml")}
+V1 = "records/cpu-v1.yaml"
+LAYERED = {"records/cpu-power.yaml": (V1,), "records/cpu-tuned.yaml": (V1,), "records/cpu-tuned-adalora.yaml": (V1,),
+           "records/cpu-cost.yaml": (V1,), "records/cpu-tuned-power.yaml": (V1, "records/cpu-tuned-adalora.yaml"),
+           "records/cpu-pilot-holdout.yaml": ("records/cpu-pilot.yaml",), "cpu-ablations.yaml": ("cpu.yaml",),
+           "records/cpu-grid-power.yaml": (V1, "records/cpu-power.yaml")}
 SHIPPED = sorted(str(path.relative_to(REPO / "config")) for path in (REPO / "config").rglob("*.yaml"))
 
 
@@ -53,13 +53,13 @@ def test_shipped_configs_are_valid(config_file):
     assert config["lora"]["max_rank"] >= 1
 
 
-@pytest.mark.parametrize("config_file", [name for name in SHIPPED if name.startswith("history/")])
-def test_every_config_of_the_history_reproduces_its_committed_run(config_file):
+@pytest.mark.parametrize("config_file", [name for name in SHIPPED if name.startswith("records/")])
+def test_every_config_of_the_records_reproduces_its_committed_run(config_file):
     """A superseded config, layered as its header says, is the config its committed run recorded."""
     from autolora.provenance import config_hash
 
     config = validate_config(layered_config(config_file), base_dir=REPO)
-    folder = {"history/cpu-v1.yaml": "cpu-v1"}.get(config_file, config["run"])  # run "cpu", superseded
+    folder = {"records/cpu-v1.yaml": "cpu-v1"}.get(config_file, config["run"])  # run "cpu", superseded
     provenance = REPO / "results" / "reference" / folder / "provenance.json"
     if not provenance.is_file():
         pytest.skip(f"{config_file}: no committed run of its own (a protocol other configs layer on)")
