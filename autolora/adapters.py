@@ -22,7 +22,7 @@ from peft import AdaLoraConfig, PeftModel, TaskType, get_peft_model
 from torch.nn import Parameter
 
 from autolora import split_adapter
-from autolora.core.injection import head_modules, target_matrix_names
+from autolora.core.injection import head_modules, relative_name, target_matrix_names
 from autolora.core.lora_config import lora_config_for_ranks
 from autolora.errors import ConfigError, TrainingError
 from autolora.families import get_family
@@ -115,7 +115,8 @@ def _peft_task_type(config: dict) -> TaskType:
 
 
 def _head_names(model) -> tuple[str, ...]:
-    return tuple(sorted({name.rsplit(".", 1)[-1] for name in head_modules(model)}))
+    """The head modules by their full names, which PEFT's modules_to_save matches as suffixes."""
+    return tuple(sorted(relative_name(name) for name in head_modules(model)))
 
 
 def build_lora_model(config: dict, ranks: dict[str, int]):

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from autolora.core.ranks import effective_rank, ranks_unchanged
-from autolora.report import parse_module_name, task_label
+from autolora.module_names import is_projection, module_positions
+from autolora.report import task_label
 
 PERMUTATIONS = 2000
 PERMUTATION_SEED = 0
@@ -114,10 +115,11 @@ def allocation_diagnostics(rank_vectors: Sequence[Sequence[int]], modules: Seque
     """What an allocation looks like across seeds, whatever made it: total rank per seed, seed
     agreement against chance, the trend with depth and the query-over-value preference."""
     agreement, chance, p_value = permutation_test(rank_vectors)
-    layers, matrices = zip(*(parse_module_name(module) for module in modules))
+    positions = module_positions(modules)
+    layers, matrices = zip(*(positions[module] for module in modules))
     depth, depth_p = depth_trend(rank_vectors, layers, permutations=PERMUTATIONS // 4)
     # q and v whatever attention they sit in (an encoder-decoder's columns are "enc q", "cross v", ...)
-    by_matrix = {m: [r for vector in rank_vectors for r, column in zip(vector, matrices) if column.split()[-1] == m]
+    by_matrix = {m: [r for vector in rank_vectors for r, column in zip(vector, matrices) if is_projection(column, m)]
                  for m in ("q", "v")}
     return {
         "modules": len(modules),

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from autolora import atomic
 from autolora.checkpoint import trainable_parameters
 from autolora.core import AutoLoraConfig
-from autolora.core.injection import HEAD_MODULES, inject_selection_lora
+from autolora.core.injection import FRESH_MODULES, HEAD_MODULES, inject_selection_lora
 from autolora.errors import ConfigError
 from autolora.families import get_family
 from autolora.tasks import get_spec
@@ -119,7 +119,16 @@ def _load(auto_class, name: str, **kwargs):
                           "decoder-only language model (GPT-2, Llama); encoder-decoder models such as T5 are not "
                           f"supported ({str(exc).splitlines()[0]})") from None
     _report_surprising_weights(name, info)
+    setattr(model, FRESH_MODULES, fresh_modules(model, info.get("missing_keys", ())))
     return model
+
+
+def fresh_modules(model, missing_keys) -> tuple[str, ...]:
+    """The modules holding parameters that the checkpoint did not provide (transformers' missing
+    keys; a buffer, or a weight tied to one the checkpoint has, does not count): the task head,
+    whatever its name, which must train (``autolora.core.injection.head_modules``)."""
+    parameters = dict(model.named_parameters())  # tied weights once, under the name they were loaded as
+    return tuple(sorted({key.rpartition(".")[0] for key in missing_keys if key in parameters}))
 
 
 @contextlib.contextmanager
@@ -141,13 +150,14 @@ def _quiet_load_report():
 
 
 def _report_surprising_weights(name: str, info: dict) -> None:
-    """One line for weights missing outside the task head, or checkpoint weights left unused."""
+    """One line for fresh weights outside the named head modules (they train as head), or
+    checkpoint weights left unused."""
     missing = [key for key in info.get("missing_keys", []) if not _in_head(key)]
     unexpected = [key for key in info.get("unexpected_keys", []) if not _in_head(key)]  # e.g. a pooler NER has none of
     if missing or unexpected:
-        print(f"model.name {name!r}: {len(missing)} weights outside the task head initialised fresh "
-              f"{sorted(missing)[:4]}, {len(unexpected)} checkpoint weights unused {sorted(unexpected)[:4]}",
-              file=sys.stderr)
+        print(f"model.name {name!r}: {len(missing)} weights outside the named head modules initialised fresh, "
+              f"trained as the task head {sorted(missing)[:4]}, {len(unexpected)} checkpoint weights unused "
+              f"{sorted(unexpected)[:4]}", file=sys.stderr)
 
 
 def _in_head(key: str) -> bool:

@@ -30,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 from autolora import atomic
 from autolora.core.ranks import effective_rank
 from autolora.families import MetricColumn
+from autolora.module_names import matrix_columns, matrix_label, module_positions
 
 # Task key -> column label, in the column order of the paper's GLUE table.
 GLUE_COLUMNS = {
@@ -54,27 +55,6 @@ PARAMS_NOTE = (f"{LORA_PARAMS_COLUMN}: the adapter's trainable parameters (full_
 SEEDS_COLUMN = "seeds"
 DAGGER = "†"
 MISSING_CELL = "-"
-
-# Path components that precede the block index in BERT/RoBERTa, Llama and
-# GPT-2 style module names; T5's blocks hold numbered sublayers, so there "block" alone.
-_LAYER_CONTAINERS = {"layer", "layers", "h"}
-_T5_BLOCKS = "block"
-_MATRIX_BY_LEAF = {
-    "query": "q", "q_proj": "q", "q": "q",
-    "value": "v", "v_proj": "v", "v": "v",
-}
-# An encoder-decoder's attentions (T5's module names), each a pair of columns of its own.
-_ATTENTION_WORDS = {"enc": "encoder self-attn.", "dec": "decoder self-attn.", "cross": "cross-attn."}
-# The figures' columns, in this order where present: q and v, or per attention of an encoder-decoder.
-MATRIX_COLUMNS = ("q", "v", *(f"{attention} {matrix}" for attention in _ATTENTION_WORDS for matrix in "qv"))
-
-
-def matrix_label(column: str) -> str:
-    """'query ($W_q$)', or for an encoder-decoder e.g. 'cross-attn. query ($W_q$)'."""
-    *attention, matrix = column.split()
-    name = {"q": "query ($W_q$)", "v": "value ($W_v$)"}[matrix]
-    return f"{_ATTENTION_WORDS[attention[0]]} {name}" if attention else name
-
 
 # How a task's main metric is shown on a figure axis: the tables' scale (×100 for fractions;
 # WebNLG's BLEU is 0-100 already) and a label a reader knows.
@@ -103,43 +83,6 @@ _LATEX_ESCAPES = str.maketrans({
     "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}", "±": r"$\pm$", DAGGER: r"$^\dagger$",
 })
-
-
-# --------------------------------------------------------------------------
-# Module names
-# --------------------------------------------------------------------------
-
-def parse_module_name(name: str) -> tuple[int, str]:
-    """Return (layer index, column) for an adapted attention projection: the column is "q" or
-    "v", and for an encoder-decoder also names the attention ("enc q", "dec v", "cross q").
-
-    The layer is the integer path component right after ``layer``, ``layers``
-    or ``h`` (after ``block`` in T5's names, whose ``layer`` numbers a block's sublayers); the
-    matrix comes from the last component, so BERT
-    (``bert.encoder.layer.0.attention.self.query``), Llama
-    (``model.layers.3.self_attn.q_proj``), GPT-2 (``transformer.h.5.attn.q``) and T5
-    (``decoder.block.1.layer.1.EncDecAttention.q``) names all work, with or without a PEFT
-    ``base_model.model.`` prefix.
-    """
-    parts = name.split(".")
-    containers = {_T5_BLOCKS} if _T5_BLOCKS in parts else _LAYER_CONTAINERS
-    layers = [int(after) for before, after in zip(parts, parts[1:])
-              if before in containers and after.isdigit()]
-    if len(layers) != 1:
-        raise ValueError(f"cannot find a single layer index in module name {name!r}")
-    matrix = _MATRIX_BY_LEAF.get(parts[-1])
-    if matrix is None:
-        raise ValueError(f"module {name!r} is neither a query nor a value projection")
-    if _T5_BLOCKS in parts:
-        attention = "cross" if "EncDecAttention" in parts else "dec" if "decoder" in parts else "enc"
-        return layers[0], f"{attention} {matrix}"
-    return layers[0], matrix
-
-
-def matrix_columns(modules) -> list[str]:
-    """The figure columns that these module names fill, in ``MATRIX_COLUMNS`` order."""
-    present = {parse_module_name(module)[1] for module in modules}
-    return [column for column in MATRIX_COLUMNS if column in present]
 
 
 # --------------------------------------------------------------------------
@@ -502,14 +445,9 @@ def _plot_rank_map(ax, record: Mapping, k: int):
 def _rank_rows(records: list[Mapping]) -> list[dict]:
     rows = []
     for record in records:
-        seen = set()
-        for module, rank in record["ranks"].items():
-            layer, matrix = parse_module_name(module)
-            if (layer, matrix) in seen:
-                raise ValueError(f"two modules map to layer {layer} {matrix} in "
-                                 f"task={record['task']} seed={record['seed']}")
-            seen.add((layer, matrix))
-            rows.append({"seed": record["seed"], "layer": layer, "matrix": matrix, "rank": rank})
+        positions = module_positions(record["ranks"])
+        rows += [{"seed": record["seed"], "layer": positions[module][0], "matrix": positions[module][1], "rank": rank}
+                 for module, rank in record["ranks"].items()]
     return rows
 
 
@@ -570,10 +508,9 @@ def _effective_rank_grids(record: Mapping, columns: list[str]) -> tuple[np.ndarr
     trajectory = record["trajectory"]
     steps = np.asarray(trajectory["step"], dtype=float)
     counts = {}
+    positions = module_positions(trajectory["weights"])
     for module, history in trajectory["weights"].items():
-        key = parse_module_name(module)
-        if key in counts:
-            raise ValueError(f"two modules map to layer {key[0]} {key[1]} in task={record['task']}")
+        key = positions[module]
         weights = np.asarray(history, dtype=float)
         if weights.shape != (len(steps), k):
             raise ValueError(f"trajectory of {module} has shape {weights.shape}, "

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from autolora import report
+from autolora.module_names import matrix_columns, matrix_label, module_positions, parse_module_name
 from autolora.metrics import trivial_baseline
 
 SEEDS = [0, 1, 2]
@@ -207,17 +208,28 @@ def test_csv_is_tidy_long_form_with_all_metric_means(table, tmp_path):
     ("decoder.block.1.layer.1.EncDecAttention.q", (1, "cross q")),
 ])
 def test_parse_module_name(name, expected):
-    assert report.parse_module_name(name) == expected
+    assert parse_module_name(name) == expected
 
 
-@pytest.mark.parametrize("name", [
-    "bert.encoder.layer.0.attention.self.key",
-    "model.layers.3.mlp.up_proj",
-    "bert.pooler.query",
+@pytest.mark.parametrize("name, expected", [
+    ("bert.encoder.layer.0.attention.self.key", (0, "attention.self.key")),
+    ("model.layers.3.mlp.up_proj", (3, "mlp.up_proj")),
+    ("bert.pooler.query", (0, "q")),                              # no integer at all: layer 0
+    ("backbone.stages.2.blocks.7.mixer.in_proj", (7, "mixer.in_proj")),  # no known container: the last integer
+    ("encoder.block.0.layer.1.DenseReluDense.wi", (0, "layer.1.DenseReluDense.wi")),
 ])
-def test_parse_module_name_rejects_other_modules(name):
-    with pytest.raises(ValueError):
-        report.parse_module_name(name)
+def test_any_other_module_gets_a_layer_and_its_path_as_column(name, expected):
+    assert parse_module_name(name) == expected
+
+
+def test_stacks_that_share_layer_indices_get_columns_of_their_own():
+    modules = [f"model.{stack}.layers.{layer}.self_attn.{m}_proj" for stack in ("encoder", "decoder")
+               for layer in range(2) for m in "qv"]
+    positions = module_positions(modules)
+    assert positions["model.decoder.layers.1.self_attn.v_proj"] == (1, "model.decoder v")
+    assert len(set(positions.values())) == len(modules)
+    assert matrix_columns(modules) == ["model.encoder q", "model.encoder v", "model.decoder q", "model.decoder v"]
+    assert matrix_label("model.decoder v") == "model.decoder v" and matrix_label("cross q") == "cross-attn. query ($W_q$)"
 
 
 # ---------------------------------------------------------------- figures

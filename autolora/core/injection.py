@@ -20,6 +20,11 @@ SELECTION_SUFFIX = "selection_alpha"
 # the task (all-MiniLM-L6-v2's: sentence-transformers pool by mean) lets the model learn
 # little beyond the class prior.
 HEAD_MODULES = ("classifier", "score", "pooler")
+# Where autolora.model records the modules whose weights the checkpoint did not provide: a head
+# not named above (an extractive-QA ``qa_outputs``, DistilBERT's ``pre_classifier``) is fresh too
+# and must learn, or it stays at its random initialisation.
+FRESH_MODULES = "autolora_fresh_modules"
+_PEFT_PREFIX = "base_model.model."
 
 
 def inject_selection_lora(model: nn.Module, config: AutoLoraConfig) -> list[str]:
@@ -86,8 +91,18 @@ def selection_modules(model: nn.Module) -> dict[str, SelectionLoRA]:
 
 
 def head_modules(model: nn.Module) -> list[str]:
-    """Names of the task-head modules present in the model (classifier, score, pooler)."""
-    return [name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] in HEAD_MODULES]
+    """Names of the task-head modules present in the model: those named in ``HEAD_MODULES``
+    (classifier, score, pooler) and those the checkpoint did not provide (``FRESH_MODULES``), the
+    outermost of each nest."""
+    fresh = set(getattr(model, FRESH_MODULES, ()))
+    heads = [name for name, _ in model.named_modules()
+             if name.rsplit(".", 1)[-1] in HEAD_MODULES or name.removeprefix(_PEFT_PREFIX) in fresh]
+    return [name for name in heads if not any(name.startswith(f"{outer}.") for outer in heads)]
+
+
+def relative_name(name: str) -> str:
+    """A module's name in the model PEFT wraps (without ``base_model.model.``)."""
+    return name.removeprefix(_PEFT_PREFIX)
 
 
 def selection_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
