@@ -15,6 +15,7 @@ decoder), ``module_positions`` tells their columns apart by the stack's name.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 # Path components that precede the block index in BERT/RoBERTa, Llama and GPT-2 style names.
 _LAYER_CONTAINERS = {"layer", "layers", "h"}
@@ -33,7 +34,7 @@ _PEFT_PREFIX = ("base_model", "model")
 def _layer_index(parts: list[str]) -> int | None:
     """The position in ``parts`` of the layer index, or None where the name has no integer."""
     containers = {_T5_BLOCKS} if _T5_BLOCKS in parts else _LAYER_CONTAINERS
-    after_container = [i + 1 for i, (before, after) in enumerate(zip(parts, parts[1:]))
+    after_container = [i + 1 for i, (before, after) in enumerate(pairwise(parts))
                        if before in containers and after.isdigit()]
     if len(after_container) == 1:
         return after_container[0]
