@@ -237,7 +237,7 @@ def _check_mirror(task_settings: dict, base_dir: str | Path) -> None:
     folder = spec.mirror_folder
     if not (mirror / folder).is_dir():
         raise ConfigError(f"config key data.mirror: {mirror} has no {folder}/ folder for task "
-                          f"{task_settings['task']} (see README, 'Data')")
+                          f"{task_settings['task']} (see docs/usage.md, 'Data')")
     if data["verify_checksums"] and not (mirror / CHECKSUM_FILE).is_file():
         raise ConfigError(f"config key data.verify_checksums: true, but {mirror / CHECKSUM_FILE} does not exist; "
                           "set it false to read an unverified mirror")

@@ -125,7 +125,7 @@ def test_defaults_are_filled_from_the_schema():
 
 
 def test_the_mirror_is_beside_the_repo():
-    assert (SHARED / "data" / "glue").is_dir(), "tests need ../shared/data (see README, 'Data')"
+    assert (SHARED / "data" / "glue").is_dir(), "tests need ../shared/data (see docs/usage.md, 'Data')"
     assert Path(TEST_CONFIG["data"]["mirror"]) == Path("../shared/data")
 
 

@@ -1,5 +1,6 @@
-"""The README's code: "Using AutoLoRA on your own model" runs as printed, on a tiny BERT, and
-"Run AutoLoRA on your own data"'s task entry is a valid config."""
+"""The documentation's code (docs/usage.md, which the README points to): "Using AutoLoRA on your
+own model" runs as printed, on a tiny BERT, and "Run AutoLoRA on your own data"'s task entry is a
+valid config."""
 
 import re
 
@@ -12,8 +13,12 @@ from autolora.config import validate_config
 from tests.conftest import REPO, random_batch
 
 
+USAGE = "docs/usage.md"
+
+
 def readme_block(heading: str, language: str = "python") -> str:
-    section = (REPO / "README.md").read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    """The first ``language`` code block of the section ``## heading`` of docs/usage.md."""
+    section = (REPO / USAGE).read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
 
 
@@ -31,7 +36,7 @@ def test_the_own_model_example_searches_ranks_and_builds_their_peft_model(tiny_b
     assert "from autolora.core import" in code and "autolora.retrain" not in code  # the core and PEFT only
     batches = [random_batch(seed) for seed in range(4)]
     namespace = {"model": tiny_bert(dtype=torch.float32), "train_loader": batches[:2], "val_loader": batches[2:]}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, USAGE, "exec"), namespace)
     ranks, retrained = namespace["ranks"], namespace["retrained"]
     assert set(ranks) == {f"bert.encoder.layer.{layer}.attention.self.{matrix}"
                           for layer in (0, 1) for matrix in ("query", "value")}

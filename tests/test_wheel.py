@@ -1,6 +1,6 @@
 """The built wheel works without the checkout: installed into a fresh virtual environment and run
 from a folder outside the repository, it validates a config against its packaged schema, loads a
-packaged metric module, and runs the README's "own model" example, all without Snakemake."""
+packaged metric module, and runs the "own model" example of docs/usage.md, all without Snakemake."""
 
 import shutil
 import subprocess
