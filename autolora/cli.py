@@ -5,15 +5,16 @@
     autolora compare RUN_DIR REFERENCE_DIR [--out F] a finished run beside the committed reference
     autolora intervals RUN_DIR [RUN_DIR ...] --out D AutoLoRA minus each baseline with intervals,
                                                      seeds pooled from runs of the same settings
+    autolora splice-tables [--check] [FILE ...]      the committed tables into README.md and docs/*.md
 
-The pipeline itself runs through Snakemake (see the README).
+The pipeline itself runs through Snakemake (see README.md).
 """
 
 from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = ("score", "compare", "intervals")
+SUBCOMMANDS = ("score", "compare", "intervals", "splice-tables")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         from autolora.differences import main as intervals
 
         return intervals(argv[1:])
+    if argv[0] == "splice-tables":
+        from autolora.splice_tables import main as splice_tables
+
+        return splice_tables(argv[1:])
     from autolora.scoring.cli import main as score
 
     return score(argv[1:])

@@ -1,30 +1,20 @@
 """The docs stay true to the committed files: every table spliced into README.md and docs/*.md
-equals its committed table (workflow/scripts/splice_tables.py), the splice and its check behave,
+equals its committed table (autolora splice-tables), the splice and its check behave,
 the README stays a short manual with both commands at the top, and config/README.md names every
 key of the config schema."""
 
-import importlib.util
 import re
-import sys
 
 import pytest
 import yaml
 
+from autolora import splice_tables
 from tests.conftest import REPO
 
 COMMANDS = ("bash workflow/scripts/setup-cpu-env.sh && bash workflow/scripts/run.sh --cores 2 --configfile config/cpu.yaml",
             "bash workflow/scripts/test.sh")
 
 
-def load_splice():
-    spec = importlib.util.spec_from_file_location("splice_tables", REPO / "workflow/scripts/splice_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-splice_tables = load_splice()
 
 
 def committed_table(root, relative="results/reference/run/tables/glue.md", rows=("| a | 1 |",)):
@@ -41,7 +31,7 @@ def test_every_spliced_table_in_the_docs_equals_its_committed_table():
     blocks = [block for file in files for block in splice_tables.find_blocks(file, file.read_text().split("\n"))]
     assert len(blocks) >= 5, "docs/results.md splices the committed tables"
     stale = splice_tables.stale_blocks(files, REPO)
-    assert not stale, "run `python workflow/scripts/splice_tables.py`: " + "; ".join(
+    assert not stale, "run `autolora splice-tables`: " + "; ".join(
         f"{block.file}:{block.line} {block.path}" for block in stale)
 
 

@@ -14,9 +14,9 @@ mean), in its own words. PATH is relative to the repository root and must lie un
 results/reference/: a run's own results/<run>/ is not committed, so a table spliced from it could
 not be checked on another clone.
 
-    python workflow/scripts/splice_tables.py            # README.md and docs/*.md, rewritten in place
-    python workflow/scripts/splice_tables.py --check    # exit 1 naming every stale block; writes nothing
-    python workflow/scripts/splice_tables.py docs/results.md
+    autolora splice-tables            # README.md and docs/*.md of this folder, rewritten in place
+    autolora splice-tables --check    # exit 1 naming every stale block; writes nothing
+    autolora splice-tables docs/results.md
 
 Each file is written atomically, and only where a block changed. A PATH that is missing, outside
 results/reference/ or without a table, and a marker without its partner, are errors naming the
@@ -25,23 +25,15 @@ file and line; nothing is written then. tests/test_docs.py runs the check on the
 
 from __future__ import annotations
 
-import os
+import argparse
+import re
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-# Run as a script, Python puts this folder first on sys.path, where the workflow's tokenize.py
-# would shadow the standard library's (imported by dataclasses, argparse and others).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
+from autolora import atomic
 
-import argparse  # noqa: E402
-import re  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from autolora import atomic  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 OPEN = re.compile(r"<!-- table: (?P<path>\S+) -->")
 CLOSE = "<!-- /table -->"
 COMMITTED = Path("results/reference")
@@ -63,7 +55,7 @@ class Block:
     close_index: int
 
 
-def default_files(root: Path = ROOT) -> list[Path]:
+def default_files(root: Path) -> list[Path]:
     """README.md and every Markdown file under docs/."""
     return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
@@ -112,7 +104,7 @@ def table_lines(block: Block, root: Path) -> list[str]:
     return lines[start:end]
 
 
-def splice_text(file: Path, text: str, root: Path = ROOT) -> tuple[str, list[Block]]:
+def splice_text(file: Path, text: str, root: Path) -> tuple[str, list[Block]]:
     """``text`` with every block filled from its table, and the blocks that were stale."""
     lines = text.split("\n")
     stale, pieces, done = [], [], 0
@@ -125,12 +117,12 @@ def splice_text(file: Path, text: str, root: Path = ROOT) -> tuple[str, list[Blo
     return "\n".join(pieces + lines[done:]), stale
 
 
-def stale_blocks(files: Sequence[Path], root: Path = ROOT) -> list[Block]:
+def stale_blocks(files: Sequence[Path], root: Path) -> list[Block]:
     """Every block whose content differs from its table (errors as ``splice_text``)."""
     return [block for file in files for block in splice_text(file, file.read_text(encoding="utf-8"), root)[1]]
 
 
-def splice(files: Sequence[Path], root: Path = ROOT) -> list[Block]:
+def splice(files: Sequence[Path], root: Path) -> list[Block]:
     """Fill every block of ``files``; write the files that changed, each atomically, once all of
     them were read without error. Returns the blocks that were stale."""
     results = [(file, *splice_text(file, file.read_text(encoding="utf-8"), root)) for file in files]
@@ -140,12 +132,12 @@ def splice(files: Sequence[Path], root: Path = ROOT) -> list[Block]:
     return [block for _, _, stale in results for block in stale]
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="autolora splice-tables", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md, docs/*.md)")
     parser.add_argument("--check", action="store_true", help="report stale blocks, exit 1 if any; write nothing")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the repository root that PATHs are relative to")
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="the repository root that PATHs are relative to (default: this folder)")
     args = parser.parse_args(argv)
     files = args.files or default_files(args.root)
     try:
@@ -156,7 +148,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     for block in stale:
         print(f"{shown(block.file)}:{block.line}: {'stale table block for' if args.check else 'spliced'} {block.path}")
     return 1 if args.check and stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
