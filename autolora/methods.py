@@ -225,10 +225,6 @@ def entry_of(method: str) -> Method:
     return lookup(method)[0]
 
 
-def is_method(method: str) -> bool:
-    return _find(method) is not None
-
-
 def training_of(method: str) -> str | None:
     """How a method trains: LORA, ADALORA_TRAINING, FULL, or None (no training of its own); a
     tuning trial as the method it tunes."""

@@ -113,11 +113,11 @@ def _load(auto_class, name: str, **kwargs):
         if "Unrecognized configuration class" not in str(exc):
             raise
         # The families' architecture assumptions: an encoder with a classification head (glue,
-        # ner), a decoder-only language model (nlg; an encoder-decoder such as T5 is not supported).
+        # ner), a decoder-only language model (nlg), an encoder-decoder (seq2seq).
         raise ConfigError(f"model.name {name!r}: its architecture has no {auto_class.__name__.removeprefix('AutoModelFor')} "
                           "form; GLUE-like and tagging tasks need an encoder (BERT, RoBERTa), data-to-text a "
-                          "decoder-only language model (GPT-2, Llama); encoder-decoder models such as T5 are not "
-                          f"supported ({str(exc).splitlines()[0]})") from None
+                          "decoder-only language model (GPT-2, Llama) for e2e and webnlg or an encoder-decoder (T5) "
+                          f"for e2e-seq2seq ({str(exc).splitlines()[0]})") from None
     _report_surprising_weights(name, info)
     setattr(model, FRESH_MODULES, fresh_modules(model, info.get("missing_keys", ())))
     return model

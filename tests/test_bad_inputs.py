@@ -190,5 +190,5 @@ def test_an_encoder_decoder_model_for_data_to_text_is_a_config_error(tmp_path):
     from autolora.model import load_causal_lm
 
     T5Config(d_model=8, d_ff=8, num_layers=1, num_heads=1, d_kv=8, vocab_size=32).save_pretrained(tmp_path)
-    with pytest.raises(ConfigError, match=r"model.name .*: .*decoder-only language model .*T5 are not supported"):
+    with pytest.raises(ConfigError, match=r"model.name .*: .*decoder-only language model .* an encoder-decoder \(T5\) for e2e-seq2seq"):
         load_causal_lm(str(tmp_path))

@@ -41,33 +41,11 @@ def tokenize_source_target(dataset: DatasetDict, tokenizer, max_length: int) -> 
                                        remove_columns=train.column_names, desc="tokenising"))
 
 
-def decode_targets(model, tokenizer, sources: list[str], settings: dict, device) -> list[str]:
-    """The decoder's text for every source, in source order (batches of similar lengths)."""
-    import torch  # loaded on use: validating a config reads the families
-
-    from autolora.generate import clean_text
-
-    model.to(device).eval()
-    order = sorted(range(len(sources)), key=lambda index: len(sources[index]))
-    texts: list[str | None] = [None] * len(sources)
-    end = {"eos_token_id": tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else {}
-    for start in range(0, len(order), settings["batch_size"]):
-        batch = order[start:start + settings["batch_size"]]
-        encoded = tokenizer([sources[index] for index in batch], padding=True, return_tensors="pt").to(device)
-        with torch.no_grad():
-            output = model.generate(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"],
-                                    num_beams=settings["num_beams"], length_penalty=settings["length_penalty"],
-                                    no_repeat_ngram_size=settings["no_repeat_ngram_size"],
-                                    max_new_tokens=settings["max_new_tokens"], do_sample=False, early_stopping=True,
-                                    **end)
-        for index, tokens in zip(batch, output):
-            texts[index] = clean_text(tokenizer.decode(tokens, skip_special_tokens=True))
-    return texts
-
-
 def evaluate_seq2seq(model, tokenizer, tokenized_dir, prepared_dir, config: dict, spec: TaskSpec, device):
     sources, refs = nlg_data.e2e_reference_groups(load_from_disk(str(prepared_dir))["eval"])
-    hypotheses = decode_targets(model, tokenizer, sources, config["generate"], device)
+    from autolora.generate import decode_sources  # torch, loaded on use: validating a config reads the families
+
+    hypotheses = decode_sources(model, tokenizer, sources, config["generate"], device)
     return load_metric("e2e").compute(predictions=hypotheses, references=refs, allow_undefined=True), hypotheses
 
 
