@@ -26,15 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "compare":
-        from autolora.compare import main as compare
+        from autolora.reporting.compare import main as compare
 
         return compare(argv[1:])
     if argv[0] == "intervals":
-        from autolora.differences import main as intervals
+        from autolora.reporting.differences import main as intervals
 
         return intervals(argv[1:])
     if argv[0] == "splice-tables":
-        from autolora.splice_tables import main as splice_tables
+        from autolora.reporting.splice_tables import main as splice_tables
 
         return splice_tables(argv[1:])
     from autolora.scoring.cli import main as score

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from autolora.diagnostics import control_diagnostics
+from autolora.reporting.diagnostics import control_diagnostics
 from autolora.ranks import uniform_budget_ranks
 
 

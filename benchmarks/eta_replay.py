@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from snakemake_logger_plugin_autolora.eta import EtaEstimator
 
-from autolora.cost import read_benchmark
+from autolora.reporting.cost import read_benchmark
 
 STAGES = ("search", "ranks", "retrain", "evaluate")  # the stages whose jobs run per task and seed
 POINTS = (0.1, 0.25, 0.5, 0.75, 0.9)  # shares of the jobs done at which the estimates are compared

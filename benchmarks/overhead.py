@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import NamedTuple
 
-from autolora.cost import read_benchmark
+from autolora.reporting.cost import read_benchmark
 
 # "label:  42%|████▏     | 10/24 [00:10<00:14,  1.05s/it]": the label, the count and the elapsed time.
 BAR_UPDATE = re.compile(r"^(?P<label>[^\r\n]*?):\s+\d+%\|[^|]*\|\s*(?P<done>\d+)/(?P<total>\d+) \[(?P<elapsed>[\d:]+)<")

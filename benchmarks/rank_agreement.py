@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autolora.diagnostics import ranks_from_weights, seed_agreement
+from autolora.reporting.diagnostics import ranks_from_weights, seed_agreement
 
 
 def ranks_by_seed(run: Path, family: str, task: str, search: str | None = None) -> dict[int, dict[str, int]]:

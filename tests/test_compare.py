@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from autolora.compare import compare_cells, main_metric_values, markdown
+from autolora.reporting.compare import compare_cells, main_metric_values, markdown
 from tests.conftest import REPO
 
 

@@ -1,4 +1,4 @@
-"""Tests for autolora.cost: benchmark files (well-formed and not), costs over seeds,
+"""Tests for autolora.reporting.cost: benchmark files (well-formed and not), costs over seeds,
 the grid-search ratio, the cost table files and the quality-against-cost figure."""
 
 import math
@@ -7,7 +7,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from autolora import cost, report
+from autolora.reporting import cost, tables
 from autolora.errors import DataError
 from tests.test_report import SEEDS, metric_record
 
@@ -209,14 +209,14 @@ def test_table_cells(table):
     assert autolora["Total wall (min)"] == "3.10 ± 0.33"  # 186 s
     assert autolora["Total CPU (min)"] == "1.55 ± 0.17"
     assert autolora["Peak RSS (MB)"] == "1000 ± 0"
-    assert autolora[report.PARAMS_COLUMN] == "38.4K"
+    assert autolora[tables.PARAMS_COLUMN] == "38.4K"
     assert autolora["Wall vs. grid"] == autolora["CPU vs. grid"] == "0.62x"
-    assert rows.at["lora_r8", report.PARAMS_COLUMN] == "0.15M"
-    assert rows.at["lora_r1", report.PARAMS_COLUMN] == report.MISSING_CELL
-    assert rows.at["lora_r1", "Search wall (min)"] == report.MISSING_CELL
+    assert rows.at["lora_r8", tables.PARAMS_COLUMN] == "0.15M"
+    assert rows.at["lora_r1", tables.PARAMS_COLUMN] == tables.MISSING_CELL
+    assert rows.at["lora_r1", "Search wall (min)"] == tables.MISSING_CELL
     assert rows.at[cost.GRID_METHOD, "Total wall (min)"] == "5.00 ± 0.00"
-    assert rows.at[cost.GRID_METHOD, "Wall vs. grid"] == report.MISSING_CELL
-    assert rows.at[cost.GRID_METHOD, "CPU vs. grid"] == report.MISSING_CELL
+    assert rows.at[cost.GRID_METHOD, "Wall vs. grid"] == tables.MISSING_CELL
+    assert rows.at[cost.GRID_METHOD, "CPU vs. grid"] == tables.MISSING_CELL
 
 
 def test_cpu_ratio_is_not_measured_when_a_search_cpu_time_is_na(tmp_path):
@@ -229,7 +229,7 @@ def test_cpu_ratio_is_not_measured_when_a_search_cpu_time_is_na(tmp_path):
 
 
 def test_table_files_are_written(table, tmp_path):
-    cost.report.write_table(table, tmp_path / "tables" / "cost", "Cost of each method")
+    tables.write_table(table, tmp_path / "tables" / "cost", "Cost of each method")
     markdown = (tmp_path / "tables" / "cost.md").read_text()
     assert markdown.startswith("Table: Cost of each method")
     assert "| RTE | autolora | 2.00 ± 0.33 |" in markdown
@@ -277,6 +277,6 @@ def test_autolora_is_also_set_against_one_lora_run_and_adalora(tmp_path):
     rows = cost.cost_table(records, [], SEEDS).reset_index().set_index(["Task", "Method"])
     assert rows.at[("RTE", "autolora"), "Wall vs. lora_r8"] == "2.82x"
     assert rows.at[("RTE", "autolora"), "Wall vs. adalora"] == "1.94x"
-    assert rows.at[("RTE", "lora_r8"), "Wall vs. adalora"] == report.MISSING_CELL
-    assert rows.at[("E2E", "autolora"), "Wall vs. lora_r8"] == report.MISSING_CELL  # no LoRA run there
-    assert rows.at[("RTE", "autolora"), "Wall vs. grid"] == report.MISSING_CELL  # no grid in this run
+    assert rows.at[("RTE", "lora_r8"), "Wall vs. adalora"] == tables.MISSING_CELL
+    assert rows.at[("E2E", "autolora"), "Wall vs. lora_r8"] == tables.MISSING_CELL  # no LoRA run there
+    assert rows.at[("RTE", "autolora"), "Wall vs. grid"] == tables.MISSING_CELL  # no grid in this run

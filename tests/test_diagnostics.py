@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from autolora import diagnostics
+from autolora.reporting import diagnostics
 
 K, LAYERS = 8, 12
 

@@ -1,4 +1,4 @@
-"""Tests for autolora.differences: the differences table of a run, and seeds pooled from
+"""Tests for autolora.reporting.differences: the differences table of a run, and seeds pooled from
 several runs of one experiment (``autolora intervals``)."""
 
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from autolora.cli import main as cli
-from autolora.differences import differences_table, pooled_examples, run_comparisons
+from autolora.reporting.differences import differences_table, pooled_examples, run_comparisons
 from autolora.errors import DataError
 from tests.test_report import metric_record
 

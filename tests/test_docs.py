@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from autolora import splice_tables
+from autolora.reporting import splice_tables
 from tests.conftest import REPO
 
 COMMANDS = ("bash workflow/scripts/setup-cpu-env.sh && bash workflow/scripts/run.sh --cores 2 --configfile config/cpu.yaml",

@@ -7,7 +7,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters, selection_weights
-from autolora.module_names import parse_module_name
+from autolora.reporting.module_names import parse_module_name
 
 
 @pytest.fixture

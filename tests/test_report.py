@@ -1,4 +1,4 @@
-"""Tests for autolora.report: table numbers against hand-computed values,
+"""Tests for autolora.reporting.tables: table numbers against hand-computed values,
 seed bookkeeping, file outputs and module-name parsing."""
 
 import io
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autolora import report
-from autolora.module_names import matrix_columns, matrix_label, module_positions, parse_module_name
+from autolora.reporting import figures, tables
+from autolora.reporting.module_names import matrix_columns, matrix_label, module_positions, parse_module_name
 from autolora.metrics import trivial_baseline
 
 SEEDS = [0, 1, 2]
@@ -53,7 +53,7 @@ def synthetic_metric_records():
 
 @pytest.fixture
 def table():
-    return report.glue_table(synthetic_metric_records(), {"model": "all-MiniLM-L6-v2"}, SEEDS)
+    return tables.glue_table(synthetic_metric_records(), {"model": "all-MiniLM-L6-v2"}, SEEDS)
 
 
 # ---------------------------------------------------------------- table values
@@ -65,7 +65,7 @@ def test_cells_are_hand_computed_mean_and_std(table):
     assert table.loc["lora", "RTE"] == "65.0 ± 5.0"
     # std of 81, 81, 84 with ddof=1 is sqrt(3) = 1.73
     assert table.loc["lora", "QQP†"] == "82.0 ± 1.7"
-    assert table.loc["lora", "STS-B"] == report.MISSING_CELL
+    assert table.loc["lora", "STS-B"] == tables.MISSING_CELL
 
 
 def test_average_is_over_the_tasks_each_method_has(table):
@@ -75,10 +75,10 @@ def test_average_is_over_the_tasks_each_method_has(table):
 
 
 def test_params_and_seeds_columns(table):
-    assert table.loc["autolora", report.LORA_PARAMS_COLUMN] == "0.30M"
-    assert table.loc["lora", report.LORA_PARAMS_COLUMN] == "1.10M"
-    assert table.loc["autolora", report.HEAD_PARAMS_COLUMN] == table.loc["lora", report.HEAD_PARAMS_COLUMN] == "0.15M"
-    assert any(note.startswith(report.PARAMS_NOTE) for note in table.attrs["notes"])
+    assert table.loc["autolora", tables.LORA_PARAMS_COLUMN] == "0.30M"
+    assert table.loc["lora", tables.LORA_PARAMS_COLUMN] == "1.10M"
+    assert table.loc["autolora", tables.HEAD_PARAMS_COLUMN] == table.loc["lora", tables.HEAD_PARAMS_COLUMN] == "0.15M"
+    assert any(note.startswith(tables.PARAMS_NOTE) for note in table.attrs["notes"])
     assert table.loc["autolora", "seeds"] == "0, 1, 2 (n=3)"
 
 
@@ -96,7 +96,7 @@ def test_the_table_names_each_tasks_trivial_baseline():
     for record in records:
         if record["task"] == "rte":
             record["trivial_baseline"] = {"predictor": "majority class", "accuracy": 146 / 277}
-    table = report.glue_table(records, {}, SEEDS)
+    table = tables.glue_table(records, {}, SEEDS)
     note = next(note for note in table.attrs["notes"] if note.startswith("Trivial baselines"))
     assert note.endswith("(main metric x100): RTE 52.7 (majority class).")  # QQP, STS-B records lack one
 
@@ -108,16 +108,16 @@ def test_columns_follow_paper_order_and_rows_first_appearance(table):
 
 
 def test_unofficial_split_gets_dagger_and_footnote(table):
-    daggered = [column for column in table.columns if report.DAGGER in column]
+    daggered = [column for column in table.columns if tables.DAGGER in column]
     assert daggered == ["QQP†"]
-    footnotes = [note for note in table.attrs["notes"] if note.startswith(report.DAGGER)]
+    footnotes = [note for note in table.attrs["notes"] if note.startswith(tables.DAGGER)]
     assert len(footnotes) == 1
     assert "QQP" in footnotes[0] and "heldout" in footnotes[0] and "RTE" not in footnotes[0]
 
 
 def test_single_seed_shows_mean_only_and_says_n_1():
     records = [r for r in synthetic_metric_records() if r["seed"] == 0]
-    table = report.glue_table(records, {}, [0])
+    table = tables.glue_table(records, {}, [0])
     assert table.loc["autolora", "RTE"] == "70.0"
     assert table.loc["autolora", "seeds"] == "0 (n=1)"
     assert any("n=1" in note for note in table.attrs["notes"])
@@ -125,7 +125,7 @@ def test_single_seed_shows_mean_only_and_says_n_1():
 
 def test_records_of_other_families_are_ignored():
     other = dict(metric_record("e2e", "lora", 0, {"bleu": 0.6}, "bleu"), family="nlg")
-    table = report.glue_table(synthetic_metric_records() + [other], {}, SEEDS)
+    table = tables.glue_table(synthetic_metric_records() + [other], {}, SEEDS)
     assert "e2e" not in " ".join(table.columns)
 
 
@@ -135,25 +135,25 @@ def test_missing_seed_raises_naming_task_method_seed():
     records = [r for r in synthetic_metric_records()
                if not (r["task"] == "rte" and r["method"] == "lora" and r["seed"] == 1)]
     with pytest.raises(ValueError, match=r"task=rte method=lora seed=1"):
-        report.glue_table(records, {}, SEEDS)
+        tables.glue_table(records, {}, SEEDS)
 
 
 def test_duplicate_seed_raises():
     records = synthetic_metric_records()
     with pytest.raises(ValueError, match="duplicate"):
-        report.glue_table(records + [records[0]], {}, SEEDS)
+        tables.glue_table(records + [records[0]], {}, SEEDS)
 
 
 def test_unexpected_seed_raises():
     with pytest.raises(ValueError, match="unexpected seed 2"):
-        report.glue_table(synthetic_metric_records(), {}, [0, 1])
+        tables.glue_table(synthetic_metric_records(), {}, [0, 1])
 
 
 # ---------------------------------------------------------------- table files
 
 def test_write_table_writes_parseable_md_tex_csv(table, tmp_path):
     prefix = tmp_path / "glue"
-    report.write_table(table, prefix, "GLUE dev results, 50% budget, all_MiniLM")
+    tables.write_table(table, prefix, "GLUE dev results, 50% budget, all_MiniLM")
     assert sorted(os.listdir(tmp_path)) == ["glue.csv", "glue.md", "glue.tex"]
 
     markdown = (tmp_path / "glue.md").read_text(encoding="utf-8")
@@ -176,7 +176,7 @@ def test_write_table_writes_parseable_md_tex_csv(table, tmp_path):
 
 
 def test_csv_is_tidy_long_form_with_all_metric_means(table, tmp_path):
-    report.write_table(table, tmp_path / "glue", "caption")
+    tables.write_table(table, tmp_path / "glue", "caption")
     tidy = pd.read_csv(tmp_path / "glue.csv").set_index(["method", "task"])
     assert len(tidy) == 5  # autolora x 3 tasks + lora x 2 tasks
     stsb = tidy.loc[("autolora", "stsb")]
@@ -272,7 +272,7 @@ def assert_valid_png(path):
 def test_rank_figure_shows_every_seed_as_a_heat_map(tmp_path):
     records = [rank_record("rte", 0, 0), rank_record("rte", 1, 2),
                rank_record("cola", 0, 1), rank_record("cola", 1, 1)]
-    fig = report.rank_figure(records, tmp_path / "ranks.png")
+    fig = figures.rank_figure(records, tmp_path / "ranks.png")
     assert_valid_png(tmp_path / "ranks.png")
     cola0, cola1, rte0, rte1 = fig.axes[:4]  # paper order puts CoLA first; a panel per seed
     assert "RTE, seed 1" in rte1.get_title() and "CoLA, seed 0" in cola0.get_title()
@@ -288,7 +288,7 @@ def test_alpha_trajectory_figure_shows_effective_rank_of_every_seed(tmp_path):
     later_seed["trajectory"]["weights"] = {
         module: [[0.93] + [0.01] * (K - 1)] * 6 for module in later_seed["modules"]}
     records = [later_seed, search_record("rte", 1), search_record("mrpc", 0)]
-    fig = report.alpha_trajectory_figure(records, tmp_path / "alpha.png")
+    fig = figures.alpha_trajectory_figure(records, tmp_path / "alpha.png")
     assert_valid_png(tmp_path / "alpha.png")
     mrpc_q, mrpc_v, rte_q, rte_v, rte3_q, rte3_v = fig.axes[:6]  # MRPC has one seed, RTE two
     assert "seed 1" in rte_q.get_title() and "seed 3" in rte3_q.get_title()
@@ -311,7 +311,7 @@ def test_an_encoder_decoder_s_ranks_are_shown_per_block_and_attention(tmp_path):
     modules = t5_modules()
     ranks = {module: index % K + 1 for index, module in enumerate(modules)}
     record = {"task": "e2e-seq2seq", "seed": 0, "k": K, "ranks": ranks, "total_rank": sum(ranks.values())}
-    fig = report.rank_figure([record], tmp_path / "ranks.png")
+    fig = figures.rank_figure([record], tmp_path / "ranks.png")
     panel = fig.axes[0]
     columns = ["enc q", "enc v", "dec q", "dec v", "cross q", "cross v"]
     assert [tick.get_text() for tick in panel.get_xticklabels()] == columns
@@ -319,12 +319,12 @@ def test_an_encoder_decoder_s_ranks_are_shown_per_block_and_attention(tmp_path):
     assert grid[1, columns.index("cross v")] == ranks["decoder.block.1.layer.1.EncDecAttention.v"]
     history = {module: [[1 / K] * K, [0.93] + [0.01] * (K - 1)] for module in modules}
     search = {"task": "e2e-seq2seq", "seed": 0, "k": K, "trajectory": {"step": [0, 1], "weights": history}}
-    fig = report.alpha_trajectory_figure([search], tmp_path / "alpha.png")
+    fig = figures.alpha_trajectory_figure([search], tmp_path / "alpha.png")
     assert "cross-attn. value" in fig.axes[5].get_title()
 
 
 def test_captions_name_each_tasks_setting_where_task_overrides_change_it():
-    from autolora.report import setting_of_tasks
+    from autolora.reporting.tables import setting_of_tasks
 
     same = {"rte": {"lora": {"max_rank": 8}}, "stsb": {"lora": {"max_rank": 8}}}
     assert setting_of_tasks(same, "lora", "max_rank") == "8"

@@ -1,4 +1,4 @@
-"""Tests for autolora.stats: the paired t-test against its formula, the bootstrap's
+"""Tests for autolora.reporting.stats: the paired t-test against its formula, the bootstrap's
 determinism and extremes, the comparisons with AutoLoRA and the table markers."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autolora import report, stats
+from autolora.reporting import stats, tables
 from tests.test_report import SEEDS, metric_record
 
 AUTOLORA_RTE = [0.70, 0.72, 0.74]
@@ -151,13 +151,13 @@ def test_mark_significant_appends_the_marker_only_when_significant():
 
 def test_significant_cells_of_the_glue_table_are_marked(tmp_path):
     records = [r for r in rte_records() if r["task"] == "rte"]
-    table = report.glue_table(records, {}, SEEDS)
+    table = tables.glue_table(records, {}, SEEDS)
     marked = stats.mark_significant_cells(table, stats.compare_with_autolora(records, "rte", SEEDS))
     assert marked.loc["adalora", "RTE"] == table.loc["adalora", "RTE"] + "*"
     assert marked.loc["lora", "RTE"] == table.loc["lora", "RTE"]
     assert table.loc["adalora", "RTE"].endswith("*") is False  # the input is left alone
     assert "differs from autolora at p < 0.05" in marked.attrs["notes"][-1]
-    report.write_table(marked, tmp_path / "glue", "GLUE")
+    tables.write_table(marked, tmp_path / "glue", "GLUE")
     tidy = pd.read_csv(tmp_path / "glue.csv").set_index("method")
     assert tidy.at["adalora", "p_value"] < 0.001 and tidy.at["adalora", "significant"]
     assert np.isnan(tidy.at["autolora", "p_value"])  # AutoLoRA is what the others are tested against
@@ -167,7 +167,7 @@ def test_significant_cells_of_the_glue_table_are_marked(tmp_path):
 
 def test_the_note_names_the_holm_correction_when_the_p_values_have_it():
     records = [r for r in rte_records() if r["task"] == "rte"]
-    table = report.glue_table(records, {}, SEEDS)
+    table = tables.glue_table(records, {}, SEEDS)
     corrected = stats.holm_corrected(stats.compare_with_autolora(records, "rte", SEEDS))
     marked = stats.mark_significant_cells(table, corrected)
     assert "Holm-corrected over the table's 2 comparisons" in marked.attrs["notes"][-1]
@@ -176,7 +176,7 @@ def test_the_note_names_the_holm_correction_when_the_p_values_have_it():
 
 def test_marking_a_task_missing_from_the_table_raises():
     records = [r for r in rte_records() if r["task"] == "rte"]
-    table = report.glue_table(records, {}, SEEDS)
+    table = tables.glue_table(records, {}, SEEDS)
     comparison = dict(stats.compare_with_autolora(records, "rte", SEEDS)[0], task="mrpc")
     with pytest.raises(ValueError, match="no column for task=mrpc"):
         stats.mark_significant_cells(table, [comparison])

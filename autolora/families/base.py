@@ -86,7 +86,7 @@ class Family:
         per_epoch_dev_scores: ``retrain.eval_every_epoch`` can score the dev set after each epoch.
         eval_labels: (tokenized_dir) → the evaluation split's labels, one per line of
             ``predictions.txt``, where the main metric can be recomputed from the two per example
-            (the hierarchical bootstrap of ``autolora.stats``); None elsewhere.
+            (the hierarchical bootstrap of ``autolora.reporting.stats``); None elsewhere.
     """
 
     name: str

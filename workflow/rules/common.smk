@@ -292,7 +292,7 @@ def control_records():
 
 def cost_records():
     """{task, method, stage, seed, path} of every benchmark the cost table sums; the grid
-    as its candidate runs and its final run (autolora.cost adds them up).
+    as its candidate runs and its final run (autolora.reporting.cost adds them up).
     """
     records = []
     for task in TASKS:

@@ -40,7 +40,7 @@ rule report_table:
         "../scripts/report_table.py"
 
 
-# AutoLoRA minus each baseline, per task, with intervals (autolora.differences).
+# AutoLoRA minus each baseline, per task, with intervals (autolora.reporting.differences).
 rule report_differences:
     input:
         metrics=method_jobs("metrics.json"),

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from autolora.differences import load_examples, run_comparisons, write_differences
+from autolora.reporting.differences import load_examples, run_comparisons, write_differences
 from autolora.jobs import snakemake_job
 
 with snakemake_job(snakemake):  # noqa: F821 (injected by Snakemake)

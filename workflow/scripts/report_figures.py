@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 from autolora.jobs import snakemake_job
-from autolora.report import alpha_trajectory_figure, rank_figure
+from autolora.reporting.figures import alpha_trajectory_figure, rank_figure
 
 
 def load_all(paths):

@@ -1,12 +1,12 @@
-"""Snakemake job: the rank diagnostics table (autolora.diagnostics) of every task's searches
+"""Snakemake job: the rank diagnostics table (autolora.reporting.diagnostics) of every task's searches
 (AutoLoRA's and those of the config's search variants) and of its equal-budget controls' ranks."""
 import json
 from collections import defaultdict
 from pathlib import Path
 
-from autolora.diagnostics import rank_stability_table
+from autolora.reporting.diagnostics import rank_stability_table
 from autolora.jobs import snakemake_job
-from autolora.report import write_table
+from autolora.reporting.tables import write_table
 
 with snakemake_job(snakemake):  # noqa: F821 (injected by Snakemake)
     params = snakemake.params  # noqa: F821

@@ -8,16 +8,10 @@ from autolora.methods import table_notes
 from autolora.provenance import config_hash
 from autolora.tasks import get_spec, is_task
 from autolora.tuning import tuning_note
-from autolora.differences import load_examples, run_comparisons
-from autolora.stats import mark_significant_cells
+from autolora.reporting.differences import load_examples, run_comparisons
+from autolora.reporting.stats import mark_significant_cells
 from autolora.families import get_family, ner, nlg
-from autolora.report import (
-    glue_table,
-    metrics_table,
-    setting_of_tasks,
-    task_label,
-    write_table,
-)
+from autolora.reporting.tables import glue_table, metrics_table, setting_of_tasks, task_label, write_table
 
 # Tables with columns of their own; every other task's table has its family's (Family.table_columns:
 # E2E's metrics for data-to-text, P/R/F1 for tagging).

@@ -6,7 +6,7 @@ interval over seeds, a bootstrap over seeds, and a hierarchical bootstrap over s
 evaluation examples (from each run's ``predictions.txt`` and the task's ``eval_labels.txt``), the
 paired t-test's p and the equivalence test's p against ±1 point (TOST), each Holm-corrected over
 the whole table, a verdict from both corrected tests and the widest interval, and the number of
-seeds at which the t interval would be ±1 point wide at the observed spread (``autolora.stats``).
+seeds at which the t interval would be ±1 point wide at the observed spread (``autolora.reporting.stats``).
 The figure draws the intervals against the ±1-point band.
 
 The pipeline makes them for each run (rule ``report_differences``); ``autolora intervals`` makes
@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autolora import report
+from autolora.reporting import figures, tables
 from autolora.config import SEARCH_SETTINGS_FIELDS, search_settings
 from autolora.errors import DataError
 from autolora.families.base import LABELS_FILE
-from autolora.stats import (
+from autolora.reporting.stats import (
     AUTOLORA_METHOD,
     EQUIVALENCE_MARGIN,
     HIERARCHICAL_RESAMPLES,
@@ -55,11 +55,11 @@ def in_hundredths_of_a_point(metric_records: Sequence[Mapping]) -> list[dict]:
     """Copies of the records with the main metric as the tables' points divided by ``POINTS``, the
     scale of the ±1-point margin: a fraction (accuracy, correlations, F1) stays as it is, a metric
     stored in points already (WebNLG's BLEU over all categories) is divided by 100. The scale is the
-    per-task tables' (``report.metric_axis``), so both show a task in the same unit."""
+    per-task tables' (``tables.metric_axis``), so both show a task in the same unit."""
     scaled = []
     for record in metric_records:
         main_metric = record["main_metric"]
-        factor = report.metric_axis(main_metric)[1] / POINTS
+        factor = tables.metric_axis(main_metric)[1] / POINTS
         metrics = {**record["metrics"], main_metric: factor * record["metrics"][main_metric]}
         scaled.append({**record, "metrics": metrics})
     return scaled
@@ -116,7 +116,7 @@ def _p(value: float) -> str:
 
 
 def verdict(comparison: Mapping) -> str:
-    """The comparison's verdict (``autolora.stats.verdict_of``), with the margin where equivalent."""
+    """The comparison's verdict (``autolora.reporting.stats.verdict_of``), with the margin where equivalent."""
     outcome = comparison["verdict"]
     return f"{outcome} (±{POINTS * EQUIVALENCE_MARGIN:g})" if outcome == EQUIVALENT else outcome
 
@@ -125,7 +125,7 @@ def differences_table(comparisons: Sequence[Mapping], source: str) -> pd.DataFra
     """One row per (task, baseline): the formatted cells, with notes and the tidy CSV rows."""
     rows = {}
     for comparison in comparisons:
-        label = f"{report.task_label(comparison['task'])}: {AUTOLORA_METHOD} − {comparison['baseline']}"
+        label = f"{tables.task_label(comparison['task'])}: {AUTOLORA_METHOD} − {comparison['baseline']}"
         rows[label] = {
             "n seeds": str(comparison["n_seeds"]),
             "difference (points)": _points(comparison["mean_difference"]),
@@ -172,7 +172,7 @@ def differences_figure(comparisons: Sequence[Mapping], out_png: str | os.PathLik
     """One panel per task: each baseline's t interval (thick) and bootstrap interval (thin) of
     AutoLoRA minus it, in points, against the ±1-point band and zero."""
     tasks = list(dict.fromkeys(comparison["task"] for comparison in comparisons))
-    fig, axes = report.panel_grid(max(len(tasks), 1), max_columns=3)
+    fig, axes = figures.panel_grid(max(len(tasks), 1), max_columns=3)
     margin = POINTS * EQUIVALENCE_MARGIN
     for ax, task in zip(axes, tasks):
         rows = [comparison for comparison in comparisons if comparison["task"] == task]
@@ -188,18 +188,18 @@ def differences_figure(comparisons: Sequence[Mapping], out_png: str | os.PathLik
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(range(len(rows)), [row["baseline"] for row in rows])
         ax.invert_yaxis()
-        ax.set_title(report.task_label(task))
+        ax.set_title(tables.task_label(task))
         ax.set_xlabel(f"{AUTOLORA_METHOD} − baseline (points)")
     fig.suptitle(f"{LEVEL:.0%} intervals (thick: t; thin: bootstrap over seeds; blue: over seeds × examples); "
                  f"band: ±{margin:g} point; "
                  "red: differs, green: equivalent, grey: inconclusive", fontsize=8)
-    report.save_figure_atomically(fig, out_png)
+    figures.save_figure_atomically(fig, out_png)
 
 
 def write_differences(comparisons: Sequence[Mapping], out_prefix: str | os.PathLike, out_png: str | os.PathLike,
                       caption: str, source: str) -> None:
     """The differences table (md, tex, csv) and figure of Holm-corrected comparisons."""
-    report.write_table(differences_table(comparisons, source), out_prefix, caption)
+    tables.write_table(differences_table(comparisons, source), out_prefix, caption)
     differences_figure(comparisons, out_png)
 
 
@@ -282,7 +282,7 @@ def pooled_comparisons(records: Sequence[Mapping], examples: Mapping[str, Exampl
     for record in records:
         seeds.setdefault((record["task"], record["method"]), set()).add(record["seed"])
     comparisons = []
-    for (task, method), method_seeds in sorted(seeds.items(), key=lambda item: report.task_sort_key(item[0][0])):
+    for (task, method), method_seeds in sorted(seeds.items(), key=lambda item: tables.task_sort_key(item[0][0])):
         if method == AUTOLORA_METHOD or (task, AUTOLORA_METHOD) not in seeds:
             continue
         shared = sorted(method_seeds & seeds[(task, AUTOLORA_METHOD)])

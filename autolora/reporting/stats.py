@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 from scipy.stats import ttest_rel
 
-from autolora import report
+from autolora.reporting import tables
 
 AUTOLORA_METHOD = "autolora"
 ALPHA = 0.05
@@ -272,10 +272,10 @@ def _main_metric_by_method(metric_records: Iterable[Mapping], task: str,
     records = [record for record in metric_records if record["task"] == task]
     if not records:
         raise ValueError(f"no metric records for task={task}")
-    groups = report.group_by_method_and_task(records, list(expected_seeds))
+    groups = tables.group_by_method_and_task(records, list(expected_seeds))
     by_method = {}
     for (method, _), group in groups.items():
-        main_metric = report.the_same_in_all(group, "main_metric", f"task={task} method={method}")
+        main_metric = tables.the_same_in_all(group, "main_metric", f"task={task} method={method}")
         by_method[method] = (main_metric, np.array([record["metrics"][main_metric]
                                                     for record in group], dtype=float))
     return by_method
@@ -374,7 +374,7 @@ def mark_significant(cell: str, significant: bool, marker: str = SIGNIFICANCE_MA
 
 def mark_significant_cells(table: pd.DataFrame, comparisons: Iterable[Mapping],
                            alpha: float = ALPHA, marker: str = SIGNIFICANCE_MARKER) -> pd.DataFrame:
-    """Copy of a ``report.glue_table`` table with ``marker`` on every baseline
+    """Copy of a ``tables.glue_table`` table with ``marker`` on every baseline
     cell that differs significantly from AutoLoRA, and a note saying so.
 
     A comparison whose baseline row or task column is not in the table raises
@@ -413,9 +413,9 @@ def _with_p_values(tidy: list[Mapping], comparisons: list[Mapping]) -> list[dict
 
 def _column_of_task(table: pd.DataFrame, task: str) -> str:
     """The glue table's column for ``task``: its label, perhaps with the held-out dagger."""
-    label = report.task_label(task)
+    label = tables.task_label(task)
     for column in table.columns:
-        if column in (label, label + report.DAGGER):
+        if column in (label, label + tables.DAGGER):
             return column
     raise ValueError(f"no column for task={task} ({label!r}) in the table; "
                      f"columns: {list(table.columns)}")

@@ -25,8 +25,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from autolora.core.ranks import effective_rank, ranks_unchanged
-from autolora.module_names import is_projection, module_positions
-from autolora.report import task_label
+from autolora.reporting.module_names import is_projection, module_positions
+from autolora.reporting.tables import task_label
 
 PERMUTATIONS = 2000
 PERMUTATION_SEED = 0

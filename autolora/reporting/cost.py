@@ -3,7 +3,7 @@
 The caller (a Snakemake rule) says which file belongs to which run, as records
 ``{task, method, stage, seed, path}``; nothing here guesses from file names.
 From them come per-seed costs, their mean ± std over seeds, a cost table
-(tables/cost.{md,tex,csv} through ``report.write_table``) with the ratio of
+(tables/cost.{md,tex,csv} through ``tables.write_table``) with the ratio of
 AutoLoRA's cost to a grid search over LoRA ranks, and a quality-against-cost
 figure.
 """
@@ -20,10 +20,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from autolora import report
+from autolora.reporting import figures, tables
 from autolora.errors import DataError
 from autolora.methods import ADALORA, is_grid_run, uniform_rank
-from autolora.stats import AUTOLORA_METHOD
+from autolora.reporting.stats import AUTOLORA_METHOD
 
 # Benchmark column -> our name; seconds for times, MB for memory (Snakemake's units).
 BENCHMARK_COLUMNS = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb"}
@@ -290,7 +290,7 @@ def _mean_cost_of(per_seed: pd.DataFrame, method: str, stages: Sequence[str]) ->
 
 def cost_table(benchmark_records: Iterable[Mapping], param_records: Iterable[Mapping],
                expected_seeds: Sequence[int], grid_methods: Sequence[str] = ()) -> pd.DataFrame:
-    """Display table for ``report.write_table``: one row per task and method.
+    """Display table for ``tables.write_table``: one row per task and method.
 
     Columns: wall time of search / retrain / evaluate / all stages and CPU
     time of all stages (minutes), peak RSS over the stages (MB), trainable
@@ -321,7 +321,7 @@ def _mean_trainable_params(param_records: Iterable[Mapping], expected_seeds: lis
     records = list(param_records)
     if not records:
         return {}
-    groups = report.group_by_method_and_task(records, expected_seeds)
+    groups = tables.group_by_method_and_task(records, expected_seeds)
     return {(task, method): float(np.mean([record["trainable_params"] for record in group]))
             for (method, task), group in groups.items()}
 
@@ -331,7 +331,7 @@ def _in_table_order(summary: pd.DataFrame):
     methods = list(dict.fromkeys(summary["method"]))
     methods.sort(key=lambda method: method == GRID_METHOD)
     groups = summary.groupby(["task", "method"], sort=False)
-    return sorted(groups, key=lambda item: (report.task_sort_key(item[0][0]),
+    return sorted(groups, key=lambda item: (tables.task_sort_key(item[0][0]),
                                             methods.index(item[0][1])))
 
 
@@ -348,14 +348,14 @@ def _ratio_cells(grid: pd.DataFrame, single_run: pd.DataFrame) -> dict[tuple[str
 def _cost_row(task: str, method: str, cells: pd.DataFrame, params: Mapping,
               ratios: Mapping[tuple[str, str], float], baselines: Sequence[str]) -> dict:
     by_stage = cells.set_index("stage")
-    row = {"Task": report.task_label(task), "Method": method}
+    row = {"Task": tables.task_label(task), "Method": method}
     for stage in STAGES:
         row[f"{stage.capitalize()} wall (min)"] = _minutes_cell(by_stage, stage, "wall_s")
     row["Total wall (min)"] = _minutes_cell(by_stage, TOTAL_STAGE, "wall_s")
     row["Total CPU (min)"] = _minutes_cell(by_stage, TOTAL_STAGE, "cpu_s")
     row["Peak RSS (MB)"] = _cost_cell(by_stage, TOTAL_STAGE, "max_rss_mb", scale=1.0, digits=0)
-    row[report.PARAMS_COLUMN] = (report.human_count(params[task, method])
-                                 if (task, method) in params else report.MISSING_CELL)
+    row[tables.PARAMS_COLUMN] = (tables.human_count(params[task, method])
+                                 if (task, method) in params else tables.MISSING_CELL)
     for column in ("Wall vs. grid", "CPU vs. grid", *(f"Wall vs. {baseline}" for baseline in baselines)):
         row[column] = _ratio_cell(task, method, ratios, column)
     return row
@@ -367,7 +367,7 @@ def _minutes_cell(by_stage: pd.DataFrame, stage: str, cost: str) -> str:
 
 def _cost_cell(by_stage: pd.DataFrame, stage: str, cost: str, scale: float, digits: int) -> str:
     if stage not in by_stage.index:
-        return report.MISSING_CELL
+        return tables.MISSING_CELL
     mean, std = by_stage.at[stage, f"{cost}_mean"], by_stage.at[stage, f"{cost}_std"]
     if math.isnan(mean):
         return NOT_MEASURED_CELL
@@ -377,7 +377,7 @@ def _cost_cell(by_stage: pd.DataFrame, stage: str, cost: str, scale: float, digi
 
 def _ratio_cell(task: str, method: str, ratios: Mapping[tuple[str, str], float], column: str) -> str:
     if method != AUTOLORA_METHOD or (task, column) not in ratios:
-        return report.MISSING_CELL
+        return tables.MISSING_CELL
     ratio = ratios[task, column]
     return NOT_MEASURED_CELL if math.isnan(ratio) else f"{ratio:.2f}x"
 
@@ -434,18 +434,18 @@ def quality_cost_figure(benchmark_records: Iterable[Mapping], metric_records: It
     seeds = list(expected_seeds)
     summary = summarise_costs(per_seed_costs(benchmark_records, seeds, grid_methods))
     totals = summary[summary["stage"] == TOTAL_STAGE].set_index(["task", "method"])
-    groups = report.group_by_method_and_task(list(metric_records), seeds)
+    groups = tables.group_by_method_and_task(list(metric_records), seeds)
     methods = list(dict.fromkeys(method for method, _ in groups))
-    tasks = sorted({task for _, task in groups}, key=report.task_sort_key)
-    fig, axes = report.panel_grid(len(tasks))
+    tasks = sorted({task for _, task in groups}, key=tables.task_sort_key)
+    fig, axes = figures.panel_grid(len(tasks))
     for ax, task in zip(axes, tasks):
-        quality = {method: report.summarise_cell(method, task, group)
+        quality = {method: tables.summarise_cell(method, task, group)
                    for (method, group_task), group in groups.items() if group_task == task}
         _plot_quality_cost_panel(ax, task, quality, totals, methods, len(seeds))
     handles, labels = _legend_entries(axes)
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
     fig.suptitle("Quality against cost (mean ± std over seeds)")
-    report.save_figure_atomically(fig, out_png)
+    figures.save_figure_atomically(fig, out_png)
     return fig
 
 
@@ -457,7 +457,7 @@ def _plot_quality_cost_panel(ax, task: str, quality: Mapping[str, dict], totals:
                              "benchmark records, so no cost to plot it at")
         cost = totals.loc[(task, method)]
         style = methods.index(method)
-        _, scale = report.metric_axis(cell["main_metric"])
+        _, scale = tables.metric_axis(cell["main_metric"])
         ax.errorbar(cost["wall_s_mean"] / SECONDS_PER_MINUTE, scale * cell["mean"],
                     xerr=_zero_if_nan(cost["wall_s_std"]) / SECONDS_PER_MINUTE,
                     yerr=scale * _zero_if_nan(cell["std"]), label=method, capsize=3, linestyle="none",
@@ -467,8 +467,8 @@ def _plot_quality_cost_panel(ax, task: str, quality: Mapping[str, dict], totals:
     ax.set_xscale("log")
     _widen_log_axis(ax)
     ax.set_xlabel("total wall time (min, log scale)")
-    ax.set_ylabel(", ".join(sorted(report.metric_axis(metric)[0] for metric in main_metrics)))
-    ax.set_title(f"{report.task_label(task)} (n={n_seeds} seeds)")
+    ax.set_ylabel(", ".join(sorted(tables.metric_axis(metric)[0] for metric in main_metrics)))
+    ax.set_title(f"{tables.task_label(task)} (n={n_seeds} seeds)")
 
 
 def _widen_log_axis(ax) -> None:
