@@ -112,11 +112,30 @@ def test_no_family_module_imports_another_family_or_a_stage():
         assert not siblings and not stages, f"families/{name}.py imports {sorted(siblings | stages)}"
 
 
-def test_stage_modules_hold_no_family_specific_branch():
-    """The stages ask the family registry: no family name appears in their code."""
-    from autolora.families import family_names
+def _family_and_task_names() -> set[str]:
+    from autolora.families import all_families
 
+    return {family.name for family in all_families()} | {spec.name for family in all_families()
+                                                          for spec in family.tasks}
+
+
+def test_stage_modules_hold_no_family_specific_branch():
+    """The stages ask the family registry: no family or task name appears in their code."""
+    names = _family_and_task_names()
     for module in ("tokenize", "search", "grid", "retrain", "evaluate", "model", "adapters"):
         tree = ast.parse((REPO / "autolora" / f"{module}.py").read_text())
-        named = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)} & set(family_names())
-        assert not named, f"autolora/{module}.py names the families {sorted(named)}"
+        named = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)} & names
+        assert not named, f"autolora/{module}.py names the families or tasks {sorted(named)}"
+
+
+def test_the_report_stage_asks_the_registry_for_tables_labels_and_order():
+    """No family or task name in the report stage's code: its package, its job scripts and the
+    rules' shared functions (common.smk) take tables, titles, columns, labels and order from
+    autolora.families."""
+    names = _family_and_task_names()
+    files = [*(REPO / "autolora" / "reporting").glob("*.py"), *(REPO / "workflow" / "scripts").glob("report_*.py"),
+             REPO / "workflow" / "rules" / "common.smk", REPO / "workflow" / "rules" / "report.smk"]
+    for path in files:
+        code = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())  # comments may explain
+        quoted = set(re.findall(r"[\"']([a-z0-9_-]+)[\"']", code))
+        assert not quoted & names, f"{path.relative_to(REPO)} names the families or tasks {sorted(quoted & names)}"

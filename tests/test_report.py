@@ -53,7 +53,7 @@ def synthetic_metric_records():
 
 @pytest.fixture
 def table():
-    return tables.glue_table(synthetic_metric_records(), {"model": "all-MiniLM-L6-v2"}, SEEDS)
+    return tables.family_table(synthetic_metric_records(), "glue", {"model": "all-MiniLM-L6-v2"}, SEEDS)
 
 
 # ---------------------------------------------------------------- table values
@@ -96,7 +96,7 @@ def test_the_table_names_each_tasks_trivial_baseline():
     for record in records:
         if record["task"] == "rte":
             record["trivial_baseline"] = {"predictor": "majority class", "accuracy": 146 / 277}
-    table = tables.glue_table(records, {}, SEEDS)
+    table = tables.family_table(records, "glue", {}, SEEDS)
     note = next(note for note in table.attrs["notes"] if note.startswith("Trivial baselines"))
     assert note.endswith("(main metric x100): RTE 52.7 (majority class).")  # QQP, STS-B records lack one
 
@@ -117,7 +117,7 @@ def test_unofficial_split_gets_dagger_and_footnote(table):
 
 def test_single_seed_shows_mean_only_and_says_n_1():
     records = [r for r in synthetic_metric_records() if r["seed"] == 0]
-    table = tables.glue_table(records, {}, [0])
+    table = tables.family_table(records, "glue", {}, [0])
     assert table.loc["autolora", "RTE"] == "70.0"
     assert table.loc["autolora", "seeds"] == "0 (n=1)"
     assert any("n=1" in note for note in table.attrs["notes"])
@@ -125,7 +125,7 @@ def test_single_seed_shows_mean_only_and_says_n_1():
 
 def test_records_of_other_families_are_ignored():
     other = dict(metric_record("e2e", "lora", 0, {"bleu": 0.6}, "bleu"), family="nlg")
-    table = tables.glue_table(synthetic_metric_records() + [other], {}, SEEDS)
+    table = tables.family_table(synthetic_metric_records() + [other], "glue", {}, SEEDS)
     assert "e2e" not in " ".join(table.columns)
 
 
@@ -135,18 +135,18 @@ def test_missing_seed_raises_naming_task_method_seed():
     records = [r for r in synthetic_metric_records()
                if not (r["task"] == "rte" and r["method"] == "lora" and r["seed"] == 1)]
     with pytest.raises(ValueError, match=r"task=rte method=lora seed=1"):
-        tables.glue_table(records, {}, SEEDS)
+        tables.family_table(records, "glue", {}, SEEDS)
 
 
 def test_duplicate_seed_raises():
     records = synthetic_metric_records()
     with pytest.raises(ValueError, match="duplicate"):
-        tables.glue_table(records + [records[0]], {}, SEEDS)
+        tables.family_table(records + [records[0]], "glue", {}, SEEDS)
 
 
 def test_unexpected_seed_raises():
     with pytest.raises(ValueError, match="unexpected seed 2"):
-        tables.glue_table(synthetic_metric_records(), {}, [0, 1])
+        tables.family_table(synthetic_metric_records(), "glue", {}, [0, 1])
 
 
 # ---------------------------------------------------------------- table files

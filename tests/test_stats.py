@@ -151,7 +151,7 @@ def test_mark_significant_appends_the_marker_only_when_significant():
 
 def test_significant_cells_of_the_glue_table_are_marked(tmp_path):
     records = [r for r in rte_records() if r["task"] == "rte"]
-    table = tables.glue_table(records, {}, SEEDS)
+    table = tables.family_table(records, "glue", {}, SEEDS)
     marked = stats.mark_significant_cells(table, stats.compare_with_autolora(records, "rte", SEEDS))
     assert marked.loc["adalora", "RTE"] == table.loc["adalora", "RTE"] + "*"
     assert marked.loc["lora", "RTE"] == table.loc["lora", "RTE"]
@@ -167,7 +167,7 @@ def test_significant_cells_of_the_glue_table_are_marked(tmp_path):
 
 def test_the_note_names_the_holm_correction_when_the_p_values_have_it():
     records = [r for r in rte_records() if r["task"] == "rte"]
-    table = tables.glue_table(records, {}, SEEDS)
+    table = tables.family_table(records, "glue", {}, SEEDS)
     corrected = stats.holm_corrected(stats.compare_with_autolora(records, "rte", SEEDS))
     marked = stats.mark_significant_cells(table, corrected)
     assert "Holm-corrected over the table's 2 comparisons" in marked.attrs["notes"][-1]
@@ -176,7 +176,7 @@ def test_the_note_names_the_holm_correction_when_the_p_values_have_it():
 
 def test_marking_a_task_missing_from_the_table_raises():
     records = [r for r in rte_records() if r["task"] == "rte"]
-    table = tables.glue_table(records, {}, SEEDS)
+    table = tables.family_table(records, "glue", {}, SEEDS)
     comparison = dict(stats.compare_with_autolora(records, "rte", SEEDS)[0], task="mrpc")
     with pytest.raises(ValueError, match="no column for task=mrpc"):
         stats.mark_significant_cells(table, [comparison])

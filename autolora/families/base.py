@@ -19,6 +19,17 @@ from autolora.errors import ConfigError
 
 
 @dataclass(frozen=True)
+class MetricColumn:
+    """One column of a single-task table: a metric, how it is printed and its direction."""
+
+    label: str
+    metric: str  # key in the records' ``metrics``
+    scale: float = 100.0
+    decimals: int = 1
+    lower_is_better: bool = False
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     name: str
     family: str
@@ -32,17 +43,19 @@ class TaskSpec:
     metric_config: str | None = None  # the scorer's setting: a GLUE task, classification or regression
     labels: tuple[str, ...] | None = None  # class names or IOB2 tags, in the head's order
     own: bool = False  # defined in the config (own_tasks), read from the user's files or hub id
+    label: str = ""  # its name in tables and figures (the paper's: "SST-2"); empty: its name
+    title: str = ""  # the caption name of its own table, where it has one; empty: its label
+    table_columns: tuple[MetricColumn, ...] = ()  # its own table's columns; empty: its family's
 
 
 @dataclass(frozen=True)
-class MetricColumn:
-    """One column of a single-task table: a metric, how it is printed and its direction."""
+class Appendix:
+    """A further table of one task: other columns of the same records (BioNLP's F1 per type)."""
 
-    label: str
-    metric: str  # key in the records' ``metrics``
-    scale: float = 100.0
-    decimals: int = 1
-    lower_is_better: bool = False
+    name: str  # the table's name (its files: tables/<name>.md); no task may bear it
+    task: str
+    title: str
+    columns: tuple[MetricColumn, ...]
 
 
 # E2E's official metrics as table columns (the LoRA and AutoLoRA papers' layout): every
@@ -87,6 +100,11 @@ class Family:
         eval_labels: (tokenized_dir) → the evaluation split's labels, one per line of
             ``predictions.txt``, where the main metric can be recomputed from the two per example
             (the hierarchical bootstrap of ``autolora.reporting.stats``); None elsewhere.
+        shared_table: its tasks share one table named as the family (GLUE's: a column per task
+            and their average), titled ``table_title``; otherwise each task has a table of its
+            own, named as the task.
+        table_order: its tasks in its tables' column order (the paper's); empty: ``tasks``' order.
+        appendices: further tables of its tasks.
     """
 
     name: str
@@ -103,6 +121,10 @@ class Family:
     decodes: bool = False
     per_epoch_dev_scores: bool = False
     eval_labels: Callable[..., list] | None = None
+    shared_table: bool = False
+    table_title: str = ""
+    table_order: tuple[str, ...] = ()
+    appendices: tuple[Appendix, ...] = ()
 
 
 _REGISTRY: dict[str, Family] = {}
@@ -127,3 +149,92 @@ def family_names() -> tuple[str, ...]:
 
 def all_families() -> tuple[Family, ...]:
     return tuple(_REGISTRY.values())
+
+
+# ---- what the report stage asks: labels, order and tables of the tasks of a run ----------------
+
+BEST_EPOCH_SUFFIX = "_best_epoch"  # a shared table at each task's best retraining epoch
+
+
+def _built_in(task: str) -> tuple[Family, TaskSpec] | None:
+    for family in _REGISTRY.values():
+        for spec in family.tasks:
+            if spec.name == task:
+                return family, spec
+    return None
+
+
+def task_label(task: str) -> str:
+    """A task's name in tables and figures: its spec's label, or the name itself (own tasks)."""
+    found = _built_in(task)
+    return (found[1].label or task) if found else task
+
+
+def task_sort_key(task: str) -> tuple[int, int, str]:
+    """Built-in tasks in the order of their families and their tables' columns, any other task
+    alphabetically after them."""
+    for rank, family in enumerate(_REGISTRY.values()):
+        order = family.table_order or tuple(spec.name for spec in family.tasks)
+        if task in order:
+            return rank, order.index(task), ""
+    return len(_REGISTRY), 0, task
+
+
+def is_benchmark_task(task: str) -> bool:
+    """A task the family ships (not a user's own task of the same family)."""
+    return _built_in(task) is not None
+
+
+def report_tables(families_of_tasks: dict[str, str]) -> list[str]:
+    """The tables of a run's tasks (task → family): one per family with a shared table, one per
+    other task, and each task's appendices."""
+    names = []
+    for task, family_name in families_of_tasks.items():
+        family = get_family(family_name)
+        if family.shared_table:
+            names.append(family.name)
+        else:
+            names += [task, *(appendix.name for appendix in family.appendices if appendix.task == task)]
+    return list(dict.fromkeys(names))
+
+
+def shared_family(table: str) -> Family | None:
+    """The family whose shared table (or its best-epoch table) this is; None for a task's table."""
+    family = _REGISTRY.get(table.removesuffix(BEST_EPOCH_SUFFIX))
+    return family if family is not None and family.shared_table else None
+
+
+def appendix_of(table: str) -> Appendix | None:
+    return next((appendix for family in _REGISTRY.values() for appendix in family.appendices
+                 if appendix.name == table), None)
+
+
+def table_tasks(table: str, families_of_tasks: dict[str, str]) -> list[str]:
+    """The tasks a table holds, of a run's tasks (task → family)."""
+    family = shared_family(table)
+    if family is not None:
+        return [task for task, name in families_of_tasks.items() if name == family.name]
+    appendix = appendix_of(table)
+    return [appendix.task if appendix else table]
+
+
+def table_title(table: str) -> str:
+    """A table's caption name."""
+    family = shared_family(table)
+    if family is not None:
+        title = family.table_title or family.name
+        return f"{title}, best retraining epoch on the evaluation split (optimistic)" if table != family.name else title
+    appendix = appendix_of(table)
+    if appendix is not None:
+        return appendix.title
+    found = _built_in(table)
+    return (found[1].title or task_label(table)) if found else table
+
+
+def table_columns(table: str, family_name: str) -> tuple[MetricColumn, ...]:
+    """The columns of a task's (or appendix's) table: its own, or its family's."""
+    appendix = appendix_of(table)
+    if appendix is not None:
+        return appendix.columns
+    found = _built_in(table)
+    return (found[1].table_columns if found and found[1].table_columns else ()) or get_family(family_name).table_columns

@@ -18,8 +18,14 @@ from autolora.metrics import glue_metrics, load_metric, trivial_baseline
 TEXT_COLUMNS = ("text_a", "text_b")
 
 
+# Each task's name in the paper's GLUE table, in its column order.
+PAPER_LABELS = {"mnli": "MNLI", "sst2": "SST-2", "mrpc": "MRPC", "cola": "CoLA", "qnli": "QNLI", "qqp": "QQP",
+                "rte": "RTE", "stsb": "STS-B"}
+
+
 def _spec(task: download.GlueTask) -> TaskSpec:
     return TaskSpec(
+        label=PAPER_LABELS[task.name],
         name=task.name,
         family="glue",
         mirror_folder="glue",
@@ -91,4 +97,7 @@ GLUE = register(Family(
     trivial_baseline=glue_trivial_baseline,
     per_epoch_dev_scores=True,
     eval_labels=glue_eval_labels,
+    shared_table=True,
+    table_title="GLUE",
+    table_order=tuple(PAPER_LABELS),
 ))

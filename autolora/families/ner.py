@@ -11,12 +11,12 @@ from __future__ import annotations
 from datasets import DatasetDict, load_from_disk
 
 from autolora import ner, own_task
-from autolora.families.base import Family, MetricColumn, TaskSpec, register
+from autolora.families.base import Appendix, Family, MetricColumn, TaskSpec, register
 from autolora.metrics import load_metric
 
 BIONLP = TaskSpec("bionlp", "ner", ner.MIRROR_DIR, ner.read_jnlpba_mirror, ner.load_bionlp_hub,
                   eval_split="test", eval_split_official=True, num_labels=len(ner.BIONLP_TAGS),
-                  main_metric="f1", labels=ner.BIONLP_TAGS)
+                  main_metric="f1", labels=ner.BIONLP_TAGS, label="BioNLP", title="BioNLP 2004 (JNLPBA) NER")
 COLUMNS = (MetricColumn("P", "precision"), MetricColumn("R", "recall"), MetricColumn("F1", "f1"))
 TYPE_COLUMNS = tuple(MetricColumn(f"F1 {entity}", f"f1_{entity}") for entity in ner.ENTITY_TYPES)
 
@@ -95,4 +95,6 @@ NER = register(Family(
     score_rows=score_rows,
     choice_metric=lambda spec: (spec.main_metric, True),
     table_columns=COLUMNS,
+    appendices=(Appendix("bionlp_types", "bionlp", "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)",
+                         TYPE_COLUMNS),),
 ))

@@ -20,16 +20,18 @@ from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricC
 from autolora.metrics import load_metric
 from autolora.ner import IGNORE_LABEL
 
-E2E = TaskSpec("e2e", "nlg", "e2e", nlg_data.read_e2e_mirror, nlg_data.load_e2e_hub,
-               eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU")
-WEBNLG = TaskSpec("webnlg", "nlg", "webnlg2017", nlg_data.read_webnlg_mirror, nlg_data.load_webnlg_hub,
-                  eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU_all")
 # WebNLG's table: BLEU, METEOR and TER on the seen, unseen and all categories.
 WEBNLG_COLUMNS = tuple(
     MetricColumn(f"{label}-{split[0].upper()}", f"{metric}_{split}", scale, decimals, metric == "TER")
     for label, metric, scale, decimals in (("BLEU", "BLEU", 1.0, 1), ("MET", "METEOR", 1.0, 2), ("TER", "TER", 1.0, 2))
     for split in ("seen", "unseen", "all")
 )
+E2E = TaskSpec("e2e", "nlg", "e2e", nlg_data.read_e2e_mirror, nlg_data.load_e2e_hub,
+               eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU",
+               label="E2E", title="E2E NLG")
+WEBNLG = TaskSpec("webnlg", "nlg", "webnlg2017", nlg_data.read_webnlg_mirror, nlg_data.load_webnlg_hub,
+                  eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU_all",
+                  label="WebNLG", title="WebNLG 2017", table_columns=WEBNLG_COLUMNS)
 
 
 def tokenize_prompt_target(dataset: DatasetDict, tokenizer, max_length: int) -> DatasetDict:

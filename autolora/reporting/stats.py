@@ -374,7 +374,7 @@ def mark_significant(cell: str, significant: bool, marker: str = SIGNIFICANCE_MA
 
 def mark_significant_cells(table: pd.DataFrame, comparisons: Iterable[Mapping],
                            alpha: float = ALPHA, marker: str = SIGNIFICANCE_MARKER) -> pd.DataFrame:
-    """Copy of a ``tables.glue_table`` table with ``marker`` on every baseline
+    """Copy of a ``tables.family_table`` table with ``marker`` on every baseline
     cell that differs significantly from AutoLoRA, and a note saying so.
 
     A comparison whose baseline row or task column is not in the table raises
@@ -412,7 +412,7 @@ def _with_p_values(tidy: list[Mapping], comparisons: list[Mapping]) -> list[dict
 
 
 def _column_of_task(table: pd.DataFrame, task: str) -> str:
-    """The glue table's column for ``task``: its label, perhaps with the held-out dagger."""
+    """The shared table's column for ``task``: its label, perhaps with the held-out dagger."""
     label = tables.task_label(task)
     for column in table.columns:
         if column in (label, label + tables.DAGGER):

@@ -1,5 +1,5 @@
-"""Paper-style tables from the pipeline's per-job metrics records: the GLUE table and the per-task
-tables (``glue_table``, ``metrics_table``), written as Markdown, LaTeX and CSV (``write_table``),
+"""Paper-style tables from the pipeline's per-job metrics records: a family's shared table (the
+paper's GLUE table) and the per-task tables (``family_table``, ``metrics_table``), written as Markdown, LaTeX and CSV (``write_table``),
 and the task labels and metric scales every report shares.
 
 Every output is written to a temporary file in the target directory and then renamed over the
@@ -19,18 +19,8 @@ import pandas as pd
 
 from autolora import atomic
 from autolora.families import MetricColumn
+from autolora.families.base import is_benchmark_task, task_label, task_sort_key
 
-# Task key -> column label, in the column order of the paper's GLUE table.
-GLUE_COLUMNS = {
-    "mnli": "MNLI",
-    "sst2": "SST-2",
-    "mrpc": "MRPC",
-    "cola": "CoLA",
-    "qnli": "QNLI",
-    "qqp": "QQP",
-    "rte": "RTE",
-    "stsb": "STS-B",
-}
 AVG_COLUMN = "Avg."
 PARAMS_COLUMN = "# trainable params"
 # The method tables count what each method adds (LoRA, with biases where they train; every
@@ -72,12 +62,13 @@ _LATEX_ESCAPES = str.maketrans({
 
 
 # --------------------------------------------------------------------------
-# GLUE table
+# A family's shared table (GLUE's)
 # --------------------------------------------------------------------------
 
-def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
-               expected_seeds: Sequence[int]) -> pd.DataFrame:
-    """Build the paper's GLUE table: one row per method, one column per task.
+def family_table(metric_records: Iterable[Mapping], family: str, run_info: Mapping,
+                 expected_seeds: Sequence[int]) -> pd.DataFrame:
+    """Build a family's shared table (the paper's GLUE table): one row per method, one column per
+    task of the family.
 
     Each task cell is "mean ± std" of the task's main metric over seeds, x100,
     one decimal (std with ddof=1; a single seed shows the mean only, and the
@@ -85,7 +76,7 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     the method has; "# LoRA params" and "# head params" average over its tasks and seeds.
     Tasks not evaluated on their official dev split get a dagger.
 
-    Only records of the "glue" family are used. Every (method, task) present
+    Only records of ``family`` are used. Every (method, task) present
     must have exactly ``expected_seeds``; a missing, extra or duplicate seed
     raises ValueError, so a failed job can never vanish into an average.
 
@@ -94,9 +85,9 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
     ``write_table`` saves as CSV goes to ``df.attrs["tidy"]`` as a list of
     dicts (plain data, so pandas can still compare and copy the attrs).
     """
-    records = [record for record in metric_records if record["family"] == "glue"]
+    records = [record for record in metric_records if record["family"] == family]
     if not records:
-        raise ValueError("no GLUE metric records to tabulate")
+        raise ValueError(f"no metric records of the {family} family to tabulate")
     groups = group_by_method_and_task(records, list(expected_seeds))
     tidy = pd.DataFrame([summarise_cell(method, task, group)
                          for (method, task), group in groups.items()])
@@ -109,7 +100,7 @@ def glue_table(metric_records: Iterable[Mapping], run_info: Mapping,
 def group_by_method_and_task(records: list[Mapping], expected_seeds: list[int]
                              ) -> dict[tuple[str, str], list[Mapping]]:
     """Group metric records by (method, task), ordered by method first appearance,
-    then GLUE column order (other tasks after, alphabetically), each group sorted
+    then the tasks' table order (``task_sort_key``), each group sorted
     like ``expected_seeds``.
 
     Every (method, task) present must have exactly ``expected_seeds``: a missing,
@@ -182,9 +173,9 @@ def the_same_in_all(group: list[Mapping], field: str, where: str):
 
 
 def _averaged(tasks: pd.Series) -> pd.Series:
-    """The tasks of the Avg. column: GLUE's own, so it stays the paper's average; a user's
-    tasks (own_tasks) only where the table has no GLUE task."""
-    benchmark = tasks.isin(list(GLUE_COLUMNS))
+    """The tasks of the Avg. column: the family's own (GLUE's), so it stays the paper's average; a
+    user's tasks (own_tasks) only where the table has none of them."""
+    benchmark = tasks.map(is_benchmark_task).astype(bool)
     return benchmark if benchmark.any() else ~benchmark
 
 
@@ -214,7 +205,7 @@ def metrics_table(metric_records: Iterable[Mapping], task: str, columns: Sequenc
                   run_info: Mapping, expected_seeds: Sequence[int]) -> pd.DataFrame:
     """One task, several metrics: a row per method, a "mean ± std" column per metric.
 
-    Seeds are checked as in ``glue_table`` (a missing or extra seed is an error); a metric
+    Seeds are checked as in ``family_table`` (a missing or extra seed is an error); a metric
     absent from a record (e.g. WebNLG unseen on a subset without unseen entries) shows as
     missing rather than as a number.
     """
@@ -317,7 +308,7 @@ def _one_row_per_task(tidy: pd.DataFrame) -> pd.DataFrame:
 def write_table(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) -> None:
     """Write ``out_prefix``.md, .tex (booktabs) and .csv, each atomically.
 
-    md and tex show the table as built by ``glue_table`` with its notes; the
+    md and tex show the table as built by ``family_table`` with its notes; the
     CSV holds the tidy long form from ``df.attrs["tidy"]`` (one row per
     method x task, metric values on their 0-1 scale) when present, since that
     is what downstream scripts want, and the table itself otherwise.
@@ -388,19 +379,6 @@ def group_by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
     if not by_task:
         raise ValueError("no records to plot")
     return by_task
-
-
-def task_sort_key(task: str) -> tuple[int, str]:
-    """GLUE tasks in paper order, anything else alphabetically after them."""
-    order = list(GLUE_COLUMNS)
-    return (order.index(task), "") if task in order else (len(order), task)
-
-
-TASK_LABELS = {**GLUE_COLUMNS, "e2e": "E2E", "webnlg": "WebNLG", "bionlp": "BioNLP"}
-
-
-def task_label(task: str) -> str:
-    return TASK_LABELS.get(task, task)
 
 
 def setting_of_tasks(task_settings: Mapping[str, dict], section: str, key: str) -> str:

@@ -33,16 +33,23 @@ from autolora.tuning import (
 )
 from autolora.model import needs_conversion
 from autolora.provenance import config_hash
-from autolora.families.base import LABELS_FILE, get_family
+from autolora.families.base import (
+    BEST_EPOCH_SUFFIX,
+    LABELS_FILE,
+    get_family,
+    report_tables,
+    shared_family,
+)
+from autolora.families.base import table_tasks as registry_table_tasks
 from autolora.own_task import without_metric
 from autolora.tasks import FAMILIES, family_of, tasks_of
 
 RESULTS = f"results/{config['run']}"
 TASKS = config["tasks"]
 SEEDS = config["seeds"]
-# Tables: GLUE's family has one for all its tasks (and the best-epoch one), every other task its
-# own (named as the task), and BioNLP an appendix of F1 per entity type.
-APPENDIX_TABLES = {"bionlp": ["bionlp_types"]}
+# The tables come from the family registry (autolora.families.base): a family's shared table for
+# all its tasks (GLUE's, and its best-epoch form), or a table per task and its appendices.
+FAMILY_OF_TASK = {task: family_of(task) for task in TASKS}
 
 
 wildcard_constraints:
@@ -324,16 +331,16 @@ def families():
 
 
 def tables():
-    """The tables this run makes: GLUE's if it has GLUE tasks (and the best-epoch one if any of
-    them scores dev after every epoch), one per other task."""
-    names = ["glue"] if tasks_of("glue", TASKS) else []
-    names += ["glue_best_epoch"] if table_tasks("glue_best_epoch") else []
-    return names + [
-        table
-        for task in TASKS
-        if family_of(task) != "glue"
-        for table in [task, *APPENDIX_TABLES.get(task, [])]
-    ]
+    """The tables this run makes: each family's shared table, with its best-epoch form where one
+    of its tasks scores the dev set after every epoch, and each other task's own tables.
+    """
+    names = []
+    for table in report_tables(FAMILY_OF_TASK):
+        names.append(table)
+        best_epoch = f"{table}{BEST_EPOCH_SUFFIX}"
+        if shared_family(table) is not None and table_tasks(best_epoch):
+            names.append(best_epoch)
+    return names
 
 
 def differences_outputs():
@@ -350,14 +357,18 @@ def differences_outputs():
     ]
 
 
+def marks_differences(table):
+    """Whether a table marks the baselines that differ from AutoLoRA: a family's shared table."""
+    family = shared_family(table)
+    return family is not None and table == family.name
+
+
 def table_tasks(table):
-    if table == "glue_best_epoch":
-        return [
-            task
-            for task in tasks_of("glue", TASKS)
-            if cfg(task)["retrain"]["eval_every_epoch"]
-        ]
-    return tasks_of("glue", TASKS) if table == "glue" else [table.split("_")[0]]
+    """The tasks of a table; of a best-epoch table, those that score the dev set every epoch."""
+    tasks = registry_table_tasks(table, FAMILY_OF_TASK)
+    if table.endswith(BEST_EPOCH_SUFFIX):
+        return [task for task in tasks if cfg(task)["retrain"]["eval_every_epoch"]]
+    return tasks
 
 
 def ablation_search(wildcards):

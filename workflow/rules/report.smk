@@ -6,15 +6,15 @@ rule report_table:
         metrics=lambda wildcards: method_jobs(
             "metrics.json", table_tasks(wildcards.table)
         ),
-        # GLUE's table marks differences as the differences table decides them (with examples).
+        # A shared table (GLUE's) marks differences as the differences table decides them.
         labels=lambda wildcards: (
             label_files(table_tasks(wildcards.table))
-            if wildcards.table == "glue"
+            if marks_differences(wildcards.table)
             else []
         ),
         predictions=lambda wildcards: (
             method_jobs("predictions.txt", table_tasks(wildcards.table))
-            if wildcards.table == "glue"
+            if marks_differences(wildcards.table)
             else []
         ),
     output:

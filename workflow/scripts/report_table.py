@@ -1,4 +1,5 @@
-"""Snakemake job: one paper-style table (GLUE, E2E, WebNLG, BioNLP, BioNLP per type)."""
+"""Snakemake job: one paper-style table: a family's shared table (GLUE's) and its best-epoch form, a
+task's table, or a task's appendix (what each is: autolora.families.base, the table registry)."""
 import json
 from pathlib import Path
 
@@ -10,23 +11,19 @@ from autolora.tasks import get_spec, is_task
 from autolora.tuning import tuning_note
 from autolora.reporting.differences import load_examples, run_comparisons
 from autolora.reporting.stats import mark_significant_cells
-from autolora.families import get_family, ner, nlg
-from autolora.reporting.tables import glue_table, metrics_table, setting_of_tasks, task_label, write_table
-
-# Tables with columns of their own; every other task's table has its family's (Family.table_columns:
-# E2E's metrics for data-to-text, P/R/F1 for tagging).
-COLUMNS = {"webnlg": nlg.WEBNLG_COLUMNS, "bionlp_types": ner.TYPE_COLUMNS}
-TITLES = {"glue": "GLUE", "glue_best_epoch": "GLUE, best retraining epoch on the evaluation split (optimistic)", "e2e": "E2E NLG",
-          "webnlg": "WebNLG 2017", "bionlp": "BioNLP 2004 (JNLPBA) NER",
-          "bionlp_types": "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)"}
-
+from autolora.families import get_family
+from autolora.families.base import shared_family, table_columns, table_title
+from autolora.reporting.tables import family_table, metrics_table, setting_of_tasks, task_label, write_table
 
 def title(table_name, tasks):
-    """The caption's name of a table; GLUE's holds own sentence tasks too where the config has them."""
-    if table_name.startswith("glue") and any(get_spec(task).own for task in tasks):
-        return TITLES[table_name].replace("GLUE", "GLUE-family (GLUE and own sentence tasks)", 1)
+    """The caption's name of a table; a shared table holds own tasks of its family too where the
+    config has them."""
+    if shared_family(table_name) is not None and any(get_spec(task).own for task in tasks):
+        family = shared_family(table_name)
+        name = family.table_title or family.name
+        return table_title(table_name).replace(name, f"{name}-family ({name} and own tasks)", 1)
     own = is_task(table_name) and get_spec(table_name).own
-    return TITLES.get(table_name, f"{task_label(table_name)}{' (own task)' if own else ''}")
+    return f"{table_title(table_name)}{' (own task)' if own else ''}"
 
 
 def budget(config, task, metrics):
@@ -76,15 +73,16 @@ with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
         "command": params.command,
         "config sha256": config_hash(config)[:12],
     }
-    if table_name == "glue":
+    family = shared_family(table_name)
+    if family is not None and table_name == family.name:
         examples = load_examples(inputs.metrics, {Path(path).parent.name: Path(path) for path in inputs.labels})
-        table = with_significance(glue_table(metrics, run_info, params.seeds), metrics, params.tasks, params.seeds,
-                                  examples)
-    elif table_name == "glue_best_epoch":
-        table = glue_table(best_epoch_records(metrics), run_info, params.seeds)
+        table = with_significance(family_table(metrics, family.name, run_info, params.seeds), metrics, params.tasks,
+                                  params.seeds, examples)
+    elif family is not None:  # its best-epoch form
+        table = family_table(best_epoch_records(metrics), family.name, run_info, params.seeds)
         table.attrs["notes"] = [BEST_EPOCH_NOTE, *table.attrs["notes"]]
     else:
-        columns = COLUMNS.get(table_name) or get_family(get_spec(table_name).family).table_columns
+        columns = table_columns(table_name, get_spec(params.tasks[0]).family)
         table = metrics_table(metrics, params.tasks[0], columns, run_info, params.seeds)
     table.attrs["notes"] = (table.attrs["notes"] + table_notes(config, table_name, {r["method"] for r in metrics})
                             + tuning_note(metrics))
