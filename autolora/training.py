@@ -10,8 +10,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from autolora.errors import TrainingError
+from autolora.families.base import model_inputs
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 
 
 def seed_everything(seed: int) -> None:
@@ -75,7 +75,7 @@ class PerTokenLabels:
 def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     """Dynamic padding to the longest sequence of each batch; a seeded shuffle order."""
     collate = collator_for(dataset, tokenizer)
-    columns = [c for c in MODEL_INPUTS if c in dataset.column_names]
+    columns = [c for c in model_inputs() if c in dataset.column_names]
     return DataLoader(
         dataset.with_format("torch", columns=columns),
         batch_size=batch_size,

@@ -105,6 +105,8 @@ class Family:
             own, named as the task.
         table_order: its tasks in its tables' column order (the paper's); empty: ``tasks``' order.
         appendices: further tables of its tasks.
+        extra_inputs: columns of its tokenised rows that its model takes beside ``MODEL_INPUTS``
+            (an extractive-QA head's ``start_positions`` and ``end_positions``).
     """
 
     name: str
@@ -122,6 +124,7 @@ class Family:
     per_epoch_dev_scores: bool = False
     eval_labels: Callable[..., list] | None = None
     shared_table: bool = False
+    extra_inputs: tuple[str, ...] = ()
     table_title: str = ""
     table_order: tuple[str, ...] = ()
     appendices: tuple[Appendix, ...] = ()
@@ -151,6 +154,16 @@ def all_families() -> tuple[Family, ...]:
     return tuple(_REGISTRY.values())
 
 
+# The columns of tokenised rows that a batch hands to the model; a family may add its own.
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
+
+
+def model_inputs() -> tuple[str, ...]:
+    """``MODEL_INPUTS`` and every registered family's ``extra_inputs``."""
+    return tuple(dict.fromkeys([*MODEL_INPUTS, *(name for family in _REGISTRY.values()
+                                                 for name in family.extra_inputs)]))
+
+
 # ---- what the report stage asks: labels, order and tables of the tasks of a run ----------------
 
 BEST_EPOCH_SUFFIX = "_best_epoch"  # a shared table at each task's best retraining epoch
@@ -178,6 +191,13 @@ def task_sort_key(task: str) -> tuple[int, int, str]:
         if task in order:
             return rank, order.index(task), ""
     return len(_REGISTRY), 0, task
+
+
+def metric_column(metric: str) -> MetricColumn | None:
+    """The first table column of any family or task that shows ``metric``."""
+    columns = [column for family in _REGISTRY.values()
+               for column in (*family.table_columns, *(c for spec in family.tasks for c in spec.table_columns))]
+    return next((column for column in columns if column.metric == metric), None)
 
 
 def is_benchmark_task(task: str) -> bool:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from autolora import atomic
 from autolora.families import MetricColumn
-from autolora.families.base import is_benchmark_task, task_label, task_sort_key
+from autolora.families.base import is_benchmark_task, metric_column, task_label, task_sort_key
 
 AVG_COLUMN = "Avg."
 PARAMS_COLUMN = "# trainable params"
@@ -52,8 +52,14 @@ MAIN_METRIC_AXES = {
 
 
 def metric_axis(main_metric: str) -> tuple[str, float]:
-    """(axis label, scale) of a main metric; an unknown one is shown as it is stored."""
-    return MAIN_METRIC_AXES.get(main_metric, (main_metric, 1.0))
+    """(axis label, scale) of a main metric: the table above, else the column of a family's table
+    that shows it (a family from outside this tree declares its metrics there); else as stored."""
+    if main_metric in MAIN_METRIC_AXES:
+        return MAIN_METRIC_AXES[main_metric]
+    column = metric_column(main_metric)
+    return (column.label, column.scale) if column else (main_metric, 1.0)
+
+
 _LATEX_ESCAPES = str.maketrans({
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
     "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
