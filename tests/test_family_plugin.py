@@ -170,3 +170,16 @@ def test_a_family_installed_from_outside_the_tree_runs_the_whole_dag(tmp_path):
     named = subprocess.run(["grep", "-rlE", "colourqa|toyspan|extractive_toy|Colour QA", str(REPO / "autolora")],
                            capture_output=True, text=True, check=False)
     assert named.stdout == "", named.stdout
+
+
+def test_a_family_that_fails_to_load_is_a_config_error_naming_its_entry_point(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import autolora.families as families
+    from autolora.errors import ConfigError
+
+    broken = EntryPoint(name="broken", value="no_such_module_anywhere", group=families.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(families, "entry_points", lambda group: [broken] if group == families.ENTRY_POINT_GROUP else [])
+    with pytest.raises(ConfigError, match=r"task family 'broken' \(no_such_module_anywhere, entry point group "
+                                          r"autolora.families\) failed to load: ModuleNotFoundError"):
+        families._load_installed_families()
