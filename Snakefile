@@ -37,9 +37,9 @@ report: "workflow/report/workflow.rst"
 
 onsuccess:
     # Finished jobs keep their final checkpoint until here, so that a job whose outputs an
-    # interrupt discarded reruns in seconds (autolora.checkpoint.Checkpointer.complete).
+    # interrupt discarded reruns in seconds (autolora.plumbing.checkpoint.Checkpointer.complete).
     # Imported here, so that torch loads only when a run ends.
-    from autolora.checkpoint import remove_finished_checkpoints
+    from autolora.plumbing.checkpoint import remove_finished_checkpoints
 
     remove_finished_checkpoints(RESULTS)
 

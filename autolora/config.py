@@ -21,9 +21,9 @@ from autolora.methods import (
     training_of,
 )
 from autolora.own_task import check_entry, without_metric
-from autolora.package_files import CONFIG_SCHEMA
+from autolora.plumbing.package_files import CONFIG_SCHEMA
 from autolora.tasks import get_spec, register_own_tasks
-from autolora.tuning import trial_of, trial_settings
+from autolora.trials import trial_of, trial_settings
 
 # The search section's keys that make BilevelSearch's settings, by their SearchSettings field.
 SEARCH_SETTINGS_FIELDS = {"hypergradient": "hypergradient", "unroll": "unroll", "unroll_lr": "lr",
@@ -154,7 +154,7 @@ def _check_method_tasks(config: dict) -> None:
         raise ConfigError(f"config key method_tasks: {unknown} not in tasks {config['tasks']}")
 
 
-# What makes the shared budget (autolora.tuning): no method may tune it for itself.
+# What makes the shared budget (autolora.stages.tuning): no method may tune it for itself.
 SHARED_BUDGET_KEYS = ("epochs", "batch_size")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.errors import ConfigError, DataError
 
 HUB_DATASET = "nyu-mll/glue"

@@ -14,7 +14,7 @@ is one entry here (and its tests). The entries:
 * ``full_ft``: every parameter trained;
 * the equal-budget controls, on the same search of the same task and seed: ``lora_budget``
   (AutoLoRA's total rank spread uniformly) and ``random_ranks`` (the same total at random);
-* ``tune_<method>_t<i>``: trial i of the config's ``tuning`` for a method (``autolora.tuning``),
+* ``tune_<method>_t<i>``: trial i of the config's ``tuning`` for a method (``autolora.stages.tuning``),
   trained on search-train and scored on search-validation like the grid's candidates;
 * ``search_<name>``: AutoLoRA with the search settings of ``search_variants.<name>`` (its own
   search, ranks, retraining and evaluation), for comparing search regimes side by side;
@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from autolora.tuning import TRIAL_PATTERN, trial_of
+from autolora.trials import TRIAL_PATTERN, trial_of
 
 AUTOLORA = "autolora"
 GRID = "grid"
@@ -147,15 +147,15 @@ def _control_note(method: str, allocation: str) -> Callable[[dict, str], str]:
         f"total rank of the same task and seed allocated without the search: {allocation}.")
 
 
-# The controls' allocations (autolora.ranks, imported on use: the rules import this module).
+# The controls' allocations (autolora.stages.ranks, imported on use: the rules import this module).
 def _even_allocation(autolora: dict, seed: int) -> dict:
-    from autolora.ranks import uniform_budget_ranks
+    from autolora.stages.ranks import uniform_budget_ranks
 
     return uniform_budget_ranks(autolora, seed)
 
 
 def _random_allocation(autolora: dict, seed: int) -> dict:
-    from autolora.ranks import random_budget_ranks
+    from autolora.stages.ranks import random_budget_ranks
 
     return random_budget_ranks(autolora, seed)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autolora.package_files import EVALUATE_MODULES
+from autolora.plumbing.package_files import EVALUATE_MODULES
 
 
 def load_metric(name: str, config_name: str | None = None):

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from autolora import atomic
-from autolora.checkpoint import trainable_parameters
+from autolora.plumbing import atomic
+from autolora.plumbing.checkpoint import trainable_parameters
 from autolora.core import AutoLoraConfig
 from autolora.core.injection import FRESH_MODULES, HEAD_MODULES, inject_selection_lora
 from autolora.errors import ConfigError
@@ -181,7 +181,7 @@ def cache_causal_lm(name: str, out_dir: str | Path) -> None:
     float32 safetensors, which every later job loads as a plain local path."""
     from transformers import AutoModelForCausalLM
 
-    from autolora import atomic
+    from autolora.plumbing import atomic
 
     loaded, tokenizer = load_causal_lm(name), load_tokenizer(name)
     # A GGUF-loaded model stays marked as quantised (transformers refuses to save it) although

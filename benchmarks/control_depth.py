@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from autolora.reporting.diagnostics import control_diagnostics
-from autolora.ranks import uniform_budget_ranks
+from autolora.stages.ranks import uniform_budget_ranks
 
 
 def ranks_records(run: Path, task: str, method: str | None) -> list[dict]:

@@ -1,7 +1,7 @@
 """Padding benchmark (issue #16, lever 4): how many token positions a training epoch pays for
 under the pipeline's default batching (a seeded shuffle, each batch padded to its longest row)
 against its sort-by-length bucketing (``length_buckets``: the shuffle cut into pools of
-``--pool`` batches, each pool sorted by length and batched; ``autolora.checkpoint.bucket_by_length``),
+``--pool`` batches, each pool sorted by length and batched; ``autolora.plumbing.checkpoint.bucket_by_length``),
 on real tokenised tasks.
 
 Positions are what a forward pass costs on these short sequences (attention's quadratic part is
@@ -34,7 +34,7 @@ def random_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np
 
 def bucketed_batches(lengths: np.ndarray, batch_size: int, pool: int, rng: np.random.Generator) -> list[np.ndarray]:
     """The pipeline's own bucketing (``retrain/search.length_buckets``) of a random permutation."""
-    from autolora.checkpoint import bucket_by_length
+    from autolora.plumbing.checkpoint import bucket_by_length
 
     order = np.array(bucket_by_length(rng.permutation(len(lengths)).tolist(), lengths, batch_size, pool))
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from autolora import atomic
-from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, job_fingerprint
+from autolora.plumbing import atomic
+from autolora.plumbing.checkpoint import Checkpointer, EndlessBatches, EpochBatches, job_fingerprint
 from autolora.training import check_finite, seed_everything
 
 EPOCHS = 3
@@ -107,7 +107,7 @@ def train_plain(seed: int = 0) -> dict:
 
 
 def train(folder, seed: int = 0, every: int = 4, after_update=None, nan_at: int | None = None) -> dict:
-    """The same loop made resumable with autolora.checkpoint; ``after_update(step)`` may interrupt it."""
+    """The same loop made resumable with autolora.plumbing.checkpoint; ``after_update(step)`` may interrupt it."""
     model, optimizers, scheduler = build(seed)
     train_batches = EpochBatches(seeded_loader(tiny_dataset(seed, TRAIN_SIZE), seed))
     val_batches = EndlessBatches(seeded_loader(tiny_dataset(seed + 100, VAL_SIZE), seed + 1))

@@ -62,7 +62,7 @@ def tiny_rte_job(root: Path, max_train_examples: int, **sections) -> dict:
     config view with ``sections`` (search, retrain, ...) over the defaults."""
     from autolora.config import task_config, validate_config
     from autolora.tasks import prepare_task
-    from autolora.tokenize import tokenize_prepared
+    from autolora.stages.tokenize import tokenize_prepared
 
     prepare_task("rte", "mirror", SHARED / "data", root / "prepared", max_train_examples=max_train_examples)
     tokenize_prepared(root / "prepared", "all-MiniLM-L6-v2", 32, "glue", root / "tokenized")

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from autolora import atomic
+from autolora.plumbing import atomic
 
 
 def test_failed_writes_leave_neither_target_nor_temporary(tmp_path):
@@ -71,7 +71,7 @@ def test_a_folder_written_atomically_is_shared_as_the_umask_says(tmp_path):
     import os
     import stat
 
-    from autolora import atomic
+    from autolora.plumbing import atomic
 
     previous = os.umask(0o022)
     try:

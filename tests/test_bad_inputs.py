@@ -31,7 +31,7 @@ def test_a_non_finite_loss_stops_with_the_step(loss):
 
 
 def test_an_unwritable_output_stops_a_search_before_any_training(tmp_path, monkeypatch):
-    from autolora import search
+    from autolora.stages import search
     from autolora.errors import OutputError
 
     def no_training_expected(*args, **kwargs):
@@ -169,7 +169,7 @@ def test_loading_a_model_for_a_new_task_prints_no_load_report():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LOAD REPORT" not in result.stderr and "MISSING" not in result.stderr
-    assert "weights outside the task head" not in result.stderr  # only the fresh head: nothing to say
+    assert "weights outside the named head modules" not in result.stderr  # only the fresh head: nothing to say
 
 
 def test_weights_missing_outside_the_head_are_reported_in_one_line(capsys):
@@ -178,7 +178,8 @@ def test_weights_missing_outside_the_head_are_reported_in_one_line(capsys):
     _report_surprising_weights("m", {"missing_keys": ["classifier.weight", "bert.encoder.layer.0.output.dense.weight"],
                                      "unexpected_keys": ["pooler.dense.bias", "lm_head.weight"]})
     err = capsys.readouterr().err
-    assert "1 weights outside the task head initialised fresh ['bert.encoder.layer.0.output.dense.weight']" in err
+    assert ("1 weights outside the named head modules initialised fresh, trained as the task head "
+            "['bert.encoder.layer.0.output.dense.weight']") in err
     assert "1 checkpoint weights unused ['lm_head.weight']" in err
 
 

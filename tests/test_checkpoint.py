@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from autolora import checkpoint
-from autolora.checkpoint import (
+from autolora.plumbing import checkpoint
+from autolora.plumbing.checkpoint import (
     Checkpointer,
     EndlessBatches,
     EpochBatches,
@@ -291,7 +291,7 @@ def test_the_folder_sits_hidden_beside_the_output_and_finish_tolerates_its_absen
         Checkpointer(folder, "job", 0, tiny.TinyModel())
 
 
-# ---- the real bilevel search loop (autolora.search.search_loop), interrupted and resumed
+# ---- the real bilevel search loop (autolora.stages.search.search_loop), interrupted and resumed
 
 
 SEARCH_SETTINGS = {
@@ -307,9 +307,9 @@ def token_examples(seed, count):
 
 
 def search_job(tiny_bert, folder, monkeypatch, stop_step=None, unroll="sgd"):
-    """autolora.search.search_loop itself on a tiny BERT with dropout (second-order, RNG replays);
+    """autolora.stages.search.search_loop itself on a tiny BERT with dropout (second-order, RNG replays);
     ``stop_step`` raises Interrupted there, from the finiteness check the loop makes anyway."""
-    from autolora import search as search_module
+    from autolora.stages import search as search_module
 
     def check_or_stop(loss, step, stage):
         if step == stop_step:
@@ -342,12 +342,12 @@ def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path, monkeypatch
 
 
 def retrain_job(tiny_bert, folder, monkeypatch, stop_step=None, steps_run=None):
-    """autolora.retrain.train_lora on a tiny BERT; ``stop_step`` raises Interrupted there, from
+    """autolora.stages.retrain.train_lora on a tiny BERT; ``stop_step`` raises Interrupted there, from
     the per-step finiteness check the loop calls anyway, which also logs into ``steps_run``."""
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
 
-    from autolora import retrain
+    from autolora.stages import retrain
     from autolora.model import load_tokenizer
 
     def check_or_stop(loss, step, stage):

@@ -12,7 +12,7 @@ import yaml
 from autolora.config import deep_merge, STAGE_INPUTS, stage_view, task_config, validate_config
 from autolora.errors import ConfigError
 from autolora.methods import methods_of_task, runs_own_search
-from autolora.package_files import CONFIG_SCHEMA
+from autolora.plumbing.package_files import CONFIG_SCHEMA
 from tests.conftest import REPO, SHARED
 
 TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
@@ -56,7 +56,7 @@ def test_shipped_configs_are_valid(config_file):
 @pytest.mark.parametrize("config_file", [name for name in SHIPPED if name.startswith("records/")])
 def test_every_config_of_the_records_reproduces_its_committed_run(config_file):
     """A superseded config, layered as its header says, is the config its committed run recorded."""
-    from autolora.provenance import config_hash
+    from autolora.plumbing.provenance import config_hash
 
     config = validate_config(layered_config(config_file), base_dir=REPO)
     folder = {"records/cpu-v1.yaml": "cpu-v1"}.get(config_file, config["run"])  # run "cpu", superseded
@@ -205,7 +205,7 @@ def test_length_buckets_enter_the_job_params_only_when_set():
 
 
 def test_the_code_version_is_the_checkouts_commit_and_none_outside_a_checkout(tmp_path):
-    from autolora.provenance import code_version
+    from autolora.plumbing.provenance import code_version
 
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert code_version(REPO)["commit"] == head

@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from autolora.ranks import rank_record
-from autolora.retrain import run_retrain
-from autolora.search import run_search
+from autolora.stages.ranks import rank_record
+from autolora.stages.retrain import run_retrain
+from autolora.stages.search import run_search
 from tests.conftest import tiny_rte_job
 
 

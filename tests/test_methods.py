@@ -7,16 +7,17 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from autolora import adapters, retrain
+from autolora import adapters
+from autolora.stages import retrain
 from autolora.config import task_config, validate_config
 from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
-from autolora.grid import choose_rank, run_grid_choice
+from autolora.stages.grid import choose_rank, run_grid_choice
 from autolora.errors import ConfigError, TrainingError
 from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, adalora_settings, apply_method, entry_of, table_notes, uniform_rank
-from autolora.evaluate import kept_components, zero_dropped_components
-from autolora.ranks import uniform_rank_record
+from autolora.stages.evaluate import kept_components, zero_dropped_components
+from autolora.stages.ranks import uniform_rank_record
 from tests.conftest import REPO, random_batch
 from tests.test_config import TEST_CONFIG
 

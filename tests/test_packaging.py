@@ -76,8 +76,9 @@ def test_the_method_core_imports_no_pipeline_stage():
 # The pipeline's stage modules (workflow/rules: one rule file per stage); what they share lives
 # in lower layers: the task registry and the families' data and metrics (tasks, download, ner,
 # nlg_data), models and adapters, training, checkpoints, metrics, the method registry, the core.
-STAGES = {"tokenize": "data", "search": "search", "ranks": "ranks", "grid": "ranks and evaluate", "retrain": "retrain",
-          "evaluate": "evaluate",
+STAGES = {"stages.tokenize": "data", "stages.search": "search", "stages.ranks": "ranks",
+          "stages.grid": "ranks and evaluate", "stages.tuning": "tuning", "stages.retrain": "retrain",
+          "stages.evaluate": "evaluate",
           # The report stage is a package: it reads the records the stages wrote and imports none of them.
           **{f"reporting.{path.stem}": "report" for path in (REPO / "autolora" / "reporting").glob("*.py")
              if path.stem != "__init__"}}
@@ -122,7 +123,8 @@ def _family_and_task_names() -> set[str]:
 def test_stage_modules_hold_no_family_specific_branch():
     """The stages ask the family registry: no family or task name appears in their code."""
     names = _family_and_task_names()
-    for module in ("tokenize", "search", "grid", "retrain", "evaluate", "model", "adapters"):
+    for module in ("stages/tokenize", "stages/search", "stages/grid", "stages/tuning", "stages/retrain",
+                   "stages/evaluate", "model", "adapters"):
         tree = ast.parse((REPO / "autolora" / f"{module}.py").read_text())
         named = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)} & names
         assert not named, f"autolora/{module}.py names the families or tasks {sorted(named)}"
@@ -139,3 +141,12 @@ def test_the_report_stage_asks_the_registry_for_tables_labels_and_order():
         code = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())  # comments may explain
         quoted = set(re.findall(r"[\"']([a-z0-9_-]+)[\"']", code))
         assert not quoted & names, f"{path.relative_to(REPO)} names the families or tasks {sorted(quoted & names)}"
+
+
+def test_every_stage_module_is_in_the_stage_map_and_the_plumbing_imports_no_higher_layer():
+    stage_files = {f"stages.{path.stem}" for path in (REPO / "autolora" / "stages").glob("*.py")} - {"stages.__init__"}
+    assert stage_files == {module for module in STAGES if module.startswith("stages.")}
+    for path in (REPO / "autolora" / "plumbing").glob("*.py"):
+        above = {name for name in _imported_modules(path) if name.startswith("autolora")
+                 and not name.startswith(("autolora.errors", "autolora.plumbing"))}
+        assert not above, f"plumbing/{path.name} imports {sorted(above)}"

@@ -58,7 +58,7 @@ CONTROL_INPUT = autolora_ranks({f"m{i}": r for i, r in enumerate([1, 8, 3, 5, 2,
 
 
 def test_the_uniform_control_spreads_the_exact_total_evenly():
-    from autolora.ranks import uniform_budget_ranks
+    from autolora.stages.ranks import uniform_budget_ranks
 
     record = uniform_budget_ranks(CONTROL_INPUT, seed=0)
     ranks = list(record["ranks"].values())
@@ -71,7 +71,7 @@ def test_the_uniform_control_spreads_the_exact_total_evenly():
 def test_the_uniform_controls_leftover_ranks_have_no_depth_or_type_preference():
     """Over many seeds every matrix gets the extra rank equally often: the first in model order
     (the lowest layers' query matrices) no more than the last."""
-    from autolora.ranks import uniform_budget_ranks
+    from autolora.stages.ranks import uniform_budget_ranks
 
     modules = [f"layer.{layer}.{matrix}" for layer in range(6) for matrix in ("query", "value")]
     budget = autolora_ranks({module: 2 for module in modules})
@@ -87,7 +87,7 @@ def test_the_uniform_controls_leftover_ranks_have_no_depth_or_type_preference():
 
 
 def test_the_random_control_has_the_exact_total_every_rank_in_range_and_its_seed():
-    from autolora.ranks import random_budget_ranks
+    from autolora.stages.ranks import random_budget_ranks
 
     draws = {seed: random_budget_ranks(CONTROL_INPUT, seed)["ranks"] for seed in range(4)}
     for ranks in draws.values():
@@ -97,7 +97,7 @@ def test_the_random_control_has_the_exact_total_every_rank_in_range_and_its_seed
 
 
 def test_the_extreme_budgets_are_met_and_impossible_ones_refused():
-    from autolora.ranks import random_budget_ranks, uniform_budget_ranks
+    from autolora.stages.ranks import random_budget_ranks, uniform_budget_ranks
 
     for total in (12, 96):  # every matrix at 1, every matrix at k
         record = autolora_ranks({f"m{i}": total // 12 for i in range(12)})

@@ -33,7 +33,7 @@ def test_the_own_data_example_is_a_valid_config():
 
 def test_the_own_model_example_searches_ranks_and_builds_their_peft_model(tiny_bert):
     code = readme_block("Using AutoLoRA on your own model")
-    assert "from autolora.core import" in code and "autolora.retrain" not in code  # the core and PEFT only
+    assert "from autolora.core import" in code and "autolora.stages.retrain" not in code  # the core and PEFT only
     batches = [random_batch(seed) for seed in range(4)]
     namespace = {"model": tiny_bert(dtype=torch.float32), "train_loader": batches[:2], "val_loader": batches[2:]}
     exec(compile(code, USAGE, "exec"), namespace)

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from autolora.ranks import rank_record
+from autolora.stages.ranks import rank_record
 from tests.conftest import REPO, tiny_rte_job
 
 JOB = """
 import json, sys
-from autolora.search import run_search
+from autolora.stages.search import run_search
 root = sys.argv[1]
 config = json.load(open(sys.argv[3] if len(sys.argv) > 3 else f"{root}/config.json"))
 run_search(f"{root}/tokenized", config, "rte", 0, sys.argv[2])
@@ -75,7 +75,7 @@ def test_a_search_killed_with_sigkill_resumes_to_the_uninterrupted_result(root):
     assert rank_record(first) == rank_record(second)
     # The final state stays (a rerun of the finished job would only rewrite its output) until
     # the run succeeds and removes the checkpoints of every job whose output exists.
-    from autolora.checkpoint import remove_finished_checkpoints
+    from autolora.plumbing.checkpoint import remove_finished_checkpoints
 
     rerun = start_search(root, out_json)
     output, _ = rerun.communicate(timeout=600)

@@ -91,7 +91,7 @@ def test_lora_bias_all_trains_and_counts_every_bias(tiny_bert):
 
 
 def test_best_epoch_is_the_dev_maximum_earliest_on_ties():
-    from autolora.evaluate import best_epoch
+    from autolora.stages.evaluate import best_epoch
 
     scores = [{"accuracy": 0.6}, {"accuracy": 0.7}, {"accuracy": 0.7}, {"accuracy": 0.65}]
     assert best_epoch(scores, "accuracy") == {"epoch": 2, "metrics": {"accuracy": 0.7}}
@@ -104,8 +104,8 @@ def test_eval_every_epoch_records_dev_scores_without_changing_the_training(tmp_p
 
     from safetensors.torch import load_file
 
-    from autolora.evaluate import run_evaluate
-    from autolora.retrain import run_retrain
+    from autolora.stages.evaluate import run_evaluate
+    from autolora.stages.retrain import run_retrain
     from tests.conftest import tiny_rte_job
 
     ranks = {"ranks": {f"bert.encoder.layer.{i}.attention.self.{m}": 2 for i in range(6) for m in ("query", "value")}}

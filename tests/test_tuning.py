@@ -1,4 +1,4 @@
-"""Tests for the tuning protocol (autolora.tuning, config ``tuning``): its checks, the trials'
+"""Tests for the tuning protocol (autolora.stages.tuning, config ``tuning``): its checks, the trials'
 config views, the choice, its place in the DAG, and that it never reads the reported split."""
 
 import copy
@@ -12,18 +12,9 @@ from datasets import load_from_disk
 
 from autolora.config import stage_view, task_config, validate_config
 from autolora.errors import ConfigError
-from autolora.tuning import (
-    choice_for_ranks,
-    choose_trial,
-    initial_range,
-    ladder_trials,
-    next_range,
-    run_tuning_choice,
-    run_tuning_round,
-    trial_methods,
-    tuned_methods,
-    tuning_note,
-)
+from autolora.trials import initial_range, ladder_trials, trial_methods, tuned_methods
+from autolora.stages.tuning import choice_for_ranks, choose_trial, next_range, run_tuning_choice, run_tuning_round
+from autolora.reporting.tables import tuning_note
 from tests.conftest import REPO, SHARED
 from tests.test_config import TEST_CONFIG
 
@@ -113,8 +104,8 @@ def test_every_trained_method_waits_for_its_tuning_choice(tmp_path):
 
 def run_protocol(tokenized, out, config, ranks):
     """Every trial of lora_r2 trained and scored as the rules do, then the choice."""
-    from autolora.grid import run_grid_validation
-    from autolora.retrain import run_retrain
+    from autolora.stages.grid import run_grid_validation
+    from autolora.stages.retrain import run_retrain
 
     validation, logs = [], []
     for trial in trial_methods(config, "lora_r2"):

@@ -7,7 +7,7 @@ A frozen linear map W0 gets a low-rank update of at most ``k`` rank-1 components
 where a_j is row j of A (k × in), b_j column j of B (out × k) and α ∈ R^k are the
 *selection variables* of this matrix. The paper writes the update with α_j directly; the
 official code puts the softmax over the k entries inside the forward pass, and so do we, so
-the weights are positive and sum to one. Rank extraction (``autolora.ranks``) later keeps the
+the weights are positive and sum to one. Rank extraction (``autolora.stages.ranks``) later keeps the
 components whose weight reaches a threshold λ.
 
 A is Kaiming-uniform and B zero, as in LoRA, so training starts from the pretrained model.

@@ -3,7 +3,7 @@
 w is softmax(α) (the form the forward pass uses; the official BioNLP and PEFT-based search
 scripts) or α/Σα on the raw α (the official GLUE script). With softmax the weights sum to one,
 so at least one reaches 1/k and the rank is between 1 and k; α/Σα and other thresholds can give
-0, which ``autolora.retrain`` turns into "not adapted".
+0, which ``autolora.stages.retrain`` turns into "not adapted".
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.errors import DataError
 
 Cell = tuple[str, str]  # (task, method)

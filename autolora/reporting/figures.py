@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.core.ranks import effective_rank
 from autolora.reporting.module_names import matrix_columns, matrix_label, module_positions
 from autolora.reporting.tables import group_by_task, task_label, task_sort_key, the_same_in_all

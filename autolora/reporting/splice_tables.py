@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from autolora import atomic
+from autolora.plumbing import atomic
 
 OPEN = re.compile(r"<!-- table: (?P<path>\S+) -->")
 CLOSE = "<!-- /table -->"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.families import MetricColumn
 from autolora.families.base import is_benchmark_task, metric_column, task_label, task_sort_key
 
@@ -394,3 +394,28 @@ def setting_of_tasks(task_settings: Mapping[str, dict], section: str, key: str) 
     if len(set(values.values())) == 1:
         return str(next(iter(values.values())))
     return ", ".join(f"{value} ({task_label(task)})" for task, value in values.items())
+
+
+def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
+    """The table note on how the methods were tuned (none where no record was tuned)."""
+    tuned = [record for record in metric_records if "tuning" in record]
+    if not tuned:
+        return []
+    chosen = {(record["method"], record["task"]): _flat(record["tuning"]["settings"]) for record in tuned}
+    how = tuned[0]["tuning"]
+    picks = "; ".join(f"{method} on {task}: {settings}" for (method, task), settings in chosen.items())
+    counts = sorted({len(record["tuning"]["trials"]) for record in tuned})
+    trials = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    trials = (f"its trials ({trials} per method; a ladder extends past an end that is chosen; every trial in "
+              "tuning/<method>.json)")
+    at_limit = sorted({f"{record['method']} on {record['task']}" for record in tuned if record["tuning"].get("at_limit")})
+    limit = (f"; chosen at an end of the trials tried (the ladder's hard limit, or the end of listed trials): "
+             f"{', '.join(at_limit)}" if at_limit else "")
+    return [(f"Tuning: every method's retraining settings chosen from {trials} by the {how['metric']} on the "
+             f"search-validation split of seed {how['seed']} (trained on its search-train split; the reported split "
+             f"is never read); the chosen: {picks}{limit}.")]
+
+
+def _flat(settings: Mapping, prefix: str = "") -> str:
+    return ", ".join(_flat(value, f"{prefix}{key}.") if isinstance(value, Mapping) else f"{prefix}{key} = {value:g}"
+                     if isinstance(value, float) else f"{prefix}{key} = {value}" for key, value in settings.items())

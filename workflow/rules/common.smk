@@ -24,7 +24,7 @@ from autolora.methods import (
     runs_own_search,
     search_variant_name,
 )
-from autolora.tuning import (
+from autolora.trials import (
     initial_range,
     trial_method,
     trial_of,
@@ -32,7 +32,7 @@ from autolora.tuning import (
     tuning_trials,
 )
 from autolora.model import needs_conversion
-from autolora.provenance import config_hash
+from autolora.plumbing.provenance import config_hash
 from autolora.families.base import (
     BEST_EPOCH_SUFFIX,
     LABELS_FILE,
@@ -400,7 +400,7 @@ def tuned_choice(wildcards):
     """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned (a
     trial is its own settings). An ablation takes AutoLoRA's (``Method.tuned_as``); the grid's
     final run, where its candidates are tuned one by one, reads every candidate's and takes the
-    settings of the one it chose (autolora.tuning.choice_for_ranks)."""
+    settings of the one it chose (autolora.stages.tuning.choice_for_ranks)."""
     method = getattr(wildcards, "method", AUTOLORA)
     if trial_of(method) is not None:
         return []

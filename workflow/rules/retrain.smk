@@ -45,7 +45,7 @@ use rule retrain_method as retrain with:
         f"{RESULTS}/benchmarks/{method_log('retrain', AUTOLORA)}.tsv"
 
 
-# The tuning protocol (config ``tuning``, autolora.tuning): a method's retraining settings, those of
+# The tuning protocol (config ``tuning``, autolora.stages.tuning): a method's retraining settings, those of
 # its best trial on the tuning seed's search-validation split. Each round is a checkpoint: a
 # ladder whose choice sits at an end of the rungs tried asks for one more rung on that side.
 checkpoint tuning_round:

@@ -3,7 +3,7 @@ ranks of the same task and seed."""
 import json
 from pathlib import Path
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.jobs import snakemake_job
 from autolora.methods import entry_of
 

@@ -1,5 +1,5 @@
 """Snakemake job: a task's evaluation labels, one per line in predictions.txt's order."""
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.families import get_family
 from autolora.jobs import snakemake_job
 from autolora.tasks import family_of

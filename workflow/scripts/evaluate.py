@@ -1,5 +1,5 @@
 """Snakemake job: score the reloaded adapter on the evaluation split."""
-from autolora.evaluate import run_evaluate
+from autolora.stages.evaluate import run_evaluate
 from autolora.jobs import snakemake_job
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake job: the grid's ranks, those of the candidate with the best validation score."""
-from autolora.grid import run_grid_choice
+from autolora.stages.grid import run_grid_choice
 from autolora.jobs import snakemake_job
 
 with snakemake_job(snakemake):  # noqa: F821 (injected by Snakemake)

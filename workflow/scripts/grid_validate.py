@@ -1,5 +1,5 @@
 """Snakemake job: score one grid run on the search-validation split."""
-from autolora.grid import run_grid_validation
+from autolora.stages.grid import run_grid_validation
 from autolora.jobs import snakemake_job
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)

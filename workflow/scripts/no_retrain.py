@@ -1,5 +1,5 @@
 """Snakemake job: the no_retrain ablation (the search model with only its kept components)."""
-from autolora.evaluate import run_no_retrain
+from autolora.stages.evaluate import run_no_retrain
 from autolora.jobs import snakemake_job
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)

@@ -1,8 +1,8 @@
 """Snakemake job: the run's provenance (command, config, versions, data checksums)."""
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.download import read_provenance
 from autolora.jobs import snakemake_job
-from autolora.provenance import run_provenance
+from autolora.plumbing.provenance import run_provenance
 
 with snakemake_job(snakemake) as config:  # noqa: F821 (injected by Snakemake)
     params = snakemake.params  # noqa: F821

@@ -1,9 +1,9 @@
 """Snakemake job: ranks from the search record."""
 import json
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.jobs import snakemake_job
-from autolora.ranks import rank_record
+from autolora.stages.ranks import rank_record
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     with open(snakemake.input.search) as handle:  # noqa: F821

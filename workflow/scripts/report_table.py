@@ -6,9 +6,9 @@ from pathlib import Path
 from autolora.config import task_config
 from autolora.jobs import snakemake_job
 from autolora.methods import table_notes
-from autolora.provenance import config_hash
+from autolora.plumbing.provenance import config_hash
 from autolora.tasks import get_spec, is_task
-from autolora.tuning import tuning_note
+from autolora.reporting.tables import tuning_note
 from autolora.reporting.differences import load_examples, run_comparisons
 from autolora.reporting.stats import mark_significant_cells
 from autolora.families import get_family

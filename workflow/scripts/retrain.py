@@ -3,8 +3,8 @@ import json
 from pathlib import Path
 
 from autolora.jobs import snakemake_job
-from autolora.retrain import run_retrain
-from autolora.tuning import choice_for_ranks
+from autolora.stages.retrain import run_retrain
+from autolora.stages.tuning import choice_for_ranks
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     ranks_path = snakemake.input.get("ranks")  # noqa: F821 (none for full fine-tuning)

@@ -1,7 +1,7 @@
 """Snakemake job: tokenise one prepared task for one model."""
 from autolora.jobs import snakemake_job
 from autolora.model import model_source
-from autolora.tokenize import tokenize_prepared
+from autolora.stages.tokenize import tokenize_prepared
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     model = cfg["model"]

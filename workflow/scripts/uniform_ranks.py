@@ -1,11 +1,11 @@
 """Snakemake job: one rank on every target module (lora_r{r}, grid_r{r}), from the model's
 module names alone."""
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.core.injection import target_matrix_names
 from autolora.jobs import snakemake_job
 from autolora.methods import uniform_rank
 from autolora.model import load_task_model
-from autolora.ranks import uniform_rank_record
+from autolora.stages.ranks import uniform_rank_record
 
 with snakemake_job(snakemake) as cfg:  # noqa: F821 (injected by Snakemake)
     modules = target_matrix_names(load_task_model(cfg), tuple(cfg["lora"]["targets"]))

@@ -14,9 +14,9 @@ import torch
 from datasets import load_from_disk
 from tqdm import tqdm
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.config import search_settings, stage_view
-from autolora.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
+from autolora.plumbing.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.core.bilevel import BilevelSearch
 from autolora.core.injection import lower_level_parameters, raw_alphas, selection_parameters, selection_weights
 from autolora.core.ranks import ranks_unchanged

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.download import load_prepared
 from autolora.families import get_family
 from autolora.model import load_tokenizer

@@ -15,7 +15,7 @@ everything that decides the next update is saved and restored:
 
 One checkpoint file per job folder, replaced atomically and fsync'ed: a resume reads either the
 previous complete checkpoint or the new complete one, never a half-written file. The job's own
-outputs are still written only at the end (``autolora.atomic``); ``finish`` then removes the folder.
+outputs are still written only at the end (``autolora.plumbing.atomic``); ``finish`` then removes the folder.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.errors import CheckpointError, TrainingError
 
 CHECKPOINT_FILE = "checkpoint.pt"

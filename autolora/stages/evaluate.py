@@ -22,14 +22,14 @@ from pathlib import Path
 
 import torch
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.adapters import load_adapter
 from autolora.core.injection import head_modules, selection_modules
 from autolora.core.ranks import resolved_threshold, selected_components
 from autolora.download import read_provenance
 from autolora.families import get_family
 from autolora.model import inject_search_lora, load_search_state, load_task_model, load_tokenizer, model_source
-from autolora.provenance import code_version
+from autolora.plumbing.provenance import code_version
 from autolora.tasks import get_spec
 from autolora.training import autocast, pick_device, seed_everything
 

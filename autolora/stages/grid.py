@@ -1,6 +1,6 @@
 """The grid baseline: LoRA at each rank of ``grid_ranks``, the best on validation kept.
 
-Each candidate ``grid_r{r}`` is trained (``autolora.retrain``) on the search-train split and
+Each candidate ``grid_r{r}`` is trained (``autolora.stages.retrain``) on the search-train split and
 scored here on the search-validation split (the same seeded split the AutoLoRA search uses; the
 evaluation split is never seen while choosing). The score is the task family's choice metric
 (``Family.choice_metric``, ``autolora.families``): the task's main metric for GLUE and NER (NER:
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from datasets import load_from_disk
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.adapters import load_adapter
 from autolora.families import get_family
 from autolora.methods import uniform_rank

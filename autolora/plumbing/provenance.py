@@ -30,7 +30,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-CHECKOUT = Path(__file__).resolve().parents[1]  # the repository root, where the package runs from one
+CHECKOUT = Path(__file__).resolve().parents[2]  # the repository root, where the package runs from one
 
 
 def code_version(checkout: Path | str = CHECKOUT) -> dict:

@@ -21,23 +21,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from datasets import load_from_disk
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from autolora import atomic
+from autolora.plumbing import atomic
 from autolora.adapters import training_for
-from autolora.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
+from autolora.plumbing.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import deep_merge, stage_view
 from autolora.splits import split_for_search
 from autolora.families import get_family
 from autolora.methods import is_grid_run
 from autolora.model import load_tokenizer, model_source
 from autolora.tasks import get_spec
-from autolora.tuning import carried
 from autolora.training import (
     autocast,
     bucketing,
@@ -123,7 +122,7 @@ def training_rows(tokenized_dir, config: dict, seed: int):
 def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: str, seed: int, adapter_dir,
                 log_json, tuning: dict | None = None) -> dict:
     """Train the job's method on its training rows; save the adapter (the full model for
-    full_ft) and a log. ``tuning``: the method's tuning record (``autolora.tuning``), whose chosen
+    full_ft) and a log. ``tuning``: the method's tuning record (``autolora.stages.tuning``), whose chosen
     settings replace the config's."""
     if tuning is not None:
         config = deep_merge(config, tuning["settings"])
@@ -158,9 +157,17 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
         "seconds": time.perf_counter() - started,
         "device": str(device),
         **extra,
-        # The grid's choice of rank (autolora.grid), carried on to its metrics record.
+        # The grid's choice of rank (autolora.stages.grid), carried on to its metrics record.
         **({"grid": ranks_record["grid"]} if ranks_record and "grid" in ranks_record else {}),
         **({"tuning": carried(tuning)} if tuning is not None else {}),
     }
     atomic.write_json(log_json, record)
     return record
+
+
+def carried(choice: Mapping) -> dict:
+    """What a tuned method's retraining and metrics records keep of its tuning record
+    (``autolora.stages.tuning``)."""
+    return {"seed": choice["seed"], "chosen": choice["chosen"], "settings": choice["settings"],
+            "trials": choice["trials"], "metric": choice["metric"],
+            **{key: choice[key] for key in ("method", "rounds", "at_limit") if key in choice}}
