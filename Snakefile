@@ -45,7 +45,7 @@ onsuccess:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/download.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/ranks.smk"
 include: "workflow/rules/retrain.smk"

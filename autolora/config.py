@@ -8,7 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from autolora.download import CHECKSUM_FILE
+from autolora.data import CHECKSUM_FILE
 from autolora.core.settings import InvalidSetting, SearchSettings
 from autolora.errors import ConfigError
 from autolora.families import get_family

@@ -26,7 +26,7 @@ import datasets
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
-from autolora.download import checksums_to_verify, read_mirror_file
+from autolora.data import checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
 
 HUB_DATASET = "tner/bionlp2004"

@@ -54,7 +54,7 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 
-from autolora.download import checksum_status, checksums_to_verify, read_mirror_file
+from autolora.data import checksum_status, checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
 
 E2E_HUB_DATASET = "e2e_nlg"

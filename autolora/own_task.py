@@ -27,7 +27,8 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict
 
 from autolora import ner
-from autolora.download import sentence_features, sha256_of
+from autolora.data import sha256_of
+from autolora.families.glue.data import sentence_features
 from autolora.errors import ConfigError, DataError
 from autolora.nlg_data import E2E_FEATURES, number_groups
 

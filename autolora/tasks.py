@@ -18,7 +18,8 @@ from pathlib import Path
 import datasets
 from datasets import DatasetDict
 
-from autolora import download, own_task, splits
+from autolora import own_task, splits
+from autolora.data import SOURCES, evaluation_units, take_subset, write_atomically
 from autolora.errors import ConfigError
 from autolora.families import TaskSpec, all_families, family_names
 
@@ -82,7 +83,7 @@ def load_task(task: str, source: str, mirror: Path | str | None, verify_checksum
     elif source == "hub":
         data, provenance = spec.load_hub()
     else:
-        raise ConfigError(f"data.source {source!r}: expected one of {', '.join(download.SOURCES)}")
+        raise ConfigError(f"data.source {source!r}: expected one of {', '.join(SOURCES)}")
     provenance.setdefault("eval_split", spec.eval_split)
     provenance.setdefault("eval_split_official", spec.eval_split_official)
     return DatasetDict(train=data["train"], eval=data[spec.eval_split]), provenance
@@ -107,20 +108,20 @@ def prepare_task(task: str, source: str, mirror: Path | str | None, out_dir: Pat
     data, provenance = load_task(task, source, mirror, verify_checksums)
     n_train_full = len(data["train"])
     train_seed = subset_seed if train_subset_seed is None else train_subset_seed
-    data = download.take_subset(data, "train", max_train_examples, train_seed, "data.max_train_examples")
+    data = take_subset(data, "train", max_train_examples, train_seed, "data.max_train_examples")
     if pilot_holdout is not None:
         data = splits.hold_out(data, pilot_holdout, subset_seed)
         provenance.update(eval_split=f"pilot holdout ({pilot_holdout:g} of train)", eval_split_official=False,
                           eval_split_note=f"{pilot_holdout:g} of the training subset held out (seed {subset_seed}); "
                                           "the task's evaluation split is not used")
-    n_eval_full = len(download.evaluation_units(data["eval"]))
-    data = download.take_subset(data, "eval", max_eval_examples, subset_seed, "data.max_eval_examples",
+    n_eval_full = len(evaluation_units(data["eval"]))
+    data = take_subset(data, "eval", max_eval_examples, subset_seed, "data.max_eval_examples",
                                 by_group=True)
     provenance.update({
         "n_train_full": n_train_full,
         "n_train": len(data["train"]),
         "n_eval_full": n_eval_full,
-        "n_eval": len(download.evaluation_units(data["eval"])),
+        "n_eval": len(evaluation_units(data["eval"])),
         "max_train_examples": max_train_examples,
         "max_eval_examples": max_eval_examples,
         "subset_seed": subset_seed,
@@ -129,5 +130,5 @@ def prepare_task(task: str, source: str, mirror: Path | str | None, out_dir: Pat
         "train_sha256": rows_digest(data["train"]),
         "datasets_version": datasets.__version__,
     })
-    download.write_atomically(data, provenance, Path(out_dir))
+    write_atomically(data, provenance, Path(out_dir))
     return provenance

@@ -84,7 +84,7 @@ def test_bad_config_values_are_named_before_any_job(changes, message):
 
 
 def test_verifying_a_mirror_without_checksums_is_an_error(tmp_path):
-    from autolora.download import checksums_to_verify
+    from autolora.data import checksums_to_verify
     from autolora.errors import ConfigError, DataError
 
     mirror = tmp_path / "mirror"

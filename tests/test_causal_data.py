@@ -5,7 +5,7 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from autolora.download import evaluation_units, take_subset
+from autolora.data import evaluation_units, take_subset
 from autolora.errors import DataError
 from autolora.generate import generate_texts, pad_left
 from autolora.model import load_tokenizer

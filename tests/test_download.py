@@ -1,4 +1,4 @@
-"""Tests of the GLUE download/prepare stage: the offline mirror and small broken copies of it."""
+"""Tests of GLUE's reader (the offline mirror and small broken copies of it) and the prepare stage."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import datasets
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from autolora import download
-from autolora.download import GLUE_TASKS, load_glue_hub, load_prepared, read_glue_mirror
+from autolora.data import load_prepared, sha256_of
 from autolora.errors import ConfigError, DataError
+from autolora.families.glue.data import GLUE_TASKS, load_glue_hub, read_glue_mirror
 from autolora.splits import split_for_search
 from autolora.tasks import prepare_task
-
 from tests.conftest import SHARED
 
 MIRROR = SHARED / "data"
@@ -139,7 +138,7 @@ def test_eval_split_provenance(task, official):
     assert provenance["eval_split_official"] is official
     eval_file = "dev.tsv" if official else "heldout.tsv"
     relpath = f"glue/{GLUE_TASKS[task].mirror_dir}/{eval_file}"
-    assert provenance["files"][relpath] == download.sha256_of(MIRROR / relpath)
+    assert provenance["files"][relpath] == sha256_of(MIRROR / relpath)
     if not official:
         assert "held-out" in provenance["eval_split_note"]
 
@@ -224,8 +223,8 @@ def truncate_after_checksum(mirror: Path) -> Path:
 
 def test_truncated_file_fails_checksum(tmp_path):
     mirror = rte_mirror(tmp_path)
-    expected = download.sha256_of(mirror / "glue/RTE/train.tsv")
-    actual = download.sha256_of(truncate_after_checksum(mirror))
+    expected = sha256_of(mirror / "glue/RTE/train.tsv")
+    actual = sha256_of(truncate_after_checksum(mirror))
     with pytest.raises(DataError) as excinfo:
         read_glue_mirror("rte", mirror)
     message = str(excinfo.value)

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from autolora.config import SCORING_STAGES, STAGE_INPUTS, stage_view, task_config, validate_config
-from autolora.download import load_prepared
+from autolora.data import load_prepared
 from autolora.errors import ConfigError, DataError
 from autolora.metrics import glue_metrics
 from autolora.families.ner import entity_types

@@ -103,14 +103,24 @@ def _imported_modules(path) -> set[str]:
     return modules
 
 
+def _family_files() -> dict[str, list]:
+    """Each family's files: a module families/<name>.py, or every module of a package families/<name>/."""
+    folder = REPO / "autolora" / "families"
+    modules = {path.stem: [path] for path in folder.glob("*.py") if path.stem not in ("__init__", "base")}
+    packages = {path.parent.name: sorted(path.parent.glob("*.py")) for path in folder.glob("*/__init__.py")}
+    return {**modules, **packages}
+
+
 def test_no_family_module_imports_another_family_or_a_stage():
-    families = {path.stem for path in (REPO / "autolora" / "families").glob("*.py")} - {"__init__", "base"}
-    assert {"glue", "nlg", "ner"} <= families
-    for name in families:
-        imported = {module.removeprefix("autolora.") for module in _imported_modules(REPO / "autolora" / "families" / f"{name}.py")}
-        siblings = {f"families.{other}" for other in families - {name}} & imported
-        stages = set(STAGES) & imported
-        assert not siblings and not stages, f"families/{name}.py imports {sorted(siblings | stages)}"
+    families = _family_files()
+    assert {"glue", "nlg", "ner"} <= set(families)
+    for name, paths in families.items():
+        for path in paths:
+            imported = {module.removeprefix("autolora.") for module in _imported_modules(path)}
+            siblings = {module for module in imported for other in set(families) - {name}
+                        if module == f"families.{other}" or module.startswith(f"families.{other}.")}
+            stages = set(STAGES) & imported
+            assert not siblings and not stages, f"{path.relative_to(REPO)} imports {sorted(siblings | stages)}"
 
 
 def _family_and_task_names() -> set[str]:

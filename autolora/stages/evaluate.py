@@ -26,7 +26,7 @@ from autolora.plumbing import atomic
 from autolora.adapters import load_adapter
 from autolora.core.injection import head_modules, selection_modules
 from autolora.core.ranks import resolved_threshold, selected_components
-from autolora.download import read_provenance
+from autolora.data import read_provenance
 from autolora.families import get_family
 from autolora.model import inject_search_lora, load_search_state, load_task_model, load_tokenizer, model_source
 from autolora.plumbing.provenance import code_version

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autolora.plumbing import atomic
-from autolora.download import load_prepared
+from autolora.data import load_prepared
 from autolora.families import get_family
 from autolora.model import load_tokenizer
 

@@ -1,6 +1,6 @@
 """Snakemake job: the run's provenance (command, config, versions, data checksums)."""
 from autolora.plumbing import atomic
-from autolora.download import read_provenance
+from autolora.data import read_provenance
 from autolora.jobs import snakemake_job
 from autolora.plumbing.provenance import run_provenance
 

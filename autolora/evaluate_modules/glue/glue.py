@@ -17,7 +17,7 @@ class or macro F1, Matthews correlation) or ``regression`` (Pearson, Spearman).
 import datasets
 import evaluate
 
-from autolora.download import GLUE_TASKS
+from autolora.families.glue.data import GLUE_TASKS
 from autolora.metrics import OWN_TASK_METRIC_CONFIGS, REGRESSION, glue_metrics, module_info
 
 _CITATION = """\

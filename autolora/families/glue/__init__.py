@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from datasets import DatasetDict, load_from_disk
 
-from autolora import download
+from autolora.families.glue import data as glue_data
 from autolora.families.base import Family, TaskSpec, register
 from autolora.metrics import glue_metrics, load_metric, trivial_baseline
 
@@ -23,14 +23,14 @@ PAPER_LABELS = {"mnli": "MNLI", "sst2": "SST-2", "mrpc": "MRPC", "cola": "CoLA",
                 "rte": "RTE", "stsb": "STS-B"}
 
 
-def _spec(task: download.GlueTask) -> TaskSpec:
+def _spec(task: glue_data.GlueTask) -> TaskSpec:
     return TaskSpec(
         label=PAPER_LABELS[task.name],
         name=task.name,
         family="glue",
         mirror_folder="glue",
-        read_mirror=lambda mirror, verify: download.read_glue_mirror(task.name, mirror, verify),
-        load_hub=lambda: download.load_glue_hub(task.name),
+        read_mirror=lambda mirror, verify: glue_data.read_glue_mirror(task.name, mirror, verify),
+        load_hub=lambda: glue_data.load_glue_hub(task.name),
         eval_split="eval",
         eval_split_official=task.eval_split_official,
         num_labels=task.num_labels,
@@ -86,7 +86,7 @@ def glue_trivial_baseline(tokenized_dir, spec: TaskSpec) -> dict:
 
 GLUE = register(Family(
     name="glue",
-    tasks=tuple(_spec(task) for task in download.GLUE_TASKS.values()),
+    tasks=tuple(_spec(task) for task in glue_data.GLUE_TASKS.values()),
     tokenize=tokenize_pairs,
     auto_model="AutoModelForSequenceClassification",
     model_kwargs=lambda spec, config: {"num_labels": config["num_labels"]},
