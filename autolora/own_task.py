@@ -26,13 +26,12 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict
 
-from autolora import ner
+from autolora.families.ner import data as ner
 from autolora.data import sha256_of
 from autolora.families.glue.data import sentence_features
 from autolora.errors import ConfigError, DataError
 from autolora.nlg_data import E2E_FEATURES, number_groups
 
-FAMILY_OF_KIND = {"classification": "glue", "regression": "glue", "tagging": "ner", "data_to_text": "nlg"}
 COLUMNS_OF_KIND = {
     "classification": (("text", "label"), ("text_pair",)),
     "regression": (("text", "label"), ("text_pair",)),
@@ -97,7 +96,13 @@ def _check_labels(entry: dict, key: str) -> None:
 
 
 def family(entry: dict) -> str:
-    return FAMILY_OF_KIND[entry["kind"]]
+    """The family that takes an own task of this kind (``Family.own_kinds``)."""
+    from autolora.families import all_families  # the families import this module
+
+    families = [family.name for family in all_families() if entry["kind"] in family.own_kinds]
+    if not families:
+        raise ConfigError(f"own task kind {entry['kind']!r}: no task family takes it")
+    return families[0]
 
 
 def num_labels(entry: dict) -> int | None:

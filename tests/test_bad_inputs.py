@@ -134,7 +134,7 @@ def test_a_rank_above_the_matrix_is_a_config_error_before_any_allocation(tiny_be
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path):
-    from autolora.ner import read_text_lines
+    from autolora.families.ner.data import read_text_lines
 
     path = tmp_path / "train.iob2"
     path.write_bytes("\ufeffIL-2\tB-protein\n".encode("utf-8"))

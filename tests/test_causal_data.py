@@ -9,7 +9,7 @@ from autolora.data import evaluation_units, take_subset
 from autolora.errors import DataError
 from autolora.generate import generate_texts, pad_left
 from autolora.model import load_tokenizer
-from autolora.ner import IGNORE_LABEL
+from autolora.families.base import IGNORE_LABEL
 from autolora.nlg_data import prompt_ids
 from autolora.families.nlg import tokenize_prompt_target
 from autolora.training import make_loader

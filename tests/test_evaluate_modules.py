@@ -11,7 +11,7 @@ import pytest
 
 from autolora.metrics import load_metric
 from autolora.plumbing.package_files import EVALUATE_MODULES
-from autolora.ner import tag_names
+from autolora.families.ner.data import tag_names
 from autolora.tasks import load_task
 from autolora.scoring.e2e import read_hypotheses, read_references
 from autolora.scoring.webnlg import read_reference_folder, read_segments

@@ -14,9 +14,10 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
-from autolora import ner
+from autolora.families.ner import data as ner
 from autolora.errors import ConfigError, DataError
-from autolora.ner import (BIONLP_TAGS, IGNORE_LABEL, TAG_IDS, encode_words, load_bionlp_hub,
+from autolora.families.base import IGNORE_LABEL
+from autolora.families.ner.data import (BIONLP_TAGS, TAG_IDS, encode_words, load_bionlp_hub,
                           ner_metrics, read_iob2, read_jnlpba_mirror, tag_names,
                           words_from_windows)
 

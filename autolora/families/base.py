@@ -68,6 +68,9 @@ E2E_COLUMNS = (
 # The key of the mean validation loss per target token, where a family chooses by it.
 VALIDATION_LOSS = "validation_loss"
 
+# The label that torch's cross-entropy skips: prompt tokens, special tokens, non-first sub-tokens.
+IGNORE_LABEL = -100
+
 # Where a run keeps a task's evaluation labels (``Family.eval_labels``), in its task folder.
 LABELS_FILE = "eval_labels.txt"
 
@@ -105,6 +108,7 @@ class Family:
             own, named as the task.
         table_order: its tasks in its tables' column order (the paper's); empty: ``tasks``' order.
         appendices: further tables of its tasks.
+        own_kinds: the kinds of a user's own task (config ``own_tasks``) that it takes.
         extra_inputs: columns of its tokenised rows that its model takes beside ``MODEL_INPUTS``
             (an extractive-QA head's ``start_positions`` and ``end_positions``).
     """
@@ -128,6 +132,7 @@ class Family:
     table_title: str = ""
     table_order: tuple[str, ...] = ()
     appendices: tuple[Appendix, ...] = ()
+    own_kinds: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, Family] = {}

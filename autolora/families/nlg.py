@@ -18,7 +18,7 @@ from autolora import nlg_data
 from autolora.errors import DataError
 from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricColumn, TaskSpec, register
 from autolora.metrics import load_metric
-from autolora.ner import IGNORE_LABEL
+from autolora.families.base import IGNORE_LABEL
 
 # WebNLG's table: BLEU, METEOR and TER on the seen, unseen and all categories.
 WEBNLG_COLUMNS = tuple(
@@ -113,4 +113,5 @@ NLG = register(Family(
     choice_metric=lambda spec: (VALIDATION_LOSS, False),
     table_columns=E2E_COLUMNS,
     decodes=True,
+    own_kinds=("data_to_text",),
 ))

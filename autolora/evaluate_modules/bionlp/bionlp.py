@@ -16,7 +16,7 @@ import datasets
 import evaluate
 
 from autolora.metrics import module_info
-from autolora.ner import ENTITY_TYPES, ner_metrics
+from autolora.families.ner.data import ENTITY_TYPES, ner_metrics
 
 _CITATION = """\
 @inproceedings{kim2004introduction,

@@ -100,4 +100,5 @@ GLUE = register(Family(
     shared_table=True,
     table_title="GLUE",
     table_order=tuple(PAPER_LABELS),
+    own_kinds=("classification", "regression"),
 ))

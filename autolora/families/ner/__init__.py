@@ -1,7 +1,7 @@
 """Tagging: BioNLP 2004 / JNLPBA named entities (and own ``tagging`` tasks) with an encoder and a
 token-classification head.
 
-Words become sub-tokens in windows (``autolora.ner.encode_words``), labelled on each word's first
+Words become sub-tokens in windows (``autolora.families.ner.data.encode_words``), labelled on each word's first
 sub-token; evaluation reads one tag per word back from the windows and scores entities with
 seqeval in conlleval mode (``autolora/evaluate_modules/bionlp``), F1 per entity type too.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datasets import DatasetDict, load_from_disk
 
-from autolora import ner, own_task
+from autolora import own_task
+from autolora.families.ner import data as ner
 from autolora.families.base import Appendix, Family, MetricColumn, TaskSpec, register
 from autolora.metrics import load_metric
 
@@ -97,4 +98,5 @@ NER = register(Family(
     table_columns=COLUMNS,
     appendices=(Appendix("bionlp_types", "bionlp", "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)",
                          TYPE_COLUMNS),),
+    own_kinds=("tagging",),
 ))

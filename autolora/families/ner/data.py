@@ -28,6 +28,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
 from autolora.data import checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
+from autolora.families.base import IGNORE_LABEL
 
 HUB_DATASET = "tner/bionlp2004"
 MIRROR_DIR = "jnlpba"
@@ -36,7 +37,6 @@ ENTITY_TYPES = ("DNA", "protein", "cell_type", "cell_line", "RNA")
 # Order of tner/bionlp2004's label2id, so hub ids and ours coincide.
 BIONLP_TAGS = ("O", *(f"{prefix}-{entity}" for entity in ENTITY_TYPES for prefix in ("B", "I")))
 TAG_IDS = {tag: index for index, tag in enumerate(BIONLP_TAGS)}
-IGNORE_LABEL = -100  # what torch's cross-entropy skips: special tokens and non-first sub-tokens
 MIRROR_NOTE = ("train.iob2 reconstructed from the GENIA standoff release (official "
                "Genia4ERtask1.iob2 unavailable; sentence splits differ slightly); test.iob2 is "
                "the official Genia4EReval1.iob2")
