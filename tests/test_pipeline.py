@@ -113,7 +113,7 @@ def test_the_report_holds_every_table_figure_and_the_provenance(reduced_run):
     differences = pd.read_csv(results / "tables" / "differences.csv")
     assert set(differences["task"]) == {"rte"} and set(differences["baseline"]) == RTE_METHODS - {"autolora"}
     assert (differences["ci_low"] <= differences["mean_difference"]).all()
-    assert "TOST p (±1)" in (results / "tables" / "differences.md").read_text()
+    assert "TOST p (±1, Holm)" in (results / "tables" / "differences.md").read_text()
     assert (results / "figures" / "differences.png").stat().st_size > 10_000
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["data"]["rte"]["checksums_verified"] is True
