@@ -50,6 +50,7 @@ include: "workflow/rules/search.smk"
 include: "workflow/rules/ranks.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tuning.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -23,7 +23,7 @@ from autolora.methods import (
 from autolora.own_task import check_entry, without_metric
 from autolora.plumbing.package_files import CONFIG_SCHEMA
 from autolora.tasks import get_spec, register_own_tasks
-from autolora.trials import trial_of, trial_settings
+from autolora.trials import tuning_trials
 
 # The search section's keys that make BilevelSearch's settings, by their SearchSettings field.
 SEARCH_SETTINGS_FIELDS = {"hypergradient": "hypergradient", "unroll": "unroll", "unroll_lr": "lr",
@@ -267,16 +267,18 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def task_config(config: dict, task: str, method: str = "autolora") -> dict:
+def task_config(config: dict, task: str, method: str = "autolora", trial: int | None = None) -> dict:
     """Everything one job of ``task`` needs: the sections with that task's overrides merged in,
-    and what ``method`` changes in them (``autolora.methods.apply_method``)."""
+    and what ``method`` changes in them (``autolora.methods.apply_method``); for one of the
+    method's tuning trials (``autolora.trials``), the trial's settings too and its index
+    (``trial``)."""
     sections = {key: config[key] for key in SECTIONS}
     sections.update({key: config[key] for key in OPTIONAL_SECTIONS if key in config})
     merged = deep_merge(sections, config["task_overrides"].get(task, {}))
     if (variant := search_variant_name(method)) is not None:
         merged = deep_merge(merged, config["search_variants"][variant])
-    if trial_of(method) is not None:
-        merged = deep_merge(merged, trial_settings(config, method))
+    if trial is not None:
+        merged = deep_merge(merged, tuning_trials(config, method)[trial])
     for section in set(OPTIONAL_SECTIONS) - set(own_sections(method)):  # only its readers rerun on it
         merged.pop(section, None)
     spec = get_spec(task)
@@ -284,6 +286,8 @@ def task_config(config: dict, task: str, method: str = "autolora") -> dict:
                   num_labels=spec.num_labels)
     if spec.own:  # every job of the task reads it: each process registers it (autolora.jobs)
         merged["own_task"] = copy.deepcopy(config["own_tasks"][task])
+    if trial is not None:
+        merged["trial"] = trial
     return apply_method(merged, method)
 
 
@@ -300,8 +304,8 @@ STAGE_INPUTS = {
     "search": (*MODEL_JOB, "lora", "search"),
     "ranks": ("task", "ranks"),
     "uniform_ranks": ("task", "family", "num_labels", "method", "model", "lora.targets"),
-    "retrain": (*MODEL_JOB, "method", "lora", "retrain", "search.val_fraction", "adalora?"),
-    "grid_validate": (*MODEL_JOB, "method", "retrain.eval_batch_size", "search.val_fraction"),
+    "retrain": (*MODEL_JOB, "method", "trial?", "lora", "retrain", "search.val_fraction", "adalora?"),
+    "grid_validate": (*MODEL_JOB, "method", "trial?", "retrain.eval_batch_size", "search.val_fraction"),
     "evaluate": (*MODEL_JOB, "method", "lora", "retrain.eval_batch_size", "generate"),
     "no_retrain": (*MODEL_JOB, "method", "lora", "search", "ranks", "retrain.eval_batch_size", "generate"),
 }

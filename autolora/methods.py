@@ -14,8 +14,6 @@ is one entry here (and its tests). The entries:
 * ``full_ft``: every parameter trained;
 * the equal-budget controls, on the same search of the same task and seed: ``lora_budget``
   (AutoLoRA's total rank spread uniformly) and ``random_ranks`` (the same total at random);
-* ``tune_<method>_t<i>``: trial i of the config's ``tuning`` for a method (``autolora.stages.tuning``),
-  trained on search-train and scored on search-validation like the grid's candidates;
 * ``search_<name>``: AutoLoRA with the search settings of ``search_variants.<name>`` (its own
   search, ranks, retraining and evaluation), for comparing search regimes side by side;
 * the ablations (config ``ablations``), each named ``autolora_<what>`` and retrained with
@@ -31,8 +29,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from autolora.trials import TRIAL_PATTERN, trial_of
 
 AUTOLORA = "autolora"
 GRID = "grid"
@@ -58,7 +54,6 @@ UNIFORM = "uniform"                # one rank everywhere, from the name (rule un
 BUDGET_CONTROL = "budget_control"  # AutoLoRA's total rank re-allocated (rule control_ranks)
 GRID_CHOICE = "grid_choice"        # the best grid candidate's ranks (rule grid_choice)
 AUTOLORA_RANKS = "autolora_ranks"  # AutoLoRA's ranks.json itself (AdaLoRA's budget)
-TUNED_METHODS_RANKS = "tuned_methods_ranks"  # a tuning trial: the ranks of the method it tunes
 # How it trains (``Method.trains``): PEFT LoRA at its ranks, PEFT AdaLoRA, every parameter.
 LORA, ADALORA_TRAINING, FULL = "lora", "adalora", "full"
 # How it is scored (``Method.scored_by``): the evaluation split, or the grid's search-validation.
@@ -117,14 +112,6 @@ def _no_meta(settings: dict, match: re.Match) -> None:
 
 def _threshold(settings: dict, match: re.Match) -> None:
     settings["ranks"]["threshold"] = float(match.group(1)) / settings["lora"]["max_rank"]
-
-
-def _trial(settings: dict, match: re.Match) -> None:
-    """A trial is the method it tunes (its changes to the config view too), under its own name;
-    the trial's own settings are merged in by ``autolora.config.task_config``."""
-    tuned = match.group(1)
-    entry, tuned_match = lookup(tuned)
-    entry.configure(settings, tuned_match)
 
 
 def _grid_note(config: dict, table: str) -> str:
@@ -189,8 +176,6 @@ REGISTRY = (
         "at random, seeded by the run seed, so that no layer or matrix type is preferred)")),
     Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, allocate=_random_allocation, note=_control_note(
         RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
-    Method("tune_<method>_t<i>", TRIAL_PATTERN, ranks=TUNED_METHODS_RANKS, scored_by=GRID_VALIDATE,
-           train_split="search_train", selectable=False, configure=_trial),
     Method("search_<name>", SEARCH_VARIANT_PATTERN, ranks=OWN_SEARCH, selectable=False, tuned_as=AUTOLORA),
     Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta, tuned_as=AUTOLORA),
     Method(FIRST_ORDER, FIRST_ORDER, ranks=OWN_SEARCH, selectable=False,
@@ -226,14 +211,13 @@ def entry_of(method: str) -> Method:
 
 
 def training_of(method: str) -> str | None:
-    """How a method trains: LORA, ADALORA_TRAINING, FULL, or None (no training of its own); a
-    tuning trial as the method it tunes."""
-    return training_of(trial[0]) if (trial := trial_of(method)) else entry_of(method).trains
+    """How a method trains: LORA, ADALORA_TRAINING, FULL, or None (no training of its own)."""
+    return entry_of(method).trains
 
 
 def own_sections(method: str) -> tuple[str, ...]:
-    """The optional config sections a method reads (a tuning trial: those of the method it tunes)."""
-    return own_sections(trial[0]) if (trial := trial_of(method)) else entry_of(method).sections
+    """The optional config sections a method reads."""
+    return entry_of(method).sections
 
 
 def pattern_where(predicate: Callable[[Method], bool], *, without: tuple[str, ...] = (AUTOLORA,)) -> str:

@@ -1,28 +1,20 @@
 """The tuning protocol's trials, as the config defines them (config ``tuning``): which methods are
-tuned, the trials each may run, how a trial is named (``tune_<method>_t<i>``, a method of its own
-in ``autolora.methods``) and what it changes in the method's config view. Listed trials are the
-same number for every trained method; a ladder (``tuning.ladder``: ``start × factor^j`` for
-``rungs`` rungs) is one list of rungs for all, of which the first round tries the initial ones and
-``autolora.stages.tuning`` extends past a chosen end. Under a ladder the grid is tuned as its
-candidates (``grid_r{r}``).
+tuned and the trials each may run. A trial is a method and an index (the ``trial`` wildcard of
+``workflow/rules/tuning.smk``; ``autolora.config.task_config`` merges its settings into the
+method's config view). Listed trials are the same number for every trained method; a ladder
+(``tuning.ladder``: ``start × factor^j`` for ``rungs`` rungs) is one list of rungs for all, of which
+the first round tries the initial ones and ``autolora.stages.tuning`` extends past a chosen end.
+Under a ladder the grid is tuned as its candidates (``grid_r{r}``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-TRIAL_PATTERN = r"tune_([a-z0-9_]+)_t([0-9]+)"
+from autolora.methods import GRID, training_of
 
-
-def trial_method(method: str, index: int) -> str:
-    return f"tune_{method}_t{index}"
-
-
-def trial_of(method: str) -> tuple[str, int] | None:
-    """(the tuned method, the trial's index) of ``tune_<method>_t<i>``; None for other names."""
-    match = re.fullmatch(TRIAL_PATTERN, method)
-    return (match.group(1), int(match.group(2))) if match else None
+# A trial's folder, beside the method folders of its task and seed (the tuning seed's).
+TRIAL_FOLDER = "tune_{method}_t{trial}"
 
 
 def ladder_trials(ladder: Mapping) -> list[dict]:
@@ -38,8 +30,6 @@ def ladder_trials(ladder: Mapping) -> list[dict]:
 def tuned_methods(config: Mapping, grid_runs: Sequence[str] = ()) -> list[str]:
     """The methods with tuning trials: those listed under tuning.trials, or under a ladder every
     trained method of ``methods`` in the order listed, the grid as its candidates ``grid_runs``."""
-    from autolora.methods import GRID, training_of  # the registry imports this module
-
     tuning = config.get("tuning")
     if tuning is None:
         return []
@@ -53,19 +43,6 @@ def tuning_trials(config: Mapping, method: str) -> list[dict]:
     """Every trial ``method`` may run: its listed trials, or every rung of the ladder."""
     tuning = config["tuning"]
     return ladder_trials(tuning["ladder"]) if "ladder" in tuning else tuning["trials"][method]
-
-
-def trial_methods(config: Mapping, method: str, grid_runs: Sequence[str] = ()) -> list[str]:
-    """The trial methods ``method`` may run (none where the config does not tune it)."""
-    if method not in tuned_methods(config, grid_runs):
-        return []
-    return [trial_method(method, index) for index in range(len(tuning_trials(config, method)))]
-
-
-def trial_settings(config: Mapping, method: str) -> dict:
-    """What trial ``tune_<m>_t<i>`` changes in m's config view: its entry of ``tuning_trials``."""
-    tuned, index = trial_of(method)
-    return tuning_trials(config, tuned)[index]
 
 
 def initial_range(config: Mapping, method: str) -> tuple[int, int]:

@@ -51,7 +51,7 @@ METHOD_STAGES = {
     "random_ranks": ("retrain", "evaluate"), "search_long": ("search", "retrain", "evaluate"),
     "autolora_no_meta": ("search", "retrain", "evaluate"), "autolora_first_order": ("search", "retrain", "evaluate"),
     "autolora_normalized": ("retrain", "evaluate"), "autolora_l0.5": ("retrain", "evaluate"),
-    "autolora_no_retrain": ("evaluate",), "tune_lora_r8_t0": ("retrain", "evaluate"),
+    "autolora_no_retrain": ("evaluate",),
 }
 
 

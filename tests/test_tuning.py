@@ -12,7 +12,7 @@ from datasets import load_from_disk
 
 from autolora.config import stage_view, task_config, validate_config
 from autolora.errors import ConfigError
-from autolora.trials import initial_range, ladder_trials, trial_methods, tuned_methods
+from autolora.trials import initial_range, ladder_trials, tuned_methods, tuning_trials
 from autolora.stages.tuning import choice_for_ranks, choose_trial, next_range, run_tuning_choice, run_tuning_round
 from autolora.reporting.tables import tuning_note
 from tests.conftest import REPO, SHARED
@@ -34,13 +34,17 @@ def test_a_trial_is_its_method_with_the_trials_settings():
     config["tuning"]["trials"]["adalora"][1]["adalora"] = {"tinit": 0.2}
     config = validate_config(config, base_dir=REPO)
     assert config["tuning"]["seed"] == 0
-    assert trial_methods(config, "adalora") == ["tune_adalora_t0", "tune_adalora_t1"]
-    view = task_config(config, "rte", "tune_adalora_t1")
+    assert len(tuning_trials(config, "adalora")) == 2
+    view = task_config(config, "rte", "adalora", trial=1)
     assert view["retrain"]["lr"] == LRS[1] and view["adalora"] == {"tinit": 0.2}
+    assert (view["method"], view["trial"]) == ("adalora", 1)  # a method and an index, no name to parse
     assert view["retrain"]["epochs"] == task_config(config, "rte", "adalora")["retrain"]["epochs"]
     # The adalora section is in AdaLoRA's retraining params alone.
     assert stage_view(view, "retrain")["adalora"] == {"tinit": 0.2}
-    assert "adalora" not in stage_view(task_config(config, "rte", "tune_lora_r2_t1"), "retrain")
+    assert "adalora" not in stage_view(task_config(config, "rte", "lora_r2", trial=1), "retrain")
+    # The trial's index is in its jobs' params; a method's own retraining has none.
+    assert stage_view(view, "grid_validate")["trial"] == 1
+    assert "trial" not in stage_view(task_config(config, "rte", "adalora"), "retrain")
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -90,16 +94,11 @@ def test_every_trained_method_waits_for_its_tuning_choice(tmp_path):
     output = result.stdout + result.stderr
     counts = {line.split()[0]: int(line.split()[1]) for line in output.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
-    plain = subprocess.run([sys.executable, "-c", TUNED_DRY_RUN.replace(' sys.argv[1],', ''), ], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
-    before = {line.split()[0]: int(line.split()[1]) for line in (plain.stdout + plain.stderr).splitlines()
-              if len(line.split()) == 2 and line.split()[1].isdigit()}
     tuned_on_rte = len(TEST_CONFIG["methods"])  # every method runs on RTE (method_tasks)
     choices = tuned_on_rte + len(TEST_CONFIG["tasks"]) - 1  # AutoLoRA alone elsewhere
     assert counts.get("tuning_choice") == choices, output[-3000:]
     trials = len(LRS) * choices
-    assert counts["grid_validate"] - before["grid_validate"] == trials
-    assert counts["retrain_method"] - before["retrain_method"] == trials
+    assert counts["validate_trial"] == trials and counts["retrain_trial"] == trials
 
 
 def run_protocol(tokenized, out, config, ranks):
@@ -108,9 +107,9 @@ def run_protocol(tokenized, out, config, ranks):
     from autolora.stages.retrain import run_retrain
 
     validation, logs = [], []
-    for trial in trial_methods(config, "lora_r2"):
-        view = task_config(config, "rte", trial)
-        folder = out / trial
+    for trial in range(len(tuning_trials(config, "lora_r2"))):
+        view = task_config(config, "rte", "lora_r2", trial)
+        folder = out / f"tune_lora_r2_t{trial}"
         run_retrain(tokenized, ranks, view, "rte", 0, folder / "adapter", folder / "retrain.json")
         run_grid_validation(tokenized, folder / "adapter", view, 0, folder / "validation.json")
         validation.append(folder / "validation.json")
@@ -143,6 +142,8 @@ def test_poisoned_evaluation_labels_change_no_trial_score_and_no_choice(tmp_path
     assert poisoned["trials"] == clean["trials"] and poisoned["chosen"] == clean["chosen"]
     assert [trial["settings"]["retrain"]["lr"] for trial in clean["trials"]] == LRS
     assert all(trial["final_train_loss"] > 0 for trial in clean["trials"])
+    record = json.loads((tmp_path / "clean" / "tune_lora_r2_t1" / "validation.json").read_text())
+    assert (record["method"], record["trial"], record["rank"]) == ("lora_r2", 1, 2)
     assert "Tuning: every method's retraining settings chosen from its trials (2 per method" in tuning_note(
         [{"method": "lora_r2", "task": "rte", "tuning": json.loads((tmp_path / "clean" / "choice.json").read_text())}])[0]
 
@@ -166,7 +167,7 @@ def test_a_ladder_tunes_every_trained_method_and_each_grid_candidate_alike():
     rates = [trial["retrain"]["lr"] for trial in ladder_trials(LADDER)]
     assert rates == [1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2, 6.4e-2]
     assert initial_range(config, "lora_r2") == (2, 7)  # 5e-4 .. 1.6e-2 first
-    assert task_config(config, "rte", "tune_grid_r4_t9")["retrain"]["lr"] == 6.4e-2
+    assert task_config(config, "rte", "grid_r4", trial=9)["retrain"]["lr"] == 6.4e-2
 
 
 @pytest.mark.parametrize(("tried", "chosen", "following"), [

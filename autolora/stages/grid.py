@@ -29,7 +29,7 @@ from autolora.training import autocast, pick_device
 
 
 def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out_json) -> dict:
-    """Score one grid run's adapter on the search-validation split; write the record."""
+    """Score one grid run's (or tuning trial's) adapter on the search-validation split; write the record."""
     train = load_from_disk(str(tokenized_dir))["train"]
     rows = split_for_search(train, config["search"]["val_fraction"], seed)[1]
     model = load_adapter(config, adapter_dir)
@@ -39,7 +39,8 @@ def run_grid_validation(tokenized_dir, adapter_dir, config: dict, seed: int, out
     metric, higher_is_better = family.choice_metric(spec)
     with autocast(device, config["precision"]):
         value = family.score_rows(model, rows, tokenizer, config, spec, device)[metric]
-    record = {"task": config["task"], "seed": seed, "method": config["method"], "rank": uniform_rank(config["method"]),
+    record = {"task": config["task"], "seed": seed, "method": config["method"],
+              **({"trial": config["trial"]} if "trial" in config else {}), "rank": uniform_rank(config["method"]),
               "metric": metric, "value": float(value), "higher_is_better": higher_is_better, "n_search_val": len(rows)}
     atomic.write_json(out_json, record)
     return record

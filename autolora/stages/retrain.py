@@ -111,10 +111,11 @@ def dev_scorer(model, tokenizer, tokenized_dir, config: dict, device) -> Callabl
 
 
 def training_rows(tokenized_dir, config: dict, seed: int):
-    """The whole training set; a grid candidate gets the search-train split only, since the
-    search-validation split scores it (the grid's chosen rank then trains on all of it)."""
+    """The whole training set; a grid candidate and a tuning trial get the search-train split
+    only, since the search-validation split scores them (the grid's chosen rank, and a method with
+    its chosen settings, then train on all of it)."""
     train = load_from_disk(str(tokenized_dir))["train"]
-    if is_grid_run(config["method"]):
+    if is_grid_run(config["method"]) or "trial" in config:
         return split_for_search(train, config["search"]["val_fraction"], seed)[0]
     return train
 
@@ -149,6 +150,7 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
         "task": task,
         "seed": seed,
         "method": config["method"],
+        **({"trial": config["trial"]} if "trial" in config else {}),
         "ranks": training.trained_ranks(model),
         "trainable_params": training.trainable_counts(model),
         "epoch_losses": epoch_losses,

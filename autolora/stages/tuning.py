@@ -2,9 +2,10 @@
 
 Each trained method of ``methods`` lists the same number of trials, each a few settings of the
 ``retrain`` and ``adalora`` sections (what the method's own authors tune: the learning rate for
-all, AdaLoRA's schedule too). Trial i of method m is its own method, ``tune_<m>_t<i>``: m trained
-with the trial's settings on the search-train split of the tuning seed, with m's ranks of that
-seed, and scored on its search-validation split (``autolora.stages.grid``'s scorer), never on the split
+all, AdaLoRA's schedule too). Trial i of method m (the ``method`` and ``trial`` wildcards of
+``workflow/rules/tuning.smk``, folder ``tune_<m>_t<i>``) is m trained with the trial's settings on
+the search-train split of the tuning seed, with m's ranks of that seed, and scored on its
+search-validation split (``autolora.stages.grid``'s scorer), never on the split
 the tables report. The best trial's settings become m's retraining settings on every seed; the
 choice and every trial's training loss and validation score are recorded (``tuning/<m>.json``,
 then each retraining record and metrics record of m).

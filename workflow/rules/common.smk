@@ -15,7 +15,6 @@ from autolora.methods import (
     GRID_VALIDATE,
     OWN_SEARCH,
     SEARCH_MODEL,
-    TUNED_METHODS_RANKS,
     UNIFORM,
     entry_of,
     grid_runs,
@@ -24,13 +23,7 @@ from autolora.methods import (
     runs_own_search,
     search_variant_name,
 )
-from autolora.trials import (
-    initial_range,
-    trial_method,
-    trial_of,
-    tuned_methods,
-    tuning_trials,
-)
+from autolora.trials import TRIAL_FOLDER, initial_range, tuned_methods, tuning_trials
 from autolora.model import needs_conversion
 from autolora.plumbing.provenance import config_hash
 from autolora.families.base import (
@@ -73,10 +66,11 @@ def own_task_files(wildcards):
     return [entry[split] for split in ("train", "eval") if split in entry]
 
 
-def cfg(task, method=AUTOLORA):
-    """The config one job of this task and method sees (top-level sections with the task's
-    overrides and what the method changes)."""
-    settings = task_config(config, task, method)
+def cfg(task, method=AUTOLORA, trial=None):
+    """The config one job of this task and method (or of one of its tuning trials) sees:
+    top-level sections with the task's overrides and what the method and trial change.
+    """
+    settings = task_config(config, task, method, trial)
     if needs_conversion(settings["model"]["name"]):
         settings["model"]["converted"] = converted_model(settings["model"]["name"])
     return settings
@@ -88,7 +82,8 @@ def stage_cfg(stage, method=None):
 
     def params(wildcards):
         chosen = method or getattr(wildcards, "method", AUTOLORA)
-        return stage_view(cfg(wildcards.task, chosen), stage)
+        trial = int(wildcards.trial) if hasattr(wildcards, "trial") else None
+        return stage_view(cfg(wildcards.task, chosen, trial), stage)
 
     return params
 
@@ -198,6 +193,15 @@ def method_output(task, seed, method, name):
     return f"{method_dir(family_of(task), task, seed, method)}/{name}"
 
 
+def trial_dir(
+    family="{family}", task="{task}", seed="{seed}", method="{method}", trial="{trial}"
+):
+    """A tuning trial's folder, beside the method folders of the tuning seed."""
+    return method_dir(
+        family, task, seed, TRIAL_FOLDER.format(method=method, trial=trial)
+    )
+
+
 def method_log(stage, method="{method}"):
     """Log and benchmark paths of a method's job: AutoLoRA's without a method folder."""
     folder = "{family}" if method == AUTOLORA else f"{{family}}/{method}"
@@ -215,6 +219,8 @@ SEARCHED_RANK_METHODS = pattern_where(
 UNIFORM_RANK_METHODS = pattern_where(lambda method: method.ranks == UNIFORM)
 CONTROL_METHODS = pattern_where(lambda method: method.ranks == BUDGET_CONTROL)
 TRAINED_METHODS = pattern_where(lambda method: method.trains is not None)
+# What a tuning trial may tune: every trained method, AutoLoRA's retraining included.
+TUNABLE_METHODS = pattern_where(lambda method: method.trains is not None, without=())
 EVALUATED_METHODS = pattern_where(
     lambda method: method.trains is not None and method.scored_by == EVALUATE
 )
@@ -379,11 +385,9 @@ def ablation_search(wildcards):
 
 
 def method_ranks(wildcards):
-    """What a method trains with: its own ranks, AutoLoRA's (AdaLoRA's budget), or none; a
-    tuning trial those of the method it tunes."""
+    """What a method (or one of its tuning trials) trains with: its own ranks, AutoLoRA's
+    (AdaLoRA's budget), or none."""
     method = wildcards.method
-    if entry_of(method).ranks == TUNED_METHODS_RANKS:
-        method = trial_of(method)[0]
     ranks = entry_of(method).ranks
     if ranks is None:
         return []
@@ -397,13 +401,11 @@ def tuning_dir(family="{family}", task="{task}"):
 
 
 def tuned_choice(wildcards):
-    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned (a
-    trial is its own settings). An ablation takes AutoLoRA's (``Method.tuned_as``); the grid's
+    """A tuned method's chosen settings (tuning/<method>.json); none where it is not tuned. An
+    ablation takes AutoLoRA's (``Method.tuned_as``); the grid's
     final run, where its candidates are tuned one by one, reads every candidate's and takes the
     settings of the one it chose (autolora.stages.tuning.choice_for_ranks)."""
     method = getattr(wildcards, "method", AUTOLORA)
-    if trial_of(method) is not None:
-        return []
     method = entry_of(method).tuned_as or method
     tuned = tuned_methods(config, GRID_RUNS)
     if method == GRID and GRID not in tuned:
@@ -443,12 +445,7 @@ def round_trial_outputs(wildcards, name):
     """One file of each trial of a tuning round, on the tuning seed."""
     first, last = tried_range(wildcards)
     return [
-        method_output(
-            wildcards.task,
-            config["tuning"]["seed"],
-            trial_method(wildcards.method, index),
-            name,
-        )
+        f"{trial_dir(wildcards.family, wildcards.task, config['tuning']['seed'], wildcards.method, index)}/{name}"
         for index in range(first, last + 1)
     ]
 
