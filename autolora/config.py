@@ -25,10 +25,6 @@ from autolora.plumbing.package_files import CONFIG_SCHEMA
 from autolora.tasks import get_spec, register_own_tasks
 from autolora.trials import tuning_trials
 
-# The search section's keys that make BilevelSearch's settings, by their SearchSettings field.
-SEARCH_SETTINGS_FIELDS = {"hypergradient": "hypergradient", "unroll": "unroll", "unroll_lr": "lr",
-                          "inner_lr_factor": "inner_lr_factor", "fd_dropout": "fd_dropout",
-                          "hypergradient_fp32": "hypergradient_fp32", "hvp": "hvp"}
 
 
 def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: str | Path = ".") -> dict:
@@ -200,19 +196,13 @@ def _check_ablation_thresholds(config: dict, task: str) -> None:
                           f"k = {k} of task {task}; λ = x/k must be at most 1")
 
 
-def search_settings(search: dict) -> SearchSettings:
-    """The hypergradient settings of a config's search section (an absent ``hvp``: the default)."""
-    return SearchSettings(**{field: search[key] for field, key in SEARCH_SETTINGS_FIELDS.items() if key in search})
-
-
 def _check_hypergradient(task_settings: dict) -> None:
-    """Combinations of the search's hypergradient switches that have no meaning (the checks are
-    SearchSettings' own, the ones the search itself makes)."""
+    """Combinations of the search's settings that have no meaning (the checks are SearchSettings'
+    own, the ones the search itself makes)."""
     try:
-        search_settings(task_settings["search"])
+        SearchSettings(**task_settings["search"])
     except InvalidSetting as error:
-        key = SEARCH_SETTINGS_FIELDS[error.field]
-        raise ConfigError(f"config key search.{key}: {error.reason} (task {task_settings['task']})") from None
+        raise ConfigError(f"config key search.{error.field}: {error.reason} (task {task_settings['task']})") from None
 
 
 def _check_eval_every_epoch(task_settings: dict) -> None:

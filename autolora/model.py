@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from autolora.plumbing import atomic
 from autolora.plumbing.checkpoint import trainable_parameters
 from autolora.core import AutoLoraConfig
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import FRESH_MODULES, HEAD_MODULES, inject_selection_lora
 from autolora.errors import ConfigError
 from autolora.families import get_family
@@ -195,12 +196,12 @@ def cache_causal_lm(name: str, out_dir: str | Path) -> None:
 
 # ---- the search's model: selection LoRA as the search puts it on, and its saved state
 
-def inject_search_lora(model, settings: dict, lora: dict) -> list[str]:
+def inject_search_lora(model, settings: SearchSettings, lora: dict) -> list[str]:
     """Selection LoRA as the search puts it on the model (also how its saved state is reloaded)."""
     return inject_selection_lora(model, AutoLoraConfig(
         targets=tuple(lora["targets"]), max_rank=lora["max_rank"], lora_alpha=lora["alpha"],
-        dropout=settings["lora_dropout"], alpha_init=settings["alpha_init"], train_head=settings["train_head"],
-        train_base=settings.get("train_base", False),
+        dropout=settings.lora_dropout, alpha_init=settings.alpha_init, train_head=settings.train_head,
+        train_base=settings.train_base,
     ))
 
 

@@ -106,10 +106,9 @@ def predict(model, dataset, tokenizer, batch_size: int, device, is_regression: b
     return torch.cat(outputs).float().cpu().numpy()  # float(): numpy has no bf16
 
 
-def bucketing(rows, settings: dict) -> dict:
+def bucketing(rows, pool_batches: int | None) -> dict:
     """``EpochBatches``' length-bucketing arguments from a section's ``length_buckets`` (the
-    pool size in batches; absent: the plain shuffle)."""
-    pool_batches = settings.get("length_buckets")
+    pool size in batches; None: the plain shuffle)."""
     if pool_batches is None:
         return {}
     return {"lengths": [len(ids) for ids in rows.with_format(None)["input_ids"]], "pool_batches": pool_batches}

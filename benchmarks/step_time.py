@@ -33,6 +33,7 @@ from peft import LoraConfig, get_peft_model  # noqa: E402
 
 from autolora.core import AutoLoraConfig  # noqa: E402
 from autolora.core.bilevel import BilevelSearch  # noqa: E402
+from autolora.core.settings import SearchSettings  # noqa: E402
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters  # noqa: E402
 from autolora.model import load_sequence_classifier  # noqa: E402
 from autolora.training import autocast, pick_device, to_device, uses_bf16  # noqa: E402
@@ -105,7 +106,7 @@ def variants(model_name: str, k: int, train, val, random_init: str | None, devic
             model, lower, upper,
             torch.optim.Adam(lower.values(), lr=3e-4),
             torch.optim.Adam(upper.values(), lr=3e-4, betas=(0.5, 0.999)),
-            mode=mode, unroll_lr=3e-4, unroll=unroll, hvp=hvp,
+            SearchSettings(hypergradient=mode, lr=3e-4, unroll=unroll, hvp=hvp),
         )
         steps[name] = lambda search=search, k=alpha_every: search_steps(search, train, val, k)
     return steps

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import lower_level_parameters, selection_parameters
 from tests.conftest import random_batch, selection_lora_bert
 
@@ -68,7 +69,8 @@ def run_betty(tiny_bert):
 
 def run_ours(tiny_bert, fd_dropout):
     model, lower, upper = search_model(tiny_bert)
-    search = BilevelSearch(model, lower, upper, *optimizers(lower, upper), unroll="optimizer", fd_dropout=fd_dropout)
+    search = BilevelSearch(model, lower, upper, *optimizers(lower, upper),
+                           SearchSettings(unroll="optimizer", fd_dropout=fd_dropout))
     torch.manual_seed(7)
     for train, val in zip(batches(100), batches(200)):
         search.step(train, val)
@@ -100,7 +102,7 @@ def test_replayed_masks_differ_from_bettys_fresh_ones(tiny_bert):
 
 def hypergradient_in_train_mode(tiny_bert, **options):
     model, lower, upper = search_model(tiny_bert)
-    search = BilevelSearch(model, lower, upper, *optimizers(lower, upper), **options)
+    search = BilevelSearch(model, lower, upper, *optimizers(lower, upper), SearchSettings(**options))
     torch.manual_seed(3)
     grad_alpha, _, _ = search.hypergradient(random_batch(0), random_batch(1))
     return torch.cat([g.flatten() for g in grad_alpha])

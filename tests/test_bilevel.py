@@ -8,16 +8,18 @@ from torch.func import functional_call
 
 from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters
 from tests.conftest import random_batch, selection_lora_bert
 
 
-def make_search(tiny_bert, mode, unroll_lr=0.5, inner_lr_factor=True, **options):
+def make_search(tiny_bert, mode, lr=0.5, inner_lr_factor=True, **options):
     model = selection_lora_bert(tiny_bert)  # the three modes must see the same function
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     opt_w = torch.optim.SGD(lower.values(), lr=0.0)
     opt_a = torch.optim.SGD(upper.values(), lr=0.0)
-    return BilevelSearch(model, lower, upper, opt_w, opt_a, mode, unroll_lr, inner_lr_factor, **options)
+    return BilevelSearch(model, lower, upper, opt_w, opt_a,
+                         SearchSettings(hypergradient=mode, lr=lr, inner_lr_factor=inner_lr_factor, **options))
 
 
 def hypergradient(tiny_bert, mode, **kwargs):
@@ -48,14 +50,14 @@ def test_first_order_is_the_validation_gradient_without_unroll(tiny_bert):
 
 def test_official_form_drops_the_learning_rate_from_the_correction(tiny_bert):
     lr = 0.5
-    search = make_search(tiny_bert, "second_order", unroll_lr=lr)
+    search = make_search(tiny_bert, "second_order", lr=lr)
     train, val = random_batch(0), random_batch(1)
     # The direct term ∇_α L_val(w', α) at the unrolled weights, computed by hand.
     grad_w = torch.autograd.grad(search.loss(train), list(search.lower.values()))
     unrolled = {n: (p - lr * g).detach() for (n, p), g in zip(search.lower.items(), grad_w)}
     direct = torch.cat([g.flatten() for g in torch.autograd.grad(search.loss(val, unrolled), list(search.upper.values()))])
-    textbook = hypergradient(tiny_bert, "second_order", unroll_lr=lr, inner_lr_factor=True)
-    official = hypergradient(tiny_bert, "second_order", unroll_lr=lr, inner_lr_factor=False)
+    textbook = hypergradient(tiny_bert, "second_order", lr=lr, inner_lr_factor=True)
+    official = hypergradient(tiny_bert, "second_order", lr=lr, inner_lr_factor=False)
     torch.testing.assert_close(official - direct, (textbook - direct) / lr)
 
 
@@ -66,7 +68,7 @@ def test_step_updates_both_levels(tiny_bert):
     search = BilevelSearch(
         model, lower, upper,
         torch.optim.Adam(lower.values(), lr=1e-2), torch.optim.Adam(upper.values(), lr=1e-2),
-        "second_order", unroll_lr=1e-2,
+        SearchSettings(lr=1e-2),
     )
     before_a = {n: p.detach().clone() for n, p in upper.items()}
     before_b = {n: p.detach().clone() for n, p in lower.items() if n.endswith("lora_B")}
@@ -83,7 +85,7 @@ def test_a_step_without_a_validation_batch_moves_w_alone(tiny_bert, unroll):
     inject_selection_lora(model, AutoLoraConfig(max_rank=4, lora_alpha=8))
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     search = BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=1e-2),
-                           torch.optim.Adam(upper.values(), lr=1e-2), "second_order", unroll_lr=1e-2, unroll=unroll)
+                           torch.optim.Adam(upper.values(), lr=1e-2), SearchSettings(lr=1e-2, unroll=unroll))
     before_a = {n: p.detach().clone() for n, p in upper.items()}
     before_b = {n: p.detach().clone() for n, p in lower.items() if n.endswith("lora_B")}
     losses = search.step(random_batch(0), None)
@@ -112,10 +114,10 @@ def flat(tensors):
 
 def test_the_correction_is_large_in_the_fixture_and_its_sign_matters(tiny_bert):
     lr = 0.5
-    search = make_search(tiny_bert, "exact", unroll_lr=lr)
+    search = make_search(tiny_bert, "exact", lr=lr)
     direct = direct_term(search, random_batch(0), random_batch(1), lr)
-    exact = hypergradient(tiny_bert, "exact", unroll_lr=lr)
-    second = hypergradient(tiny_bert, "second_order", unroll_lr=lr)
+    exact = hypergradient(tiny_bert, "exact", lr=lr)
+    second = hypergradient(tiny_bert, "second_order", lr=lr)
     correction = second - direct
     assert (exact - direct).norm() >= 0.05 * exact.norm()  # the direct term alone is > 5 % off
     assert relative_error(second, exact) < 1e-3
@@ -143,7 +145,7 @@ def test_the_official_form_moves_alpha_by_the_uncorrected_hessian_product(tiny_b
     model = selection_lora_bert(tiny_bert)
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=lr),
-                           torch.optim.SGD(upper.values(), lr=gamma), "second_order", unroll_lr=lr)
+                           torch.optim.SGD(upper.values(), lr=gamma), SearchSettings(lr=lr))
     train, val = random_batch(0), random_batch(1)
     before = flat(p.detach().clone() for p in upper.values())
     w = {n: p.detach().clone() for n, p in lower.items()}
@@ -218,7 +220,7 @@ def official_search(tiny_bert, w_lr, alpha_lr):
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     return BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=w_lr),
                          torch.optim.Adam(upper.values(), lr=alpha_lr, betas=(0.5, 0.999)),
-                         "second_order", unroll_lr=w_lr, unroll="optimizer")
+                         SearchSettings(lr=w_lr, unroll="optimizer"))
 
 
 def flat_state(named: dict) -> torch.Tensor:
@@ -246,7 +248,7 @@ def test_optimizer_unroll_moves_alpha_unlike_the_sgd_unroll(tiny_bert):
         model = selection_lora_bert(tiny_bert)
         lower, upper = lower_level_parameters(model), selection_parameters(model)
         search = BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=0.05),
-                               torch.optim.SGD(upper.values(), lr=0.1), "second_order", unroll_lr=0.05, unroll=unroll)
+                               torch.optim.SGD(upper.values(), lr=0.1), SearchSettings(lr=0.05, unroll=unroll))
         before = flat_state(upper).clone()
         return alpha_after_one_step(search, random_batch(0), random_batch(1)) - before
 
@@ -277,8 +279,8 @@ def test_exact_hessian_products_follow_the_optimizer_unroll(tiny_bert, hvp):
         model = selection_lora_bert(tiny_bert)
         lower, upper = lower_level_parameters(model), selection_parameters(model)
         search = BilevelSearch(model, lower, upper, torch.optim.Adam(lower.values(), lr=0.05),
-                               torch.optim.SGD(upper.values(), lr=0.1), "second_order", unroll_lr=0.05,
-                               unroll="optimizer", hvp=hvp)
+                               torch.optim.SGD(upper.values(), lr=0.1),
+                               SearchSettings(lr=0.05, unroll="optimizer", hvp=hvp))
         before = flat_state(upper).clone()
         return alpha_after_one_step(search, random_batch(0), random_batch(1)) - before
 
@@ -312,7 +314,7 @@ def test_train_base_puts_every_weight_but_the_adapted_matrices_in_the_lower_leve
     else:
         assert base == set()
     search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.1),
-                           torch.optim.SGD(upper.values(), lr=0.1), unroll="optimizer")
+                           torch.optim.SGD(upper.values(), lr=0.1), SearchSettings(unroll="optimizer"))
     assert {id(p) for group in search.lower_optimizer.param_groups for p in group["params"]} == {id(p) for p in lower.values()}
     perturbed = []
     original = search.loss

@@ -20,6 +20,7 @@ from autolora.plumbing.checkpoint import (
     checkpoint_folder_for,
     job_fingerprint,
 )
+from autolora.core.settings import SearchSettings
 from autolora.errors import CheckpointError, TrainingError
 from tests import checkpoint_training as tiny
 from tests.conftest import REPO, random_batch
@@ -129,7 +130,7 @@ def test_length_bucketing_keeps_each_epochs_rows_pads_less_and_resumes():
     def loader():
         return make_loader(dataset, tokenizer, 4, shuffle=True, seed=7)
 
-    plain, bucketed = EpochBatches(loader()), EpochBatches(loader(), **bucketing(dataset, {"length_buckets": 5}))
+    plain, bucketed = EpochBatches(loader()), EpochBatches(loader(), **bucketing(dataset, 5))
     for epoch in range(3):
         order = bucketed.order(epoch)
         assert sorted(order) == sorted(plain.order(epoch)) == list(range(103)) and order != plain.order(epoch)
@@ -139,9 +140,9 @@ def test_length_bucketing_keeps_each_epochs_rows_pads_less_and_resumes():
         assert padded["bucketed"] < 0.8 * padded["plain"]
     batches = [batch["input_ids"].shape for batch in bucketed.epoch(1)]
     assert all(shape[0] == 4 for shape in batches[:-1]) and batches[-1][0] == 103 % 4
-    fresh = EpochBatches(loader(), **bucketing(dataset, {"length_buckets": 5}))
+    fresh = EpochBatches(loader(), **bucketing(dataset, 5))
     assert batches_equal(as_tuples(fresh.epoch(1, resume_from=len(fresh) + 7)), as_tuples(bucketed.epoch(1))[7:])
-    assert bucketing(dataset, {}) == {}
+    assert bucketing(dataset, None) == {}
 
 
 # ---- (a) interrupted and resumed in-process
@@ -297,7 +298,7 @@ def test_the_folder_sits_hidden_beside_the_output_and_finish_tolerates_its_absen
 SEARCH_SETTINGS = {
     "optimizer": "adam", "lr": 1e-2, "weight_decay": 0.0, "alpha_lr": 5e-2, "alpha_betas": [0.5, 0.999],
     "alpha_weight_decay": 0.0, "alpha_init": "ones", "hypergradient": "second_order", "inner_lr_factor": False,
-    "train_head": True, "lora_dropout": 0.1, "log_every": 2, "unroll": "sgd", "fd_dropout": "replay",
+    "train_head": True, "lora_dropout": 0.1, "log_every": 2, "fd_dropout": "replay",
     "hypergradient_fp32": True, "epochs": 2, "checkpoint_every": 2, "alpha_every": 1, "stop_when_stable": None,
 }
 
@@ -317,14 +318,14 @@ def search_job(tiny_bert, folder, monkeypatch, stop_step=None, unroll="sgd"):
 
     monkeypatch.setattr(search_module, "check_finite", check_or_stop)
     model = tiny_bert(seed=0)
-    settings = {**SEARCH_SETTINGS, "unroll": unroll}
+    settings = SearchSettings(**SEARCH_SETTINGS, unroll=unroll)
     search, _ = search_module.build_search(model, settings, {"targets": ["query", "value"], "max_rank": 2, "alpha": 4})
     loader = DataLoader(token_examples(0, 10), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
     val_batches = EndlessBatches(
         DataLoader(token_examples(50, 6), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(1))
     )
     trajectory, _ = search_module.search_loop(search, EpochBatches(loader), val_batches, settings, folder,
-                                              job_fingerprint(stage="search", seed=0, settings=settings), "cpu")
+                                              job_fingerprint(stage="search", seed=0, settings=SEARCH_SETTINGS), "cpu")
     return trajectory.record, {name: p.detach().clone() for name, p in model.named_parameters()}
 
 

@@ -137,11 +137,28 @@ def test_the_schema_s_enums_are_the_search_settings_choices():
     assert {field: tuple(properties[field]["enum"]) for field in CHOICES} == CHOICES
 
 
+def test_search_settings_hold_every_search_key_by_its_name_with_the_schema_s_defaults():
+    """One typed object for the search section: a field per key, the same name, the same default
+    (a key without a schema default is absent from job params; its field says what absence means)."""
+    from dataclasses import fields
+
+    from autolora.core.settings import SearchSettings
+
+    properties = yaml.safe_load(CONFIG_SCHEMA.read_text())["$defs"]["search"]["properties"]
+    defaults = {field.name: field.default for field in fields(SearchSettings)}
+    assert list(defaults) == list(properties)
+    for key, schema in properties.items():
+        if "default" in schema:
+            expected = tuple(schema["default"]) if isinstance(schema["default"], list) else schema["default"]
+            assert defaults[key] == expected, key
+    assert (defaults["hvp"], defaults["train_base"], defaults["length_buckets"]) == ("finite_difference", False, None)
+
+
 def test_validating_a_config_builds_the_search_s_own_settings_without_torch():
-    code = ("import sys; from autolora.config import search_settings, validate_config; "
+    code = ("import sys; from autolora.config import validate_config; "
             "from autolora.core.settings import SearchSettings; "
             "import yaml; config = validate_config(yaml.safe_load(open('config/test.yaml')), base_dir='.'); "
-            "settings = search_settings(config['search']); assert isinstance(settings, SearchSettings); "
+            "settings = SearchSettings(**config['search']); "
             "assert 'torch' not in sys.modules, 'the config check imported torch'; print(settings.hypergradient)")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -7,6 +7,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import lower_level_parameters, selection_parameters
 from autolora.training import autocast, pick_device, to_device, uses_bf16
 from tests.conftest import random_batch, selection_lora_bert
@@ -21,7 +22,7 @@ def search_on(device, tiny_bert, dtype, unroll="sgd", hvp="finite_difference"):
     return BilevelSearch(
         model, lower, upper,
         torch.optim.Adam(lower.values(), lr=1e-2), torch.optim.Adam(upper.values(), lr=1e-2),
-        "second_order", unroll_lr=1e-2, unroll=unroll, hvp=hvp,
+        SearchSettings(lr=1e-2, unroll=unroll, hvp=hvp),
     )
 
 

@@ -6,6 +6,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_parameters, selection_weights
 from autolora.reporting.module_names import parse_module_name
 
@@ -65,7 +66,8 @@ def test_second_order_hypergradient_matches_exact_on_a_causal_lm(tiny_gpt2):
                 param.data.normal_(0, 0.5)
         lower, upper = lower_level_parameters(model), selection_parameters(model)
         search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.0),
-                               torch.optim.SGD(upper.values(), lr=0.0), mode, 0.5, inner_lr_factor=True)
+                               torch.optim.SGD(upper.values(), lr=0.0),
+                               SearchSettings(hypergradient=mode, lr=0.5, inner_lr_factor=True))
         grads, _, _ = search.hypergradient(tokens(0), tokens(1))
         return torch.cat([g.flatten() for g in grads])
 

@@ -12,6 +12,7 @@ from autolora.stages import retrain
 from autolora.config import task_config, validate_config
 from autolora.core import AutoLoraConfig
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.stages.grid import choose_rank, run_grid_choice
 from autolora.errors import ConfigError, TrainingError
@@ -218,7 +219,7 @@ def test_no_meta_moves_alpha_and_weights_on_the_training_batch_alone(tiny_bert):
             torch.nn.init.normal_(module.lora_B)  # with B = 0 (LoRA's init) α has no gradient yet
         lower, upper = lower_level_parameters(model), selection_parameters(model)
         search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.1),
-                               torch.optim.SGD(upper.values(), lr=0.1), mode="single_level")
+                               torch.optim.SGD(upper.values(), lr=0.1), SearchSettings(hypergradient="single_level"))
         before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
         search.step(random_batch(0), random_batch(val_seed))
         moved = {name for name, p in model.named_parameters() if p.requires_grad and not torch.equal(p, before[name])}

@@ -55,12 +55,13 @@ def wide_selection_lora_bert(dtype):
 
 def second_order_hypergradient(model, bf16: bool, hypergradient_fp32: bool) -> torch.Tensor:
     from autolora.core.bilevel import BilevelSearch
+    from autolora.core.settings import SearchSettings
     from autolora.core.injection import lower_level_parameters, selection_parameters
 
     lower, upper = lower_level_parameters(model), selection_parameters(model)
     search = BilevelSearch(model, lower, upper, torch.optim.SGD(lower.values(), lr=0.0),
-                           torch.optim.SGD(upper.values(), lr=0.0), "second_order", unroll_lr=1e-3,
-                           hypergradient_fp32=hypergradient_fp32)
+                           torch.optim.SGD(upper.values(), lr=0.0),
+                           SearchSettings(lr=1e-3, hypergradient_fp32=hypergradient_fp32))
     train, val = random_batch(0, size=16, length=32), random_batch(1, size=16, length=32)
     for batch in (train, val):
         batch["input_ids"] = batch["input_ids"] * 8  # the wider vocabulary

@@ -1,7 +1,8 @@
 """The method core of AutoLoRA, importable without the pipeline (it imports no pipeline stage):
 
-* ``AutoLoraConfig``: the settings, validated (``config``); ``SearchSettings``: the
-  hypergradient's switches, validated (``settings``; imports no torch);
+* ``AutoLoraConfig``: the settings, validated (``config``); ``SearchSettings``: every
+  setting of the search, the hypergradient's switches among them, validated (``settings``;
+  imports no torch);
 * ``SelectionLoRALinear`` and friends: the selection-LoRA layers, ΔW = (lora_alpha / k) ·
   Σ_j w_j b_j a_jᵀ with w = softmax(α) (``layer``);
 * ``inject_selection_lora``, ``lower_level_parameters``, ``selection_parameters``: put them on a

@@ -14,7 +14,9 @@ Betty's ``darts`` hypergradient that the official code runs:
 
     ∇²_{α,w} L_tr · v ≈ (∇_α L_tr(u + εv, α) − ∇_α L_tr(u − εv, α)) / 2ε,   ε = 0.01/‖v‖,
 
-on the training batch of the same step, around a point u that depends on the unroll.
+on the training batch of the same step, around a point u that depends on the unroll. The
+switches below are fields of ``autolora.core.settings.SearchSettings`` (the config's ``search``
+section, by the same names).
 
 Unrolls (``unroll``):
 - ``sgd``: w′ = w − η ∇_w L_tr(w, α) is a pseudo-step by the inner learning rate η, and the
@@ -27,7 +29,7 @@ Unrolls (``unroll``):
   back, so Adam's moments and step count are rolled back too); redo the lower step with the new
   α on the same training batch: 5 passes.
 
-Modes (``mode``):
+Modes (``hypergradient``):
 - ``second_order``: the formula above.
 - ``first_order``: ξ = 0. With ``sgd``, ∇_α L_val(w, α) (2 passes); with ``optimizer``,
   ∇_α L_val(w′, α) at the post-step weights, then the roll-back and redo (3 passes).
@@ -67,7 +69,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -127,46 +129,18 @@ def _set_grads_and_step(optimizer: torch.optim.Optimizer, params, grads) -> None
 class BilevelSearch:
     """One DARTS-style step at a time: update α on a validation batch, then w on a training batch."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        lower: dict[str, nn.Parameter],
-        upper: dict[str, nn.Parameter],
-        lower_optimizer: torch.optim.Optimizer,
-        upper_optimizer: torch.optim.Optimizer,
-        mode: str = "second_order",
-        unroll_lr: float = 3e-4,
-        inner_lr_factor: bool = False,
-        unroll: str = "sgd",
-        fd_dropout: str = "replay",
-        hypergradient_fp32: bool = True,
-        hvp: str = "finite_difference",
-    ):
-        # Every switch and combination is checked there (ValueError naming the field).
-        self.settings = SearchSettings(hypergradient=mode, unroll=unroll, unroll_lr=unroll_lr,
-                                       inner_lr_factor=inner_lr_factor, fd_dropout=fd_dropout,
-                                       hypergradient_fp32=hypergradient_fp32, hvp=hvp)
+    def __init__(self, model: nn.Module, lower: dict[str, nn.Parameter], upper: dict[str, nn.Parameter],
+                 lower_optimizer: torch.optim.Optimizer, upper_optimizer: torch.optim.Optimizer,
+                 settings: SearchSettings = SearchSettings()):
+        """``settings``: its hypergradient switches (every switch and combination is checked
+        there: ValueError naming the field); the optimisers are the caller's."""
+        self.settings = settings
         self.model = model
         self.lower = lower
         self.upper = upper
         self.lower_optimizer = lower_optimizer
         self.upper_optimizer = upper_optimizer
-        self.mode = mode
-        self.unroll = unroll
-        self.unroll_lr = unroll_lr
-        self.correction_scale = unroll_lr if inner_lr_factor else 1.0
-        self.fd_dropout = fd_dropout
-        self.hypergradient_fp32 = hypergradient_fp32
-        self.hvp = hvp
-
-    @classmethod
-    def from_settings(cls, model: nn.Module, lower: dict[str, nn.Parameter], upper: dict[str, nn.Parameter],
-                      lower_optimizer: torch.optim.Optimizer, upper_optimizer: torch.optim.Optimizer,
-                      settings: SearchSettings) -> "BilevelSearch":
-        """The search with every switch from ``settings`` (its ``hypergradient`` is ``mode``)."""
-        switches = {field.name: getattr(settings, field.name) for field in fields(settings)}
-        return cls(model, lower, upper, lower_optimizer, upper_optimizer, mode=switches.pop("hypergradient"),
-                   **switches)
+        self.correction_scale = settings.lr if settings.inner_lr_factor else 1.0
 
     def loss(self, batch: Batch, lower: Params | None = None) -> torch.Tensor:
         """Model loss on a batch, optionally with the lower-level weights replaced."""
@@ -180,7 +154,7 @@ class BilevelSearch:
         every K-th step) and the losses hold no validation loss."""
         if val_batch is None:
             return self._lower_step(train_batch)
-        if self.unroll == "optimizer":
+        if self.settings.unroll == "optimizer":
             return self._optimizer_unroll_step(train_batch, val_batch)
         grad_alpha, grad_w, losses = self.hypergradient(train_batch, val_batch)
         _set_grads_and_step(self.upper_optimizer, self.upper.values(), grad_alpha)
@@ -197,30 +171,30 @@ class BilevelSearch:
 
     def hypergradient(self, train_batch: Batch, val_batch: Batch) -> tuple[list[torch.Tensor], list[torch.Tensor], StepLosses]:
         """Return (∇_α of the upper objective, ∇_w L_tr at the current w, losses), sgd unroll."""
-        if self.unroll != "sgd":
+        if self.settings.unroll != "sgd":
             raise ValueError("hypergradient() computes the sgd unroll; the optimizer unroll needs step()")
         w_names, w = list(self.lower), list(self.lower.values())
         alphas = list(self.upper.values())
         rng = RngState.capture()
 
-        exact = self.mode == "exact"
+        exact = self.settings.hypergradient == "exact"
         # double_backward differentiates this pass's gradient once more (Eq. 6's correction at u = w)
-        keep_graph = exact or (self.mode == "second_order" and self.hvp == "double_backward")
+        keep_graph = exact or (self.settings.hypergradient == "second_order" and self.settings.hvp == "double_backward")
         with _twice_differentiable() if keep_graph else contextlib.nullcontext():
             train_loss = self.loss(train_batch)
-        if self.mode == "single_level":
+        if self.settings.hypergradient == "single_level":
             return self._training_gradients(train_loss, w, alphas, val_batch)
         grad_w = _grad(train_loss, w, create_graph=keep_graph)
 
-        if self.mode == "first_order":
+        if self.settings.hypergradient == "first_order":
             val_loss = self._validation_loss(val_batch)
             grad_alpha = _grad(val_loss, alphas)
         elif exact:
-            unrolled = {n: p - self.unroll_lr * g for n, p, g in zip(w_names, w, grad_w)}
+            unrolled = {n: p - self.settings.lr * g for n, p, g in zip(w_names, w, grad_w)}
             val_loss = self.loss(val_batch, unrolled)
             grad_alpha = _grad(val_loss, alphas)
         else:
-            unrolled = {n: (p - self.unroll_lr * g).detach().requires_grad_() for n, p, g in zip(w_names, w, grad_w)}
+            unrolled = {n: (p - self.settings.lr * g).detach().requires_grad_() for n, p, g in zip(w_names, w, grad_w)}
             val_loss = self._validation_loss(val_batch, unrolled)
             direct, v = self._split(_grad(val_loss, alphas + list(unrolled.values())), len(alphas))
             hvp = self._hvp(train_batch, w, v, rng, grads_at_u=grad_w if keep_graph else None)
@@ -246,7 +220,7 @@ class BilevelSearch:
         val_loss = self._validation_loss(val_batch)
         direct, v = self._split(_grad(val_loss, alphas + w), len(alphas))
         grad_alpha = direct
-        if self.mode == "second_order":
+        if self.settings.hypergradient == "second_order":
             hvp = self._hvp(train_batch, w, v, rng)  # around w′
             grad_alpha = [d - h for d, h in zip(direct, hvp)]
         _set_grads_and_step(self.upper_optimizer, alphas, grad_alpha)
@@ -273,11 +247,11 @@ class BilevelSearch:
         return grads[:n_alphas], grads[n_alphas:]
 
     def _hvp(self, batch, around, v, rng: RngState, grads_at_u=None) -> list[torch.Tensor]:
-        """∇²_{α,w} L_tr(u, α) · v at u = ``around``, by ``self.hvp``. ``grads_at_u``: ∇_w L_tr(u)
+        """∇²_{α,w} L_tr(u, α) · v at u = ``around``, by ``self.settings.hvp``. ``grads_at_u``: ∇_w L_tr(u)
         with its graph, when a training pass at u already made it (``double_backward`` only)."""
-        if self.hvp == "finite_difference":
+        if self.settings.hvp == "finite_difference":
             return self._finite_difference_hvp(batch, around, v, rng)
-        if self.hvp == "forward_over_reverse":
+        if self.settings.hvp == "forward_over_reverse":
             return self._forward_over_reverse_hvp(batch, around, v, rng)
         if grads_at_u is None:
             with replayed_rng(rng), _twice_differentiable():
@@ -305,7 +279,7 @@ class BilevelSearch:
         grads = []
         for sign in (1.0, -1.0):
             shifted = {n: (p + sign * eps * d).detach() for n, p, d in zip(self.lower, around, v)}
-            with replayed_rng(rng if self.fd_dropout == "replay" else None), self._hypergradient_precision():
+            with replayed_rng(rng if self.settings.fd_dropout == "replay" else None), self._hypergradient_precision():
                 grads.append(_grad(self.loss(batch, shifted), alphas))
         return [(gp - gm) / (2 * eps) for gp, gm in zip(*grads)]
 
@@ -315,7 +289,7 @@ class BilevelSearch:
 
     def _hypergradient_precision(self):
         """fp32 for the hypergradient's passes when asked, whatever autocast region the step runs in."""
-        if not self.hypergradient_fp32:
+        if not self.settings.hypergradient_fp32:
             return contextlib.nullcontext()
         device_type = next(iter(self.upper.values())).device.type
         return torch.autocast(device_type, enabled=False)

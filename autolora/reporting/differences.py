@@ -24,13 +24,14 @@ import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from autolora.reporting import figures, tables
-from autolora.config import SEARCH_SETTINGS_FIELDS, search_settings
+from autolora.core.settings import SearchSettings
 from autolora.errors import DataError
 from autolora.families.base import LABELS_FILE
 from autolora.reporting.stats import (
@@ -205,16 +206,19 @@ def write_differences(comparisons: Sequence[Mapping], out_prefix: str | os.PathL
 
 # ---- pooling seeds across runs of the same settings
 
+SEARCH_KEYS = {field.name for field in fields(SearchSettings)}
+
+
 def _settings(run_dir: Path) -> dict:
     provenance = run_dir / "provenance.json"
     if not provenance.is_file():
         raise DataError(f"{provenance}: missing (a finished run writes it); cannot check the run's settings")
     config = json.loads(provenance.read_text())["config"]
     settings = {key: value for key, value in config.items() if key not in POOLABLE_KEYS}
-    if "search" in settings:  # its switches as the search reads them: an absent hvp is the finite difference
-        search = search_settings(settings["search"])
-        settings["search"] = {**settings["search"],
-                              **{key: getattr(search, field) for field, key in SEARCH_SETTINGS_FIELDS.items()}}
+    if "search" in settings:  # as the search reads it: an absent key (hvp, train_base) is its default
+        search = settings["search"]
+        known = {key: value for key, value in search.items() if key in SEARCH_KEYS}
+        settings["search"] = {**search, **asdict(SearchSettings(**known))}
     return settings
 
 

@@ -26,6 +26,7 @@ from autolora.plumbing import atomic
 from autolora.adapters import load_adapter
 from autolora.core.injection import head_modules, selection_modules
 from autolora.core.ranks import resolved_threshold, selected_components
+from autolora.core.settings import SearchSettings
 from autolora.data import read_provenance
 from autolora.families import get_family
 from autolora.model import inject_search_lora, load_search_state, load_task_model, load_tokenizer, model_source
@@ -149,7 +150,7 @@ def run_no_retrain(tokenized_dir, prepared_dir, search_json, state_path, config:
     seed_everything(seed)
     search = json.loads(Path(search_json).read_text())
     model = load_task_model(config)
-    inject_search_lora(model, config["search"], config["lora"])
+    inject_search_lora(model, SearchSettings(**config["search"]), config["lora"])
     load_search_state(model, state_path)
     threshold = resolved_threshold(search["k"], config["ranks"]["threshold"])
     kept = kept_components(search["alpha"], threshold, config["ranks"]["form"])

@@ -57,7 +57,7 @@ def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task:
     is given, what it returned after each epoch (kept in the checkpoints too). ``after_update(step)``
     runs after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
     batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed),
-                           **bucketing(train, settings))
+                           **bucketing(train, settings.get("length_buckets")))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
     total = settings["epochs"] * len(batches)

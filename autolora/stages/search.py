@@ -15,9 +15,10 @@ from datasets import load_from_disk
 from tqdm import tqdm
 
 from autolora.plumbing import atomic
-from autolora.config import search_settings, stage_view
+from autolora.config import stage_view
 from autolora.plumbing.checkpoint import Checkpointer, EndlessBatches, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.core.bilevel import BilevelSearch
+from autolora.core.settings import SearchSettings
 from autolora.core.injection import lower_level_parameters, raw_alphas, selection_parameters, selection_weights
 from autolora.core.ranks import ranks_unchanged
 from autolora.splits import split_for_search
@@ -35,22 +36,15 @@ from autolora.training import (
 LOWER_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
-def build_search(model, settings: dict, lora: dict) -> tuple[BilevelSearch, list[str]]:
+def build_search(model, settings: SearchSettings, lora: dict) -> tuple[BilevelSearch, list[str]]:
     """Inject selection LoRA and wire both optimisers as the official code does."""
     modules = inject_search_lora(model, settings, lora)
     lower, upper = lower_level_parameters(model), selection_parameters(model)
-    lower_optimizer = LOWER_OPTIMIZERS[settings["optimizer"]](
-        lower.values(), lr=settings["lr"], weight_decay=settings["weight_decay"]
-    )
-    upper_optimizer = torch.optim.Adam(
-        upper.values(),
-        lr=settings["alpha_lr"],
-        betas=tuple(settings["alpha_betas"]),
-        weight_decay=settings["alpha_weight_decay"],
-    )
-    search = BilevelSearch.from_settings(model, lower, upper, lower_optimizer, upper_optimizer,
-                                         search_settings(settings))
-    return search, modules
+    lower_optimizer = LOWER_OPTIMIZERS[settings.optimizer](lower.values(), lr=settings.lr,
+                                                           weight_decay=settings.weight_decay)
+    upper_optimizer = torch.optim.Adam(upper.values(), lr=settings.alpha_lr, betas=settings.alpha_betas,
+                                       weight_decay=settings.alpha_weight_decay)
+    return BilevelSearch(model, lower, upper, lower_optimizer, upper_optimizer, settings), modules
 
 
 class Trajectory:
@@ -77,32 +71,33 @@ def is_stable(trajectory: Trajectory, last: int | None) -> bool:
     return last is not None and ranks_unchanged(trajectory.record, last)
 
 
-def search_loop(search: BilevelSearch, train_batches: EpochBatches, val_batches: EndlessBatches, settings: dict,
+def search_loop(search: BilevelSearch, train_batches: EpochBatches, val_batches: EndlessBatches,
+                settings: SearchSettings,
                 checkpoint_folder: str | Path, fingerprint: str, device, precision: str = "auto",
                 label: str = "search") -> tuple[Trajectory, int]:
-    """The search's steps over ``settings["epochs"]`` epochs: w every step, α (with a validation
+    """The search's steps over ``settings.epochs`` epochs: w every step, α (with a validation
     batch) every ``alpha_every``-th, softmax(α) logged every ``log_every`` steps, an early stop
     under ``stop_when_stable``. Checkpointed (each epoch unless ``checkpoint_every``), so that a
     killed job resumes bit for bit. Returns the trajectory and the number of steps run."""
     model = search.model
     model.train()
-    trajectory, last_losses = Trajectory(settings["log_every"]), {}
+    trajectory, last_losses = Trajectory(settings.log_every), {}
     checkpointer = Checkpointer(
-        checkpoint_folder, fingerprint, settings["checkpoint_every"] or len(train_batches),  # default: each epoch
+        checkpoint_folder, fingerprint, settings.checkpoint_every or len(train_batches),  # default: each epoch
         model,
         stateful={"lower": search.lower_optimizer, "upper": search.upper_optimizer, "val_batches": val_batches},
         extra={"trajectory": trajectory.record, "last_losses": last_losses},
     )
     step = checkpointer.restore()
-    stable = is_stable(trajectory, settings["stop_when_stable"])  # a resumed search may have stopped
-    for epoch in range(step // len(train_batches), settings["epochs"]):
+    stable = is_stable(trajectory, settings.stop_when_stable)  # a resumed search may have stopped
+    for epoch in range(step // len(train_batches), settings.epochs):
         if stable:
             break
         progress = tqdm(train_batches.epoch(epoch, resume_from=step), desc=f"{label} epoch {epoch + 1}",
                         mininterval=10)
         for batch in progress:
             # α (and the validation batch it needs) every alpha_every-th step; w every step.
-            val_batch = to_device(next(val_batches), device) if step % settings["alpha_every"] == 0 else None
+            val_batch = to_device(next(val_batches), device) if step % settings.alpha_every == 0 else None
             with autocast(device, precision):
                 losses = search.step(to_device(batch, device), val_batch)
             check_finite(losses.train, step, "search (training loss)")
@@ -112,12 +107,12 @@ def search_loop(search: BilevelSearch, train_batches: EpochBatches, val_batches:
             last_losses["train"] = losses.train
             if step % trajectory.every == 0:  # with the latest validation loss measured
                 trajectory.add(step, model, losses.train, last_losses["val"])
-                stable = is_stable(trajectory, settings["stop_when_stable"])
+                stable = is_stable(trajectory, settings.stop_when_stable)
             step += 1
             checkpointer.after_step(step)
             progress.set_postfix(train=f"{losses.train:.3f}", val=f"{last_losses['val']:.3f}", refresh=False)
             if stable:
-                print(f"search: every rank unchanged over the last {settings['stop_when_stable']} logged "
+                print(f"search: every rank unchanged over the last {settings.stop_when_stable} logged "
                       f"steps; stopping after step {step} (search.stop_when_stable)")
                 break
     checkpointer.complete(step)  # kept until the run succeeds: a rerun of a finished job only rewrites its outputs
@@ -131,18 +126,18 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     """Run the bilevel search for one task and seed; write and return its record (and the
     trained search model's state to ``state_path`` when one is given)."""
     atomic.check_writable(out_json)  # now, not after the search
-    settings, lora = config["search"], config["lora"]
+    settings, lora = SearchSettings(**config["search"]), config["lora"]
     seed_everything(seed)
     device = pick_device(config["device"])
     train = load_from_disk(str(tokenized_dir))["train"]
-    search_train, search_val = split_for_search(train, settings["val_fraction"], seed)
+    search_train, search_val = split_for_search(train, settings.val_fraction, seed)
     tokenizer = load_tokenizer(model_source(config["model"]))
     model = load_task_model(config).to(device)
     search, modules = build_search(model, settings, lora)
-    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings["batch_size"], shuffle=True, seed=seed),
-                                 **bucketing(search_train, settings))
-    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings["batch_size"], shuffle=True, seed=seed + 1),
-                                 **bucketing(search_val, settings))
+    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings.batch_size, shuffle=True, seed=seed),
+                                 **bucketing(search_train, settings.length_buckets))
+    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings.batch_size, shuffle=True, seed=seed + 1),
+                                 **bucketing(search_val, settings.length_buckets))
     fingerprint = job_fingerprint(stage="search", task=task, seed=seed, config=stage_view(config, "search"),
                                   data=str(tokenized_dir))
     started = time.perf_counter()
@@ -159,12 +154,12 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
         "weights": {name: w.tolist() for name, w in selection_weights(model).items()},
         "trajectory": trajectory.record,
         "steps": step,
-        "steps_planned": settings["epochs"] * len(train_batches),
+        "steps_planned": settings.epochs * len(train_batches),
         "n_search_train": len(search_train),
         "n_search_val": len(search_val),
         "seconds": time.perf_counter() - started,
         "device": str(device),
-        "settings": {"search": settings, "lora": lora},
+        "settings": {"search": config["search"], "lora": lora},
     }
     if state_path is not None:
         save_search_state(model, state_path)
