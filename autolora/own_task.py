@@ -30,7 +30,7 @@ from autolora.families.ner import data as ner
 from autolora.data import sha256_of
 from autolora.families.glue.data import sentence_features
 from autolora.errors import ConfigError, DataError
-from autolora.nlg_data import E2E_FEATURES, number_groups
+from autolora.families.data_to_text.data import E2E_FEATURES, number_groups
 
 COLUMNS_OF_KIND = {
     "classification": (("text", "label"), ("text_pair",)),

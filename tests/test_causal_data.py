@@ -7,11 +7,11 @@ from datasets import Dataset, DatasetDict
 
 from autolora.data import evaluation_units, take_subset
 from autolora.errors import DataError
-from autolora.generate import generate_texts, pad_left
+from autolora.families.data_to_text.decode import generate_texts, pad_left
 from autolora.model import load_tokenizer
 from autolora.families.base import IGNORE_LABEL
-from autolora.nlg_data import prompt_ids
-from autolora.families.nlg import tokenize_prompt_target
+from autolora.families.data_to_text.data import prompt_ids
+from autolora.families.data_to_text.nlg import tokenize_prompt_target
 from autolora.training import make_loader
 
 

@@ -98,7 +98,7 @@ def test_the_glue_module_refuses_an_unknown_task():
 def test_nlg_modules_give_the_committed_metrics_from_the_committed_predictions(task, tmp_path):
     from datasets import load_from_disk
 
-    from autolora.nlg_data import column_lists, e2e_reference_groups, webnlg_reference_groups
+    from autolora.families.data_to_text.data import column_lists, e2e_reference_groups, webnlg_reference_groups
     from autolora.tasks import prepare_task
 
     data = json.loads((PREVIOUS / "provenance.json").read_text())["config"]["task_overrides"][task]["data"]

@@ -10,7 +10,7 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from autolora.errors import ConfigError, DataError
-from autolora.nlg_data import (E2E_FEATURES, WEBNLG_FEATURES, e2e_reference_groups,
+from autolora.families.data_to_text.data import (E2E_FEATURES, WEBNLG_FEATURES, e2e_reference_groups,
                                linearise_e2e_mr, load_e2e_hub, load_webnlg_hub, read_e2e_mirror,
                                read_webnlg_mirror, webnlg_reference_groups)
 

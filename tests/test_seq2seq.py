@@ -1,4 +1,4 @@
-"""The encoder-decoder family (autolora/families/seq2seq.py): its rows, its batches, and a tiny T5
+"""The encoder-decoder family (autolora/families/data_to_text/seq2seq.py): its rows, its batches, and a tiny T5
 built from a config (no weights needed) through the whole pipeline, search to report."""
 
 import json
@@ -13,7 +13,7 @@ from transformers import DataCollatorForTokenClassification, T5Config, T5ForCond
 
 from autolora.errors import DataError
 from autolora.families import get_family
-from autolora.families.seq2seq import tokenize_source_target
+from autolora.families.data_to_text.seq2seq import tokenize_source_target
 from autolora.model import load_tokenizer
 from autolora.training import collator_for, make_loader
 from tests.conftest import REPO, SHARED

@@ -1,13 +1,12 @@
-"""Task families, one module each, registering a ``Family`` (``autolora.families.base``):
+"""Task families, one package (or module) each, registering a ``Family`` (``autolora.families.base``):
 
 * ``glue``: sentence(-pair) classification and regression, an encoder with a sequence head;
-* ``nlg``: data-to-text with a decoder-only causal LM (E2E, WebNLG 2017);
+* ``data_to_text``: E2E and WebNLG 2017, with a decoder-only causal LM (family ``nlg``) or an
+  encoder-decoder (family ``seq2seq``);
 * ``ner``: tagging, an encoder with a token head (BioNLP 2004 / JNLPBA).
 
-* ``seq2seq``: data-to-text with an encoder-decoder (T5-style) model (E2E).
-
-No family module imports another; the stages ask ``get_family(name)``. A new family is a module
-in this package that registers its ``Family``: every module here is imported below. A family
+No family package imports another; the stages ask ``get_family(name)``. A new family is a package
+(or module) in this one that registers its ``Family``: every one here is imported below. A family
 from outside this tree is a module of another installed distribution that registers its
 ``Family`` and is named as an entry point of the group ``autolora.families``, e.g. in its
 pyproject.toml:
@@ -27,10 +26,10 @@ from autolora.families.base import Family, MetricColumn, TaskSpec, all_families,
 
 ENTRY_POINT_GROUP = "autolora.families"
 
-# The paper's families first, in its tables' order; any other module after them, by name.
-_PAPER_FAMILIES = ("glue", "nlg", "ner")
-for _module in [*_PAPER_FAMILIES, *sorted(found.name for found in pkgutil.iter_modules(__path__)
-                                           if found.name not in (*_PAPER_FAMILIES, "base"))]:
+# The paper's families first, in its tables' order (data-to-text: nlg, then seq2seq); every other
+# package here after them, by name.
+_PAPER_FAMILIES = ("glue", "data_to_text", "ner")
+for _module in [*_PAPER_FAMILIES, *sorted(found.name for found in pkgutil.iter_modules(__path__) if found.name != "base")]:
     importlib.import_module(f"{__name__}.{_module}")
 
 

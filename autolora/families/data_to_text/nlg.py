@@ -2,10 +2,10 @@
 ``data_to_text`` tasks).
 
 Training rows are ``prompt target EOS`` (the prompt in the model's chat format, or ``record EOS``
-for a plain LM: ``autolora.nlg_data.prompt_ids``), labels -100 on the prompt part, so the loss
+for a plain LM: ``autolora.families.data_to_text.data.prompt_ids``), labels -100 on the prompt part, so the loss
 covers the target tokens and the closing EOS; nothing is truncated (a row longer than
 ``max_length`` is an error naming it). Evaluation decodes every record by beam search
-(``autolora.generate``) and scores with the official scorers' metrics; WebNLG on all, seen and
+(``autolora.families.data_to_text.decode``) and scores with the official scorers' metrics; WebNLG on all, seen and
 unseen categories. Choices (grid, tuning trials) use the validation loss per target token, since
 decoding every candidate would cost more than training it.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict, load_from_disk
 
-from autolora import nlg_data
+from autolora.families.data_to_text import data as nlg_data
 from autolora.errors import DataError
 from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricColumn, TaskSpec, register
 from autolora.metrics import load_metric
@@ -55,7 +55,7 @@ def tokenize_prompt_target(dataset: DatasetDict, tokenizer, max_length: int) -> 
 # torch (decoding, training helpers) is imported on use: validating a config reads the families.
 
 def _decode(model, tokenizer, prompts: list[str], config: dict, device) -> list[str]:
-    from autolora.generate import generate_texts
+    from autolora.families.data_to_text.decode import generate_texts
 
     return generate_texts(model, tokenizer, prompts, config["generate"], device)
 

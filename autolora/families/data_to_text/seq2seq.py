@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict, load_from_disk
 
-from autolora import nlg_data
+from autolora.families.data_to_text import data as nlg_data
 from autolora.errors import DataError
 from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, TaskSpec, register
 from autolora.metrics import load_metric
@@ -43,7 +43,7 @@ def tokenize_source_target(dataset: DatasetDict, tokenizer, max_length: int) -> 
 
 def evaluate_seq2seq(model, tokenizer, tokenized_dir, prepared_dir, config: dict, spec: TaskSpec, device):
     sources, refs = nlg_data.e2e_reference_groups(load_from_disk(str(prepared_dir))["eval"])
-    from autolora.generate import decode_sources  # torch, loaded on use: validating a config reads the families
+    from autolora.families.data_to_text.decode import decode_sources  # torch, loaded on use: validating a config reads the families
 
     hypotheses = decode_sources(model, tokenizer, sources, config["generate"], device)
     return load_metric("e2e").compute(predictions=hypotheses, references=refs, allow_undefined=True), hypotheses

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
-from autolora.nlg_data import prompt_ids
+from autolora.families.data_to_text.data import prompt_ids
 
 
 def pad_left(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
