@@ -2,18 +2,20 @@
 
 Its rows come from two files, ``train`` and ``eval`` (CSV, TSV or JSON Lines, by suffix), or from
 a Hugging Face dataset (``hub: {id, config, train_split, eval_split}``); ``columns`` maps the
-fields the pipeline needs to the user's column names. Each kind of task is read into the schema
-of the family that already handles it, so every later stage runs unchanged:
+fields the pipeline needs to the user's column names. Each kind of task belongs to the family that
+already handles it (``Family.own_kinds``, an ``OwnKind`` each), which reads the rows into its own
+schema, so every later stage runs unchanged. The built-in kinds:
 
-* ``classification`` / ``regression`` → the GLUE schema (``idx``, ``text_a``, ``text_b``,
-  ``label``); columns ``text``, optional ``text_pair``, ``label``. Classification needs
-  ``labels``, the class names in the order of the head's outputs.
-* ``tagging`` → the NER schema (``tokens``, ``tags``), IOB2 tags; columns ``tokens`` and
-  ``tags``, each a list per row (JSON Lines or a hub dataset). Needs ``labels``, every tag.
-* ``data_to_text`` → the E2E schema (``prompt``, ``target``, ``group``); columns ``source``
-  and ``target``. Rows with the same source are one record with several references.
+* ``classification`` / ``regression`` (GLUE's family): columns ``text``, optional ``text_pair``,
+  ``label``. Classification needs ``labels``, the class names in the order of the head's outputs.
+* ``tagging`` (NER's): IOB2 tags; columns ``tokens`` and ``tags``, each a list per row (JSON
+  Lines or a hub dataset). Needs ``labels``, every tag.
+* ``data_to_text`` (data-to-text's): columns ``source`` and ``target``. Rows with the same
+  source are one record with several references.
 
-Every bad row is reported with its file and line (or hub split and row) before any training.
+This module reads and checks what every kind shares, and gives the kinds' readers the helpers
+they share (``text_of``, ``label_of``, ``label_ids``). Every bad row is reported with its file and
+line (or hub split and row) before any training.
 """
 
 from __future__ import annotations
@@ -24,52 +26,44 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from datasets import ClassLabel, Dataset, DatasetDict
+from datasets import ClassLabel, DatasetDict
 
-from autolora.families.ner import data as ner
 from autolora.data import sha256_of
-from autolora.families.glue.data import sentence_features
 from autolora.errors import ConfigError, DataError
-from autolora.families.data_to_text.data import E2E_FEATURES, number_groups
-
-COLUMNS_OF_KIND = {
-    "classification": (("text", "label"), ("text_pair",)),
-    "regression": (("text", "label"), ("text_pair",)),
-    "tagging": (("tokens", "tags"), ()),
-    "data_to_text": (("source", "target"), ()),
-}
-DEFAULT_METRIC = {"classification": "accuracy", "regression": "pearson", "tagging": "f1", "data_to_text": "BLEU"}
-# What each kind's scorer computes, so a misspelt ``metric`` fails at config time, not after training.
-METRICS_OF_KIND = {
-    "classification": ("accuracy", "f1", "matthews_correlation"),
-    "regression": ("pearson", "spearman"),
-    "tagging": ("f1", "precision", "recall", "accuracy"),
-    "data_to_text": ("BLEU", "NIST", "METEOR", "ROUGE_L", "CIDEr"),
-}
 READERS = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".json": None}
 SPLITS = ("train", "eval")
 
 
+def _kind(entry: dict):
+    """(the family, the ``OwnKind``) of an entry's kind."""
+    from autolora.families import own_kind  # the families' readers import this module
+
+    return own_kind(entry["kind"])
+
+
 def check_entry(name: str, entry: dict, base_dir: str | Path = ".") -> None:
     """What the schema cannot say about ``own_tasks.<name>``; raise ConfigError naming the key."""
-    key, kind = f"own_tasks.{name}", entry["kind"]
+    key = f"own_tasks.{name}"
+    try:
+        kind = _kind(entry)[1]
+    except ConfigError as error:
+        raise ConfigError(f"config key {key}.kind: {error}") from None
     has_files, has_hub = "train" in entry or "eval" in entry, "hub" in entry
     if has_files == has_hub:
         raise ConfigError(f"config key {key}: give either train and eval files or hub, not {'both' if has_hub else 'neither'}")
     if has_files:
         for split in SPLITS:
             _check_file(entry.get(split), f"{key}.{split}", base_dir)
-    required, optional = COLUMNS_OF_KIND[kind]
-    missing = [column for column in required if column not in entry["columns"]]
-    unknown = [column for column in entry["columns"] if column not in required + optional]
+    missing = [column for column in kind.columns if column not in entry["columns"]]
+    unknown = [column for column in entry["columns"] if column not in kind.columns + kind.optional_columns]
     if missing or unknown:
-        raise ConfigError(f"config key {key}.columns: a {kind} task maps {list(required)}"
-                          f"{' and optionally ' + str(list(optional)) if optional else ''}; "
+        raise ConfigError(f"config key {key}.columns: a {kind.name} task maps {list(kind.columns)}"
+                          f"{' and optionally ' + str(list(kind.optional_columns)) if kind.optional_columns else ''}; "
                           f"missing {missing}, unknown {unknown}")
-    _check_labels(entry, key)
-    if entry.get("metric") not in (None, *METRICS_OF_KIND[kind]):
-        raise ConfigError(f"config key {key}.metric: {entry['metric']!r} is not computed for a {kind} task "
-                          f"({', '.join(METRICS_OF_KIND[kind])})")
+    _check_labels(entry.get("labels"), kind, key)
+    if entry.get("metric") not in (None, *kind.metrics):
+        raise ConfigError(f"config key {key}.metric: {entry['metric']!r} is not computed for a {kind.name} task "
+                          f"({', '.join(kind.metrics)})")
 
 
 def _check_file(path: str | None, key: str, base_dir: str | Path) -> None:
@@ -81,54 +75,40 @@ def _check_file(path: str | None, key: str, base_dir: str | Path) -> None:
         raise ConfigError(f"config key {key}: {Path(base_dir) / path} does not exist")
 
 
-def _check_labels(entry: dict, key: str) -> None:
-    labels, kind = entry.get("labels"), entry["kind"]
-    if kind in ("classification", "tagging") and not labels:
-        raise ConfigError(f"config key {key}.labels: a {kind} task lists its "
-                          f"{'classes' if kind == 'classification' else 'IOB2 tags'}")
-    if kind in ("regression", "data_to_text") and labels:
-        raise ConfigError(f"config key {key}.labels: a {kind} task has no classes")
-    if kind == "tagging":
-        bad = [tag for tag in labels if tag != "O" and tag[:2] not in ("B-", "I-")]
-        if bad or "O" not in labels:
-            raise ConfigError(f"config key {key}.labels: IOB2 tags are O, B-<type> and I-<type>; "
-                              f"{'bad ' + str(bad) if bad else 'O is missing'}")
+def _check_labels(labels, kind, key: str) -> None:
+    if kind.labels and not labels:
+        raise ConfigError(f"config key {key}.labels: a {kind.name} task lists its {kind.labels}")
+    if not kind.labels and labels:
+        raise ConfigError(f"config key {key}.labels: a {kind.name} task has no classes")
+    if labels and (problem := kind.check_labels(tuple(labels))):
+        raise ConfigError(f"config key {key}.labels: {problem}")
 
 
 def family(entry: dict) -> str:
     """The family that takes an own task of this kind (``Family.own_kinds``)."""
-    from autolora.families import all_families  # the families import this module
+    return _kind(entry)[0].name
 
-    families = [family.name for family in all_families() if entry["kind"] in family.own_kinds]
-    if not families:
-        raise ConfigError(f"own task kind {entry['kind']!r}: no task family takes it")
-    return families[0]
+
+def _labels(entry: dict) -> tuple[str, ...] | None:
+    return tuple(entry["labels"]) if entry.get("labels") else None
 
 
 def num_labels(entry: dict) -> int | None:
-    return {"regression": 1, "data_to_text": None}.get(entry["kind"], len(entry.get("labels") or ()))
+    return _kind(entry)[1].num_labels(_labels(entry))
 
 
 def main_metric(entry: dict) -> str:
-    return entry.get("metric") or DEFAULT_METRIC[entry["kind"]]
+    return entry.get("metric") or _kind(entry)[1].metrics[0]
 
 
 def metric_config(entry: dict) -> str | None:
-    """The GLUE scorer's setting (``autolora.metrics.OWN_TASK_METRIC_CONFIGS``) of a sentence task."""
-    kind = entry["kind"]
-    if kind == "classification" and len(entry["labels"]) == 2:
-        return "binary_classification"
-    return kind if kind in ("classification", "regression") else None
+    """The scorer's setting of the task's kind (GLUE's: ``autolora.metrics.OWN_TASK_METRIC_CONFIGS``)."""
+    return _kind(entry)[1].metric_config(_labels(entry))
 
 
 def without_metric(entry: dict) -> dict:
     """The entry as the stages before scoring read it: a new main metric redoes no training."""
     return {key: value for key, value in entry.items() if key != "metric"}
-
-
-def entity_types(labels) -> tuple[str, ...]:
-    """The entity types of IOB2 tags, in order of first appearance."""
-    return tuple(dict.fromkeys(tag[2:] for tag in labels if tag != "O"))
 
 
 # ---------------------------------------------------------------- reading
@@ -212,33 +192,27 @@ def _with_class_names(rows: list[dict], features) -> list[dict]:
     return rows
 
 
-def _normalise(rows: list[tuple[str, dict]], entry: dict) -> Dataset:
+def _normalise(rows: list[tuple[str, dict]], entry: dict):
     columns = entry["columns"]
     for where, row in rows:
         absent = [column for field, column in columns.items() if column not in row]
         if absent:
             raise DataError(f"{where}: no column {absent} (columns: {', '.join(map(str, row))})")
-    return NORMALISERS[entry["kind"]](rows, columns, entry.get("labels"))
+    return _kind(entry)[1].normalise(rows, columns, _labels(entry))
 
 
-def _text(row: dict, column: str, where: str) -> str:
+# ---------------------------------------------------------------- the kinds' readers share these
+
+
+def text_of(row: dict, column: str, where: str) -> str:
+    """A row's non-empty text in ``column``; a DataError naming the row otherwise."""
     value = row[column]
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"{where}: column {column!r} holds no text ({value!r})")
     return value
 
 
-def _sentences(rows, columns, labels) -> Dataset:
-    """Classification or regression rows (``labels`` None) in the GLUE schema."""
-    text_pair, ids = columns.get("text_pair"), _ids(labels) if labels else None
-    data = {"idx": list(range(len(rows))),
-            "text_a": [_text(row, columns["text"], where) for where, row in rows],
-            "text_b": [_text(row, text_pair, where) if text_pair else "" for where, row in rows],
-            "label": [_label(row[columns["label"]], ids, where) for where, row in rows]}
-    return Dataset.from_dict(data, features=sentence_features(tuple(labels) if labels else None))
-
-
-def _label(value, ids: dict[str, int] | None, where: str) -> int | float:
+def label_of(value, ids: dict[str, int] | None, where: str) -> int | float:
     """A class id (``ids``: name -> id) or, without classes, a finite score."""
     if ids is None:
         try:
@@ -254,33 +228,6 @@ def _label(value, ids: dict[str, int] | None, where: str) -> int | float:
     return label_id
 
 
-def _ids(labels) -> dict[str, int]:
+def label_ids(labels) -> dict[str, int]:
     """Class or tag name -> id, in the order of ``labels`` (the head's outputs)."""
     return {label: index for index, label in enumerate(labels)}
-
-
-def _tagged(rows, columns, labels) -> Dataset:
-    tokens, tags, ids = [], [], _ids(labels)
-    for where, row in rows:
-        words, row_tags = row[columns["tokens"]], row[columns["tags"]]
-        if not isinstance(words, list) or not isinstance(row_tags, list) or len(words) != len(row_tags) or not words:
-            raise DataError(f"{where}: columns {columns['tokens']!r} and {columns['tags']!r} must be lists of "
-                            "the same, non-zero length")
-        unknown = sorted({str(tag) for tag in row_tags} - ids.keys())
-        if unknown:
-            raise DataError(f"{where}: tags {unknown} are not among the config's labels")
-        tokens.append([str(word) for word in words])
-        tags.append([ids[str(tag)] for tag in row_tags])
-    return Dataset.from_dict({"tokens": tokens, "tags": tags}, features=ner.features(tuple(labels)))
-
-
-def _records(rows, columns, labels) -> Dataset:
-    """Data-to-text rows; rows with the same source form one record (``group``) with several references."""
-    sources = [_text(row, columns["source"], where).strip() for where, row in rows]
-    targets = [_text(row, columns["target"], where).strip() for where, row in rows]
-    return Dataset.from_dict({"prompt": sources, "target": targets, "group": number_groups(sources)},
-                             features=E2E_FEATURES)
-
-
-NORMALISERS = {"classification": _sentences, "regression": _sentences, "tagging": _tagged,
-               "data_to_text": _records}

@@ -111,6 +111,11 @@ def test_bad_rows_of_each_format_name_file_and_line(tmp_path, task, file_name, t
     ({"columns": {"text": "review"}}, r"own_tasks.reviews.columns: .* missing \['label'\]"),
     ({"train": "nowhere.csv"}, "own_tasks.reviews.train: nowhere.csv does not exist"),
     ({"train": "reviews.xlsx"}, "own_tasks.reviews.train: reviews.xlsx is not .csv, .tsv or .jsonl"),
+    ({"kind": "ranking"}, r"own_tasks.reviews.kind: own task kind 'ranking': no task family takes it \(kinds: "
+                          r"classification, regression, data_to_text, tagging\)"),
+    ({"kind": "tagging", "labels": ["O", "X-gene"], "columns": {"tokens": "words", "tags": "tags"}},
+     r"own_tasks.reviews.labels: IOB2 tags are O, B-<type> and I-<type>; bad \['X-gene'\]"),
+    ({"kind": "regression"}, "own_tasks.reviews.labels: a regression task has no classes"),
 ])
 def test_a_bad_own_task_entry_is_a_config_error_naming_its_key(changes, message):
     config = example_config(reviews=changes)

@@ -22,7 +22,7 @@ import pkgutil
 from importlib.metadata import entry_points
 
 from autolora.errors import ConfigError
-from autolora.families.base import Family, MetricColumn, TaskSpec, all_families, family_names, get_family
+from autolora.families.base import Family, MetricColumn, OwnKind, TaskSpec, all_families, family_names, get_family, own_kind
 
 ENTRY_POINT_GROUP = "autolora.families"
 
@@ -45,4 +45,4 @@ def _load_installed_families() -> None:
 
 _load_installed_families()
 
-__all__ = ["Family", "MetricColumn", "TaskSpec", "all_families", "family_names", "get_family"]
+__all__ = ["Family", "MetricColumn", "OwnKind", "TaskSpec", "all_families", "family_names", "get_family", "own_kind"]

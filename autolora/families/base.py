@@ -13,9 +13,40 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 
 from autolora.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class OwnKind:
+    """A kind of a user's own task (config ``own_tasks.<name>.kind``) that a family takes: how its
+    rows become the family's schema. ``autolora.own_task`` reads the rows (files or a hub dataset)
+    and checks what every kind shares; the kind says the rest.
+
+    Attributes:
+        name: the kind, e.g. ``classification``.
+        columns: the fields the config maps to the user's columns (``own_tasks.<name>.columns``);
+            ``optional_columns`` may be mapped too.
+        metrics: what its scorer computes; the first is the main metric unless the config names one.
+        normalise: (rows as (where, row) pairs, the column map, the labels or None) → the
+            family's dataset; a bad row is a DataError naming where it is.
+        num_labels: (the labels or None) → the head's outputs (None: a language model's).
+        labels: what the config's ``labels`` list for it ("classes", "IOB2 tags"); empty: it has none.
+        check_labels: (labels) → what is wrong with them ("": nothing).
+        metric_config: (labels) → the scorer's setting for it (GLUE's scorer:
+            ``autolora.metrics.OWN_TASK_METRIC_CONFIGS``), or None.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    metrics: tuple[str, ...]
+    normalise: Callable[[list, dict, tuple | None], Dataset]
+    num_labels: Callable[[tuple | None], int | None]
+    optional_columns: tuple[str, ...] = ()
+    labels: str = ""
+    check_labels: Callable[[tuple], str] = lambda labels: ""
+    metric_config: Callable[[tuple | None], str | None] = lambda labels: None
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,7 @@ class Family:
     table_title: str = ""
     table_order: tuple[str, ...] = ()
     appendices: tuple[Appendix, ...] = ()
-    own_kinds: tuple[str, ...] = ()
+    own_kinds: tuple[OwnKind, ...] = ()
 
 
 _REGISTRY: dict[str, Family] = {}
@@ -149,6 +180,16 @@ def get_family(name: str) -> Family:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown task family {name!r}; families: {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+def own_kind(kind: str) -> tuple[Family, OwnKind]:
+    """The family that takes an own task of this kind, and the kind."""
+    for family in _REGISTRY.values():
+        for own in family.own_kinds:
+            if own.name == kind:
+                return family, own
+    kinds = [own.name for family in _REGISTRY.values() for own in family.own_kinds]
+    raise ConfigError(f"own task kind {kind!r}: no task family takes it (kinds: {', '.join(kinds)})")
 
 
 def family_names() -> tuple[str, ...]:

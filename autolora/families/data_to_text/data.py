@@ -56,6 +56,7 @@ from datasets import Dataset, DatasetDict, Features, Value
 
 from autolora.data import checksum_status, checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
+from autolora.own_task import text_of
 
 E2E_HUB_DATASET = "e2e_nlg"
 WEBNLG_HUB_DATASET = "web_nlg"
@@ -463,3 +464,12 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
         turns = [{"role": "system", "content": DATA_TO_TEXT_INSTRUCTION}, {"role": "user", "content": prompt}]
         return tokenizer.apply_chat_template(turns, tokenize=True, add_generation_prompt=True, return_dict=False)
     return tokenizer(prompt, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def own_records(rows, columns: dict, labels: None) -> Dataset:
+    """An own data-to-text task's rows (``autolora.own_task``); rows with the same source form one
+    record (``group``) with several references."""
+    sources = [text_of(row, columns["source"], where).strip() for where, row in rows]
+    targets = [text_of(row, columns["target"], where).strip() for where, row in rows]
+    return Dataset.from_dict({"prompt": sources, "target": targets, "group": number_groups(sources)},
+                             features=E2E_FEATURES)

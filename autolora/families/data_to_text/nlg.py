@@ -16,7 +16,7 @@ from datasets import DatasetDict, load_from_disk
 
 from autolora.families.data_to_text import data as nlg_data
 from autolora.errors import DataError
-from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricColumn, TaskSpec, register
+from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricColumn, OwnKind, TaskSpec, register
 from autolora.metrics import load_metric
 from autolora.families.base import IGNORE_LABEL
 
@@ -113,5 +113,6 @@ NLG = register(Family(
     choice_metric=lambda spec: (VALIDATION_LOSS, False),
     table_columns=E2E_COLUMNS,
     decodes=True,
-    own_kinds=("data_to_text",),
+    own_kinds=(OwnKind("data_to_text", columns=("source", "target"), metrics=("BLEU", "NIST", "METEOR", "ROUGE_L", "CIDEr"),
+                       normalise=nlg_data.own_records, num_labels=lambda labels: None),),
 ))

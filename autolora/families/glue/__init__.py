@@ -12,7 +12,7 @@ import numpy as np
 from datasets import DatasetDict, load_from_disk
 
 from autolora.families.glue import data as glue_data
-from autolora.families.base import Family, TaskSpec, register
+from autolora.families.base import Family, OwnKind, TaskSpec, register
 from autolora.metrics import glue_metrics, load_metric, trivial_baseline
 
 TEXT_COLUMNS = ("text_a", "text_b")
@@ -100,5 +100,13 @@ GLUE = register(Family(
     shared_table=True,
     table_title="GLUE",
     table_order=tuple(PAPER_LABELS),
-    own_kinds=("classification", "regression"),
+    own_kinds=(
+        OwnKind("classification", columns=("text", "label"), optional_columns=("text_pair",),
+                metrics=("accuracy", "f1", "matthews_correlation"), normalise=glue_data.own_sentences,
+                num_labels=len, labels="classes",
+                metric_config=lambda labels: "binary_classification" if len(labels) == 2 else "classification"),
+        OwnKind("regression", columns=("text", "label"), optional_columns=("text_pair",),
+                metrics=("pearson", "spearman"), normalise=glue_data.own_sentences,
+                num_labels=lambda labels: 1, metric_config=lambda labels: "regression"),
+    ),
 ))

@@ -16,6 +16,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from autolora.data import checksum_status, checksums_to_verify, read_mirror_file, read_tsv_lines
 from autolora.errors import DataError
+from autolora.own_task import label_ids, label_of, text_of
 
 HUB_DATASET = "nyu-mll/glue"
 STSB_SCORE_RANGE = (0.0, 5.0)
@@ -235,3 +236,14 @@ def load_glue_hub(task: str) -> tuple[DatasetDict, dict]:
         "n_eval": len(splits["eval"]),
     }
     return splits, provenance
+
+
+def own_sentences(rows, columns: dict, labels: tuple[str, ...] | None) -> Dataset:
+    """An own classification task's rows (or, ``labels`` None, a regression task's) in the GLUE
+    schema (``autolora.own_task``)."""
+    text_pair, ids = columns.get("text_pair"), label_ids(labels) if labels else None
+    data = {"idx": list(range(len(rows))),
+            "text_a": [text_of(row, columns["text"], where) for where, row in rows],
+            "text_b": [text_of(row, text_pair, where) if text_pair else "" for where, row in rows],
+            "label": [label_of(row[columns["label"]], ids, where) for where, row in rows]}
+    return Dataset.from_dict(data, features=sentence_features(labels))

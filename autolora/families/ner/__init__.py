@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datasets import DatasetDict, load_from_disk
 
-from autolora import own_task
 from autolora.families.ner import data as ner
-from autolora.families.base import Appendix, Family, MetricColumn, TaskSpec, register
+from autolora.families.base import Appendix, Family, MetricColumn, OwnKind, TaskSpec, register
 from autolora.metrics import load_metric
 
 BIONLP = TaskSpec("bionlp", "ner", ner.MIRROR_DIR, ner.read_jnlpba_mirror, ner.load_bionlp_hub,
@@ -24,7 +23,7 @@ TYPE_COLUMNS = tuple(MetricColumn(f"F1 {entity}", f"f1_{entity}") for entity in 
 
 def entity_types(spec: TaskSpec) -> tuple[str, ...]:
     """The entity types a tagging task's per-type F1 covers (from its IOB2 tags)."""
-    return own_task.entity_types(spec.labels)
+    return ner.entity_types_of(spec.labels)
 
 
 def tokenize_words(dataset: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
@@ -98,5 +97,6 @@ NER = register(Family(
     table_columns=COLUMNS,
     appendices=(Appendix("bionlp_types", "bionlp", "BioNLP 2004 (JNLPBA) NER, F1 per entity type (appendix)",
                          TYPE_COLUMNS),),
-    own_kinds=("tagging",),
+    own_kinds=(OwnKind("tagging", columns=("tokens", "tags"), metrics=("f1", "precision", "recall", "accuracy"),
+                       normalise=ner.own_tagged, num_labels=len, labels="IOB2 tags", check_labels=ner.iob2_problem),),
 ))

@@ -29,6 +29,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from autolora.data import checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
 from autolora.families.base import IGNORE_LABEL
+from autolora.own_task import label_ids
 
 HUB_DATASET = "tner/bionlp2004"
 MIRROR_DIR = "jnlpba"
@@ -300,3 +301,32 @@ def ner_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]],
                                                       keep_entity_type(pred_tag_seqs, entity_type),
                                                       zero_division=0))
     return metrics
+
+
+def own_tagged(rows, columns: dict, labels: tuple[str, ...]) -> Dataset:
+    """An own tagging task's rows (``autolora.own_task``): a list of words and one of IOB2 tags each."""
+    tokens, tags, ids = [], [], label_ids(labels)
+    for where, row in rows:
+        words, row_tags = row[columns["tokens"]], row[columns["tags"]]
+        if not isinstance(words, list) or not isinstance(row_tags, list) or len(words) != len(row_tags) or not words:
+            raise DataError(f"{where}: columns {columns['tokens']!r} and {columns['tags']!r} must be lists of "
+                            "the same, non-zero length")
+        unknown = sorted({str(tag) for tag in row_tags} - ids.keys())
+        if unknown:
+            raise DataError(f"{where}: tags {unknown} are not among the config's labels")
+        tokens.append([str(word) for word in words])
+        tags.append([ids[str(tag)] for tag in row_tags])
+    return Dataset.from_dict({"tokens": tokens, "tags": tags}, features=features(labels))
+
+
+def iob2_problem(labels: tuple[str, ...]) -> str:
+    """What keeps ``labels`` from being IOB2 tags (O, B-<type>, I-<type>); "" if nothing."""
+    bad = [tag for tag in labels if tag != "O" and tag[:2] not in ("B-", "I-")]
+    if bad or "O" not in labels:
+        return f"IOB2 tags are O, B-<type> and I-<type>; {'bad ' + str(bad) if bad else 'O is missing'}"
+    return ""
+
+
+def entity_types_of(labels) -> tuple[str, ...]:
+    """The entity types of IOB2 tags, in order of first appearance."""
+    return tuple(dict.fromkeys(tag[2:] for tag in labels if tag != "O"))
