@@ -2,19 +2,20 @@
 how each builds its model, which of its parameters it trains and counts, how its ranks are read
 back, and how retraining saves and evaluation loads it.
 
-* ``Training`` (``lora``): PEFT LoRA with exactly the given ranks (``rank_pattern``), or for
+* ``LoraAdapter`` (``lora``): PEFT LoRA with exactly the given ranks (``rank_pattern``), or for
   GPT-2's fused projection the split q/v adapter of ``autolora.split_adapter``; saved as a PEFT
   adapter with its target modules in a fixed order, so that equal runs give equal bytes;
-* ``AdaLoraTraining`` (``adalora``): PEFT AdaLoRA, its total budget AutoLoRA's total rank;
-* ``FullTraining`` (``full``): every parameter; saves and loads the whole model.
+* ``AdaLoraAdapter`` (``adalora``): PEFT AdaLoRA, its total budget AutoLoRA's total rank;
+* ``FullModel`` (``full``): every parameter; saves and loads the whole model (in the adapter's folder).
 
-Stage modules ask ``training_for(method)`` and call its methods: no branching on a method kind
+Stage modules ask ``adapter_kind(method)`` and call its methods: no branching on a method kind
 outside the registry and this module.
 """
 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,7 +189,30 @@ def build_adalora_model(config: dict, autolora_ranks: dict, total_steps: int):
 Built = tuple[object, Callable[[int], None] | None, dict]  # model, what runs after each update, what to record
 
 
-class Training:
+class AdapterKind(ABC):
+    """What one kind of training (``Method.trains``) builds, trains, counts, saves and loads."""
+
+    @abstractmethod
+    def build(self, config: dict, ranks_record: dict | None, total_steps: int) -> Built:
+        """The model to train, what runs after each update (or None), what its record keeps."""
+
+    @abstractmethod
+    def trained_ranks(self, model) -> dict[str, int]:
+        """Each adapted module's rank after training (none for full fine-tuning)."""
+
+    def trainable_counts(self, model) -> dict[str, int]:
+        return count_trainable(model)
+
+    @abstractmethod
+    def save(self, model, out_dir, config: dict) -> None:
+        """What evaluation reloads, into ``out_dir``."""
+
+    @abstractmethod
+    def load(self, config: dict, adapter_dir: str | Path):
+        """The trained model, from what ``save`` wrote."""
+
+
+class LoraAdapter(AdapterKind):
     """LoRA at the ranks of the method's ranks record (the default kind, ``lora``)."""
 
     def build(self, config: dict, ranks_record: dict | None, total_steps: int) -> Built:
@@ -196,9 +220,6 @@ class Training:
 
     def trained_ranks(self, model) -> dict[str, int]:
         return adapted_ranks(model)
-
-    def trainable_counts(self, model) -> dict[str, int]:
-        return count_trainable(model)
 
     def save(self, model, out_dir, config: dict) -> None:
         if isinstance(model, PeftModel):
@@ -214,7 +235,7 @@ class Training:
         return PeftModel.from_pretrained(base, str(adapter_dir))
 
 
-class AdaLoraTraining(Training):
+class AdaLoraAdapter(LoraAdapter):
     """PEFT AdaLoRA, its budget AutoLoRA's total rank (the ranks record is AutoLoRA's); its rank
     allocator runs after every update, and the ranks it kept are read from its masks."""
 
@@ -226,7 +247,7 @@ class AdaLoraTraining(Training):
         return adalora_kept_ranks(model)
 
 
-class FullTraining(Training):
+class FullModel(AdapterKind):
     """Every parameter trains (no ranks); the whole model is saved, in the adapter's folder."""
 
     def build(self, config: dict, ranks_record: dict | None, total_steps: int) -> Built:
@@ -246,15 +267,15 @@ class FullTraining(Training):
         return load_task_model({**config, "model": {**config["model"], "converted": str(adapter_dir)}})
 
 
-TRAININGS = {LORA: Training(), ADALORA_TRAINING: AdaLoraTraining(), FULL: FullTraining()}
+ADAPTER_KINDS = {LORA: LoraAdapter(), ADALORA_TRAINING: AdaLoraAdapter(), FULL: FullModel()}
 
 
-def training_for(method: str) -> Training:
-    """The kind of training a method names (a tuning trial: the method it tunes)."""
+def adapter_kind(method: str) -> AdapterKind:
+    """The kind of training a method names."""
     kind = training_of(method)
     if kind is None:
         raise ValueError(f"method {method!r} trains nothing of its own")
-    return TRAININGS[kind]
+    return ADAPTER_KINDS[kind]
 
 
 def sort_target_modules(adapter_config: Path) -> None:
@@ -266,12 +287,7 @@ def sort_target_modules(adapter_config: Path) -> None:
         adapter_config.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
-def save_adapter(model, out_dir, config: dict) -> None:
-    """What retraining saves: the job's method's adapter (the whole model for full_ft)."""
-    training_for(config["method"]).save(model, out_dir, config)
-
-
 def load_adapter(config: dict, adapter_dir: str | Path):
     """The retrained model back from its saved adapter (what evaluation and users load); for
     full fine-tuning, the saved model itself."""
-    return training_for(config["method"]).load(config, adapter_dir)
+    return adapter_kind(config["method"]).load(config, adapter_dir)

@@ -83,14 +83,6 @@ def load_sequence_classifier(name: str, num_labels: int):
     return _load(AutoModelForSequenceClassification, name, num_labels=num_labels)
 
 
-def load_token_classifier(name: str, tags: tuple[str, ...]):
-    """Pretrained encoder with a fresh per-token tagging head, one output per tag, in order."""
-    from transformers import AutoModelForTokenClassification
-
-    return _load(AutoModelForTokenClassification, name, num_labels=len(tags), id2label=dict(enumerate(tags)),
-                 label2id={tag: index for index, tag in enumerate(tags)})
-
-
 def load_causal_lm(name: str):
     """Pretrained causal language model in float32 (GGUF weights are dequantised)."""
     from transformers import AutoModelForCausalLM

@@ -164,8 +164,9 @@ def test_autolora_help_exits_zero():
 
 
 def test_loading_a_model_for_a_new_task_prints_no_load_report():
-    code = ("from autolora.model import load_sequence_classifier, load_token_classifier\n"
-            "load_sequence_classifier('all-MiniLM-L6-v2', 2)\nload_token_classifier('all-MiniLM-L6-v2', ('O', 'B-x', 'I-x'))\n")
+    code = ("from autolora.model import load_sequence_classifier, load_task_model\n"
+            "load_sequence_classifier('all-MiniLM-L6-v2', 2)\n"
+            "load_task_model({'task': 'bionlp', 'family': 'ner', 'model': {'name': 'all-MiniLM-L6-v2'}})\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LOAD REPORT" not in result.stderr and "MISSING" not in result.stderr

@@ -339,11 +339,11 @@ def test_the_bilevel_search_resumes_bit_for_bit(tiny_bert, tmp_path, monkeypatch
     assert all(torch.equal(parameters[name], whole_parameters[name]) for name in whole_parameters)
 
 
-# ---- PEFT retraining (AdamW, linear warm-up schedule): retrain.train_lora itself, interrupted
+# ---- PEFT retraining (AdamW, linear warm-up schedule): retrain.train_epochs itself, interrupted
 
 
 def retrain_job(tiny_bert, folder, monkeypatch, stop_step=None, steps_run=None):
-    """autolora.stages.retrain.train_lora on a tiny BERT; ``stop_step`` raises Interrupted there, from
+    """autolora.stages.retrain.train_epochs on a tiny BERT; ``stop_step`` raises Interrupted there, from
     the per-step finiteness check the loop calls anyway, which also logs into ``steps_run``."""
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
@@ -365,7 +365,7 @@ def retrain_job(tiny_bert, folder, monkeypatch, stop_step=None, steps_run=None):
     train = Dataset.from_list(rows)
     settings = {"batch_size": 4, "lr": 1e-2, "weight_decay": 0.0, "epochs": 2, "warmup_ratio": 0.3,
                 "checkpoint_every": None}
-    losses, _ = retrain.train_lora(model, train, load_tokenizer("all-MiniLM-L6-v2"), settings, 0, "cpu", "tiny",
+    losses, _ = retrain.train_epochs(model, train, load_tokenizer("all-MiniLM-L6-v2"), settings, 0, "cpu", "tiny",
                                    folder, job_fingerprint(stage="retrain", seed=0))
     return losses, {name: p.detach().clone() for name, p in model.named_parameters()}
 

@@ -202,7 +202,7 @@ def test_adalora_allocates_ranks_after_every_update_and_keeps_its_budget(tiny_be
         calls.append((step, all(p.grad is not None for n, p in model.named_parameters() if "lora_" in n)))
         allocate(step)
 
-    retrain.train_lora(model, rows, word_tokenizer(tmp_path), settings, 0, torch.device("cpu"), "rte",
+    retrain.train_epochs(model, rows, word_tokenizer(tmp_path), settings, 0, torch.device("cpu"), "rte",
                        tmp_path / "checkpoints", "test", counted)
     assert calls == [(step, True) for step in range(6)]
     assert budget["total_budget"] == 5  # AutoLoRA's total over 4 matrices: not a multiple of their number
@@ -272,7 +272,7 @@ def test_bad_method_settings_name_the_key(changes, message):
 
 def test_only_the_registry_and_the_trainings_branch_on_how_a_method_trains():
     """The kinds of training (LORA, ADALORA_TRAINING, FULL) are named in autolora.methods and
-    autolora.adapters only; every other module asks adapters.training_for(method)."""
+    autolora.adapters only; every other module asks adapters.adapter_kind(method)."""
     import ast
 
     kinds = {"LORA", "ADALORA_TRAINING", "FULL"}

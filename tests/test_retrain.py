@@ -130,9 +130,9 @@ def test_eval_every_epoch_records_dev_scores_without_changing_the_training(tmp_p
 def test_the_saved_adapter_config_lists_target_modules_sorted(tiny_bert, tmp_path):
     import json
 
-    from autolora.adapters import save_adapter
+    from autolora.adapters import LoraAdapter
 
     model = peft_model(tiny_bert, {Q0: 3, V0: 2, Q1: 1, V1: 4})
-    save_adapter(model, tmp_path / "adapter", {"method": "autolora"})
+    LoraAdapter().save(model, tmp_path / "adapter", {})
     modules = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["target_modules"]
     assert modules == sorted(modules) and len(modules) == 4

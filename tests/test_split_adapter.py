@@ -9,7 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from autolora import split_adapter
 from autolora.errors import TrainingError
-from autolora.adapters import adapted_ranks, build_lora_model, count_trainable, load_adapter, save_adapter
+from autolora.adapters import LoraAdapter, adapted_ranks, build_lora_model, count_trainable, load_adapter
 
 RANKS = {"transformer.h.0.attn.c_attn.q": 2, "transformer.h.0.attn.c_attn.v": 0,
          "transformer.h.1.attn.c_attn.q": 1, "transformer.h.1.attn.c_attn.v": 3}
@@ -60,7 +60,7 @@ def test_fresh_adapter_leaves_the_model_unchanged(gpt2_dir):
 def test_saved_adapter_reloads_to_the_same_outputs(gpt2_dir, tmp_path):
     config = job_config(gpt2_dir)
     model = trained_a_little(build_lora_model(config, RANKS)).eval()
-    save_adapter(model, tmp_path / "adapter", config)
+    LoraAdapter().save(model, tmp_path / "adapter", config)
     saved = json.loads((tmp_path / "adapter" / split_adapter.CONFIG_FILE).read_text())
     assert saved["ranks"] == {name: r for name, r in RANKS.items() if r > 0}
     reloaded = load_adapter(config, tmp_path / "adapter")
@@ -74,7 +74,7 @@ def test_an_adapter_with_missing_tensors_is_refused(gpt2_dir, tmp_path):
     from safetensors.torch import load_file, save_file
 
     config = job_config(gpt2_dir)
-    save_adapter(trained_a_little(build_lora_model(config, RANKS)), tmp_path / "adapter", config)
+    LoraAdapter().save(trained_a_little(build_lora_model(config, RANKS)), tmp_path / "adapter", config)
     weights = tmp_path / "adapter" / split_adapter.WEIGHTS_FILE
     tensors = load_file(str(weights))
     tensors.pop("transformer.h.1.attn.c_attn.v.lora_B")

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from autolora.plumbing import atomic
-from autolora.adapters import training_for
+from autolora.adapters import adapter_kind
 from autolora.plumbing.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import deep_merge, stage_view
 from autolora.splits import split_for_search
@@ -48,10 +48,10 @@ from autolora.training import (
 )
 
 
-def train_lora(model, train, tokenizer, settings: dict, seed: int, device, task: str,
-               checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None,
-               precision: str = "auto", score_epoch: Callable[[], dict] | None = None
-               ) -> tuple[list[float], list[dict]]:
+def train_epochs(model, train, tokenizer, settings: dict, seed: int, device, task: str,
+                 checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None,
+                 precision: str = "auto", score_epoch: Callable[[], dict] | None = None
+                 ) -> tuple[list[float], list[dict]]:
     """AdamW with linear warm-up and decay, checkpointed (each epoch by default) so that a
     killed job resumes; returns the mean training loss of each epoch and, when ``score_epoch``
     is given, what it returned after each epoch (kept in the checkpoints too). ``after_update(step)``
@@ -135,24 +135,24 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     tokenizer = load_tokenizer(model_source(config["model"]))
     settings = config["retrain"]
     total_steps = settings["epochs"] * math.ceil(len(train) / settings["batch_size"])
-    training = training_for(config["method"])
-    model, after_update, extra = training.build(config, ranks_record, total_steps)
+    kind = adapter_kind(config["method"])
+    model, after_update, extra = kind.build(config, ranks_record, total_steps)
     started = time.perf_counter()
     checkpoints = checkpoint_folder_for(log_json)
     fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=stage_view(config, "retrain"),
                                   ranks=ranks_record and ranks_record["ranks"], data=str(tokenized_dir))
-    epoch_losses, epoch_metrics = train_lora(model, train, tokenizer, settings, seed, device, task, checkpoints,
+    epoch_losses, epoch_metrics = train_epochs(model, train, tokenizer, settings, seed, device, task, checkpoints,
                                              fingerprint, after_update, config["precision"],
                                              dev_scorer(model, tokenizer, tokenized_dir, config, device))
     with atomic.directory(adapter_dir) as staging:
-        training.save(model, staging, config)
+        kind.save(model, staging, config)
     record = {
         "task": task,
         "seed": seed,
         "method": config["method"],
         **({"trial": config["trial"]} if "trial" in config else {}),
-        "ranks": training.trained_ranks(model),
-        "trainable_params": training.trainable_counts(model),
+        "ranks": kind.trained_ranks(model),
+        "trainable_params": kind.trainable_counts(model),
         "epoch_losses": epoch_losses,
         **({"epoch_metrics": epoch_metrics} if epoch_metrics else {}),
         "n_train": len(train),
