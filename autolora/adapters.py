@@ -140,9 +140,8 @@ def adalora_budget(autolora_total_rank: int, n_modules: int, max_rank: int) -> i
     """AdaLoRA's total rank budget: exactly AutoLoRA's learned total rank, except where AutoLoRA
     kept every rank (n·k): PEFT prunes from k per module and cannot prune to its own start, so the
     budget is then n·k − 1, one rank short (``retrain.json`` records both totals)."""
-    if max_rank < 2:
-        raise ConfigError("config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, "
-                          "its budget below it)")
+    if max_rank < 2:  # the config check refuses it (autolora.config)
+        raise ValueError(f"AdaLoRA needs k >= 2 (its initial rank is k, its budget below it), got {max_rank}")
     if autolora_total_rank < n_modules:
         raise TrainingError(f"AutoLoRA's total rank {autolora_total_rank} is below one rank for each of AdaLoRA's "
                             f"{n_modules} modules")

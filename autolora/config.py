@@ -13,8 +13,10 @@ from autolora.core.settings import InvalidSetting, SearchSettings
 from autolora.errors import ConfigError
 from autolora.families import get_family
 from autolora.methods import (
+    ADALORA,
     REGISTRY,
     apply_method,
+    methods_of_task,
     own_sections,
     search_variant_method,
     search_variant_name,
@@ -59,6 +61,7 @@ def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: 
         _check_eval_every_epoch(settings)
         _check_pilot_holdout(settings)
         _check_ablation_thresholds(config, task)
+        _check_adalora_rank(config, task, settings)
         for variant in config["search_variants"]:
             _check_hypergradient(task_config(config, task, search_variant_method(variant)))
     return config
@@ -194,6 +197,13 @@ def _check_ablation_thresholds(config: dict, task: str) -> None:
     if too_large:
         raise ConfigError(f"config key ablation_thresholds: {too_large} (in units of 1/k) exceed "
                           f"k = {k} of task {task}; λ = x/k must be at most 1")
+
+
+def _check_adalora_rank(config: dict, task: str, task_settings: dict) -> None:
+    """AdaLoRA starts every module at rank k and prunes below it: k = 1 leaves it nothing to prune."""
+    if ADALORA in methods_of_task(config, task) and task_settings["lora"]["max_rank"] < 2:
+        raise ConfigError(f"config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, its budget "
+                          f"below it); task {task} has k = {task_settings['lora']['max_rank']}")
 
 
 def _check_hypergradient(task_settings: dict) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict
 
-from autolora.errors import ConfigError, DataError
+from autolora.errors import DataError
 from autolora.plumbing import atomic
 
 SOURCES = ("mirror", "hub")
@@ -115,7 +115,7 @@ def take_subset(data: DatasetDict, split: str, max_examples: int | None, subset_
     data-to-text records are sampled, so that every kept record keeps all its references.
     ``key`` names the config setting in messages."""
     if max_examples is not None and max_examples < 1:
-        raise ConfigError(f"{key} must be a positive integer, got {max_examples}")
+        raise ValueError(f"{key} must be a positive integer, got {max_examples}")
     rows = data[split]
     units = evaluation_units(rows) if by_group else list(range(len(rows)))
     if max_examples is None or max_examples >= len(units):

@@ -72,6 +72,8 @@ def test_every_config_of_the_records_reproduces_its_committed_run(config_file):
         ({"tasks": ["rte", "squad"]}, "config key tasks.1: unknown task 'squad'; built-in tasks: cola"),
         ({"seeds": []}, "config key seeds: [] should be non-empty"),
         ({"lora__max_rank": 0}, "config key lora.max_rank: 0 is less than the minimum of 1"),
+        ({"lora": {"max_rank": 1}, "methods": ["autolora", "adalora"]},
+         "config key lora.max_rank: adalora needs k >= 2 (its initial rank is k, its budget below it); task rte"),
         ({"ranks__threshold": 0.0}, "config key ranks.threshold: 0.0 is less than or equal to the minimum of 0"),
         ({"ranks__threshold": 1.5}, "config key ranks.threshold: 1.5 is greater than the maximum of 1"),
         ({"search__hypergradient": "third"}, "config key search.hypergradient: 'third' is not one of"),

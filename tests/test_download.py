@@ -371,7 +371,7 @@ def test_prepare_rejects_bad_arguments(tmp_path):
         prepare_task("wnli", "mirror", mirror, tmp_path / "out")
     with pytest.raises(ConfigError, match="data.source 'ftp'"):
         prepare_task("rte", "ftp", mirror, tmp_path / "out")
-    with pytest.raises(ConfigError, match="max_train_examples"):
+    with pytest.raises(ValueError, match="max_train_examples"):
         prepare_task("rte", "mirror", mirror, tmp_path / "out", max_train_examples=0)
     assert not (tmp_path / "out").exists()
 

@@ -308,7 +308,7 @@ def test_word_without_sub_tokens_is_named(tokenizer):
 
 
 def test_max_length_must_leave_room_for_words(tokenizer):
-    with pytest.raises(ConfigError, match="max_length 2"):
+    with pytest.raises(ConfigError, match="config key model.max_length: 2 leaves no room"):
         encode_words(tokenizer, ["a"], ids("O"), max_length=2)
 
 

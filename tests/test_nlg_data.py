@@ -9,7 +9,7 @@ import datasets
 import pytest
 from datasets import Dataset, DatasetDict
 
-from autolora.errors import ConfigError, DataError
+from autolora.errors import DataError
 from autolora.families.data_to_text.data import (E2E_FEATURES, WEBNLG_FEATURES, e2e_reference_groups,
                                linearise_e2e_mr, load_e2e_hub, load_webnlg_hub, read_e2e_mirror,
                                read_webnlg_mirror, webnlg_reference_groups)
@@ -283,7 +283,7 @@ def test_webnlg_reference_groups_cut_and_pad_with_first_text():
     assert webnlg_reference_groups(split) == (["one", "eight"], [["only"] * 6, texts[:6]])
     assert webnlg_reference_groups(split, "seen", max_refs=2) == (["eight"], [["t0", "t1"]])
     assert webnlg_reference_groups(split, "unseen", max_refs=2) == (["one"], [["only", "only"]])
-    with pytest.raises(ConfigError, match="'test'"):
+    with pytest.raises(ValueError, match="'test'"):
         webnlg_reference_groups(split, "test")
 
 

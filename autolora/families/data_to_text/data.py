@@ -55,7 +55,7 @@ import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 
 from autolora.data import checksum_status, checksums_to_verify, read_mirror_file
-from autolora.errors import ConfigError, DataError
+from autolora.errors import DataError
 from autolora.own_task import text_of
 
 E2E_HUB_DATASET = "e2e_nlg"
@@ -433,10 +433,10 @@ def webnlg_reference_groups(test_dataset: Dataset, split: str = "all",
     text, which leaves BLEU, METEOR and TER unchanged (empty padding would not).
     """
     if split not in WEBNLG_EVAL_SPLITS:
-        raise ConfigError(f"WebNLG evaluation split must be one of "
+        raise ValueError(f"WebNLG evaluation split must be one of "
                           f"{', '.join(WEBNLG_EVAL_SPLITS)}, got {split!r}")
     if max_refs < 1:
-        raise ConfigError(f"max_refs must be a positive integer, got {max_refs}")
+        raise ValueError(f"max_refs must be a positive integer, got {max_refs}")
     rows = zip(*column_lists(test_dataset, ["prompt", "target", "group", "seen"]))
     wanted = (row[:3] for row in rows if split == "all" or row[3] == (split == "seen"))
     prompts, refs = [], []

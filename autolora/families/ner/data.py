@@ -236,7 +236,7 @@ def encode_words(tokenizer, tokens: list[str], tags: list[int], max_length: int)
                         f"and {len(tags)} tags")
     budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     if budget < 1:
-        raise ConfigError(f"max_length {max_length} leaves no room beside the special tokens")
+        raise ConfigError(f"config key model.max_length: {max_length} leaves no room beside the special tokens")
     bounds = window_bounds(tokens, subtoken_counts(tokenizer, tokens), budget)
     return [encode_window(tokenizer, tokens, tags, start, stop, max_length)
             for start, stop in bounds]
