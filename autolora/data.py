@@ -1,6 +1,9 @@
-"""The data plumbing every family's readers and the prepare stage share: reading files of the
-offline mirror with their checksums (``SHA256SUMS``), seeded subsets of a split, and the prepared
-dataset on disk with its provenance record (written atomically, read back by every later stage).
+"""The data plumbing every family's readers and the stages share: reading files of the offline
+mirror with their checksums (``SHA256SUMS``), seeded subsets of a split, the prepared dataset on
+disk with its provenance record (written atomically, read back by every later stage), and how a
+task's training rows are split, for every stage alike: the search's seeded (search-train,
+search-validation) split, which the search, the grid's candidates and the tuning trials share, and
+a budget pilot's holdout (``data.pilot_holdout``), the same split taken once in the prepare stage.
 """
 
 from __future__ import annotations
@@ -145,3 +148,21 @@ def read_provenance(out_dir: Path | str) -> dict:
     if not provenance_path.is_file():
         raise DataError(f"{provenance_path}: not found; was {out_dir} written by the prepare stage?")
     return json.loads(provenance_path.read_text(encoding="utf-8"))
+
+
+# ---- the search's split of the training rows
+
+
+def split_for_search(train: Dataset, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Seeded (search-train, search-validation) split of the task's training set."""
+    parts = train.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
+def hold_out(data: DatasetDict, fraction: float, seed: int) -> DatasetDict:
+    """A pilot's splits (``data.pilot_holdout``): the search-validation rows of seed ``seed``'s
+    split of the training set become the evaluation split, its search-train rows the training
+    split. The task's own evaluation split (the one the tables report) is left out, so a pilot
+    that chooses a budget from these scores never sees it."""
+    search_train, search_validation = split_for_search(data["train"], fraction, seed)
+    return DatasetDict(train=search_train, eval=search_validation)

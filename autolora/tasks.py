@@ -18,8 +18,8 @@ from pathlib import Path
 import datasets
 from datasets import DatasetDict
 
-from autolora import own_task, splits
-from autolora.data import SOURCES, evaluation_units, take_subset, write_atomically
+from autolora import own_task
+from autolora.data import SOURCES, evaluation_units, hold_out, take_subset, write_atomically
 from autolora.errors import ConfigError
 from autolora.families import TaskSpec, all_families, family_names
 
@@ -103,14 +103,14 @@ def prepare_task(task: str, source: str, mirror: Path | str | None, out_dir: Pat
     provenance to ``out_dir`` (atomically). An eval subset is for CPU budgets only and is
     recorded, so tables can say so. ``train_subset_seed`` draws the training subset with its own
     seed (one per run seed); by default ``subset_seed`` draws both. A pilot (``pilot_holdout``) evaluates on rows held out from
-    the training subset instead of the task's evaluation split (``splits.hold_out``)."""
+    the training subset instead of the task's evaluation split (``autolora.data.hold_out``)."""
     get_spec(task)  # fail on an unknown task before touching any source
     data, provenance = load_task(task, source, mirror, verify_checksums)
     n_train_full = len(data["train"])
     train_seed = subset_seed if train_subset_seed is None else train_subset_seed
     data = take_subset(data, "train", max_train_examples, train_seed, "data.max_train_examples")
     if pilot_holdout is not None:
-        data = splits.hold_out(data, pilot_holdout, subset_seed)
+        data = hold_out(data, pilot_holdout, subset_seed)
         provenance.update(eval_split=f"pilot holdout ({pilot_holdout:g} of train)", eval_split_official=False,
                           eval_split_note=f"{pilot_holdout:g} of the training subset held out (seed {subset_seed}); "
                                           "the task's evaluation split is not used")

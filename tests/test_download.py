@@ -13,7 +13,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from autolora.data import load_prepared, sha256_of
 from autolora.errors import ConfigError, DataError
 from autolora.families.glue.data import GLUE_TASKS, load_glue_hub, read_glue_mirror
-from autolora.splits import split_for_search
+from autolora.data import split_for_search
 from autolora.tasks import prepare_task
 from tests.conftest import SHARED
 

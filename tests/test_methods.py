@@ -15,6 +15,7 @@ from autolora.core.bilevel import BilevelSearch
 from autolora.core.settings import SearchSettings
 from autolora.core.injection import inject_selection_lora, lower_level_parameters, selection_modules, selection_parameters, target_matrix_names
 from autolora.stages.grid import choose_rank, run_grid_choice
+from autolora.stages.ranks import control_ranks
 from autolora.errors import ConfigError, TrainingError
 from autolora.methods import BUDGET_CONTROL, REGISTRY, ablation_methods, adalora_settings, apply_method, entry_of, table_notes, uniform_rank
 from autolora.stages.evaluate import kept_components, zero_dropped_components
@@ -71,7 +72,7 @@ def test_every_equal_budget_control_allocates_autolora_total_through_the_registr
     controls = [entry for entry in REGISTRY if entry.ranks == BUDGET_CONTROL]
     assert {entry.name for entry in controls} == {"lora_budget", "random_ranks"}
     for entry in controls:
-        record = entry.allocate(autolora, 3)
+        record = control_ranks(entry.allocate, autolora, 3)
         assert record["total_rank"] == sum(record["ranks"].values()) == 7 and set(record["ranks"]) == {"a", "b", "c"}
 
 
@@ -139,7 +140,7 @@ def test_the_grid_keeps_the_chosen_candidates_ranks_and_records_the_choice(tmp_p
 
 
 def test_the_search_split_is_seeded_and_partitions_the_training_set():
-    from autolora.splits import split_for_search
+    from autolora.data import split_for_search
 
     train = Dataset.from_dict({"tokens": [[str(i)] for i in range(100)], "tags": [[0]] * 100})
     first, again, other = (split_for_search(train, 0.1, seed) for seed in (3, 3, 4))

@@ -161,3 +161,31 @@ def test_every_stage_module_is_in_the_stage_map_and_the_plumbing_imports_no_high
         above = {name for name in _imported_modules(path) if name.startswith("autolora")
                  and not name.startswith(("autolora.errors", "autolora.plumbing"))}
         assert not above, f"plumbing/{path.name} imports {sorted(above)}"
+
+
+# autolora's top level: the registries and the entry points; everything else sits in a folder
+# named for its part of the pipeline (core, families, stages, reporting, scoring, plumbing).
+TOP_LEVEL = {"adapters", "cli", "config", "data", "errors", "jobs", "methods", "metrics", "model", "own_task",
+             "split_adapter", "tasks", "training", "trials"}
+FOLDERS = {"core", "families", "stages", "reporting", "scoring", "plumbing"}
+
+
+def test_the_top_level_holds_the_registries_and_entry_points_and_the_rest_is_in_folders():
+    package = REPO / "autolora"
+    assert {path.stem for path in package.glob("*.py")} - {"__init__"} == TOP_LEVEL
+    assert FOLDERS <= {path.parent.name for path in package.glob("*/__init__.py")}
+
+
+def test_the_folders_import_only_downwards():
+    """Lower layers never import higher ones: no module outside the stages imports a stage; only
+    the command line (cli) imports the reporting; the scorers import no pipeline part above them."""
+    package = REPO / "autolora"
+    for path in package.rglob("*.py"):
+        folder = path.relative_to(package).parts[0] if len(path.relative_to(package).parts) > 1 else ""
+        imported = {name.removeprefix("autolora.") for name in _imported_modules(path) if name.startswith("autolora.")}
+        if folder != "stages":
+            assert not {name for name in imported if name.startswith("stages")}, f"{path} imports a stage"
+        if folder != "reporting" and path.stem != "cli":
+            assert not {name for name in imported if name.startswith("reporting")}, f"{path} imports the reporting"
+        if folder == "scoring":
+            assert all(name.startswith(("scoring", "errors", "plumbing")) for name in imported), f"{path}: {imported}"

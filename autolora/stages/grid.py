@@ -23,7 +23,7 @@ from autolora.adapters import load_adapter
 from autolora.families import get_family
 from autolora.methods import uniform_rank
 from autolora.model import load_tokenizer, model_source
-from autolora.splits import split_for_search
+from autolora.data import split_for_search
 from autolora.tasks import get_spec
 from autolora.training import autocast, pick_device
 

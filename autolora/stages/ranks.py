@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from autolora.core.ranks import extract_ranks, resolved_threshold
+from autolora.methods import EVEN_ALLOCATION, RANDOM_ALLOCATION
 
 
 def rank_record(search: dict, threshold: float | None = None, form: str = "softmax") -> dict:
@@ -61,7 +62,7 @@ def uniform_budget_ranks(autolora: dict, seed: int) -> dict:
     _check_budget(total, len(modules), k)
     base, extra = divmod(total, len(modules))
     lucky = set(np.random.default_rng(seed).choice(len(modules), size=extra, replace=False).tolist())
-    return _control_record(autolora, {m: base + (i in lucky) for i, m in enumerate(modules)}, "uniform_budget")
+    return _control_record(autolora, {m: base + (i in lucky) for i, m in enumerate(modules)}, EVEN_ALLOCATION)
 
 
 def random_budget_ranks(autolora: dict, seed: int) -> dict:
@@ -76,5 +77,14 @@ def random_budget_ranks(autolora: dict, seed: int) -> dict:
     for _ in range(total - len(modules)):
         open_modules = [m for m in modules if ranks[m] < k]
         ranks[open_modules[generator.integers(len(open_modules))]] += 1
-    return _control_record(autolora, ranks, "random_budget")
+    return _control_record(autolora, ranks, RANDOM_ALLOCATION)
 
+
+
+# A control's allocation, by the name its registry entry gives (``Method.allocate``).
+ALLOCATIONS = {EVEN_ALLOCATION: uniform_budget_ranks, RANDOM_ALLOCATION: random_budget_ranks}
+
+
+def control_ranks(allocation: str, autolora: dict, seed: int) -> dict:
+    """An equal-budget control's ranks record from AutoLoRA's of the same task and seed."""
+    return ALLOCATIONS[allocation](autolora, seed)

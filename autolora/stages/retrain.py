@@ -32,7 +32,7 @@ from autolora.plumbing import atomic
 from autolora.adapters import adapter_kind
 from autolora.plumbing.checkpoint import Checkpointer, EpochBatches, checkpoint_folder_for, job_fingerprint
 from autolora.config import deep_merge, stage_view
-from autolora.splits import split_for_search
+from autolora.data import split_for_search
 from autolora.families import get_family
 from autolora.methods import is_grid_run
 from autolora.model import load_tokenizer, model_source

@@ -21,7 +21,7 @@ from autolora.core.bilevel import BilevelSearch
 from autolora.core.settings import SearchSettings
 from autolora.core.injection import lower_level_parameters, raw_alphas, selection_parameters, selection_weights
 from autolora.core.ranks import ranks_unchanged
-from autolora.splits import split_for_search
+from autolora.data import split_for_search
 from autolora.model import inject_search_lora, load_task_model, load_tokenizer, model_source, save_search_state
 from autolora.training import (
     autocast,

@@ -8,7 +8,7 @@ The mirror's ``train.iob2`` is reconstructed from the GENIA standoff release, no
 Genia4ERtask1.iob2; its ``test.iob2`` is the official Genia4EReval1.iob2. The hub copy splits
 the official train set into train/validation; that split is not recoverable from the mirror, so
 both sources merge it into one ``train`` and the search draws the validation part
-(``autolora.splits.split_for_search``). The test set is for final evaluation only, never for
+(``autolora.data.split_for_search``). The test set is for final evaluation only, never for
 selection.
 
 IOB2 lets only B- open an entity, yet an I- tag after O (or after another type) is accepted:
