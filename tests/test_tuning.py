@@ -252,3 +252,13 @@ def test_an_ablation_retrains_with_autoloras_tuned_settings():
     (inputs,) = [line for line in output.splitlines()
                  if "input:" in line and "autolora_no_meta/ranks.json" in line]
     assert "results/cpu-ablations/glue/sst2/tuning/autolora.json" in inputs, output[-3000:]
+
+
+def test_the_tuning_note_names_each_task_s_choice_metric():
+    def record(task, metric):
+        return {"method": "lora_r8", "task": task, "tuning": {"metric": metric, "seed": 0, "settings": {"retrain": {"lr": 2e-3}},
+                                                                "trials": [{}] * 6}}
+
+    note = tuning_note([record("sst2", "accuracy"), record("stsb", "pearson")])[0]
+    assert "by the accuracy (sst2), pearson (stsb) on the search-validation split" in note
+    assert "by the accuracy on the" in tuning_note([record("sst2", "accuracy"), record("rte", "accuracy")])[0]

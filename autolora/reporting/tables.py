@@ -411,7 +411,10 @@ def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
     at_limit = sorted({f"{record['method']} on {record['task']}" for record in tuned if record["tuning"].get("at_limit")})
     limit = (f"; chosen at an end of the trials tried (the ladder's hard limit, or the end of listed trials): "
              f"{', '.join(at_limit)}" if at_limit else "")
-    return [(f"Tuning: every method's retraining settings chosen from {trials} by the {how['metric']} on the "
+    metrics = dict.fromkeys((record["task"], record["tuning"]["metric"]) for record in tuned)
+    by = (f"the {next(iter(metrics))[1]}" if len({metric for _, metric in metrics}) == 1 else
+          "the " + ", ".join(f"{metric} ({task})" for task, metric in metrics))
+    return [(f"Tuning: every method's retraining settings chosen from {trials} by {by} on the "
              f"search-validation split of seed {how['seed']} (trained on its search-train split; the reported split "
              f"is never read); the chosen: {picks}{limit}.")]
 
