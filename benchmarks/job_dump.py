@@ -20,7 +20,8 @@ from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 
 
-def planned_jobs(snakefile: Path, configs: list[Path]) -> list[str]:
+def dag_of(snakefile: Path, configs: list[Path]):
+    """The DAG of every job the configs plan in the working directory, forced (as a fresh run)."""
     with SnakemakeApi(OutputSettings()) as api:
         workflow_api = api.workflow(resource_settings=ResourceSettings(cores=1),
                                     config_settings=ConfigSettings(configfiles=configs),
@@ -29,9 +30,13 @@ def planned_jobs(snakefile: Path, configs: list[Path]) -> list[str]:
         workflow.dag_settings = workflow_api.dag(dag_settings=DAGSettings(forceall=True)).dag_settings
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
         workflow._build_dag()
-        return sorted(json.dumps({"rule": job.rule.name, "output": sorted(map(str, job.output)),
-                                  "params": dict(job.params.items())}, sort_keys=True, default=str)
-                      for job in workflow.dag.jobs)
+        return workflow.dag
+
+
+def planned_jobs(snakefile: Path, configs: list[Path]) -> list[str]:
+    return sorted(json.dumps({"rule": job.rule.name, "output": sorted(map(str, job.output)),
+                              "params": dict(job.params.items())}, sort_keys=True, default=str)
+                  for job in dag_of(snakefile, configs).jobs)
 
 
 if __name__ == "__main__":
