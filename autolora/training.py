@@ -4,6 +4,8 @@ predictions that retraining (per-epoch dev scores) and evaluation both take."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -72,9 +74,11 @@ class PerTokenLabels:
         return batch
 
 
-def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    """Dynamic padding to the longest sequence of each batch; a seeded shuffle order."""
-    collate = collator_for(dataset, tokenizer)
+def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool, seed: int,
+                collator: Callable[..., Callable] | None = None) -> DataLoader:
+    """Dynamic padding to the longest sequence of each batch (or the family's ``collator``); a
+    seeded shuffle order."""
+    collate = (collator or collator_for)(dataset, tokenizer)
     columns = [c for c in model_inputs() if c in dataset.column_names]
     return DataLoader(
         dataset.with_format("torch", columns=columns),

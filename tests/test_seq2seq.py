@@ -118,3 +118,20 @@ def test_a_tiny_t5_runs_search_ranks_retrain_evaluate_and_the_report(tmp_path, t
     tables = tmp_path / "results" / "seq2seq" / "tables"
     assert "| BLEU | NIST | METEOR | ROUGE-L | CIDEr |" in (tables / "e2e-seq2seq.md").read_text()
     assert (tmp_path / "results" / "seq2seq" / "figures" / "seq2seq_ranks.png").exists()
+
+
+def test_a_family_s_own_collator_batches_its_rows(tokenizer):
+    """``Family.collator`` (e.g. a multiple-choice family's, padding every choice) replaces the
+    default padding in the loaders of the search and the retraining."""
+    calls = []
+
+    def collator(dataset, tokenizer):
+        def collate(items):
+            calls.append(len(items))
+            return {"input_ids": torch.zeros(len(items), 1, dtype=torch.long)}
+
+        return collate
+
+    rows = Dataset.from_dict({"input_ids": [[1, 2], [3]], "attention_mask": [[1, 1], [1]]})
+    batch = next(iter(make_loader(rows, tokenizer, 2, shuffle=False, seed=0, collator=collator)))
+    assert calls == [2] and tuple(batch["input_ids"].shape) == (2, 1)

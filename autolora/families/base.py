@@ -142,6 +142,9 @@ class Family:
         own_kinds: the kinds of a user's own task (config ``own_tasks``) that it takes.
         extra_inputs: columns of its tokenised rows that its model takes beside ``MODEL_INPUTS``
             (an extractive-QA head's ``start_positions`` and ``end_positions``).
+        collator: (rows, tokenizer) → what batches its rows for the search and the retraining
+            (a multiple-choice family's pads every choice); None: ``autolora.training.collator_for``
+            (padded inputs, per-token labels padded with -100).
     """
 
     name: str
@@ -164,6 +167,7 @@ class Family:
     table_order: tuple[str, ...] = ()
     appendices: tuple[Appendix, ...] = ()
     own_kinds: tuple[OwnKind, ...] = ()
+    collator: Callable[..., Callable] | None = None
 
 
 _REGISTRY: dict[str, Family] = {}

@@ -50,13 +50,15 @@ from autolora.training import (
 
 def train_epochs(model, train, tokenizer, settings: dict, seed: int, device, task: str,
                  checkpoint_folder, fingerprint: str, after_update: Callable[[int], None] | None = None,
-                 precision: str = "auto", score_epoch: Callable[[], dict] | None = None
-                 ) -> tuple[list[float], list[dict]]:
+                 precision: str = "auto", score_epoch: Callable[[], dict] | None = None,
+                 collator: Callable | None = None) -> tuple[list[float], list[dict]]:
     """AdamW with linear warm-up and decay, checkpointed (each epoch by default) so that a
     killed job resumes; returns the mean training loss of each epoch and, when ``score_epoch``
     is given, what it returned after each epoch (kept in the checkpoints too). ``after_update(step)``
-    runs after each optimizer step while the gradients are still there (AdaLoRA's rank allocation)."""
-    batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed),
+    runs after each optimizer step while the gradients are still there (AdaLoRA's rank allocation).
+    ``collator``: the family's, where it has one (``Family.collator``)."""
+    batches = EpochBatches(make_loader(train, tokenizer, settings["batch_size"], shuffle=True, seed=seed,
+                                       collator=collator),
                            **bucketing(train, settings.get("length_buckets")))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
@@ -142,8 +144,9 @@ def run_retrain(tokenized_dir, ranks_record: dict | None, config: dict, task: st
     fingerprint = job_fingerprint(stage="retrain", task=task, seed=seed, config=stage_view(config, "retrain"),
                                   ranks=ranks_record and ranks_record["ranks"], data=str(tokenized_dir))
     epoch_losses, epoch_metrics = train_epochs(model, train, tokenizer, settings, seed, device, task, checkpoints,
-                                             fingerprint, after_update, config["precision"],
-                                             dev_scorer(model, tokenizer, tokenized_dir, config, device))
+                                               fingerprint, after_update, config["precision"],
+                                               dev_scorer(model, tokenizer, tokenized_dir, config, device),
+                                               get_family(config["family"]).collator)
     with atomic.directory(adapter_dir) as staging:
         kind.save(model, staging, config)
     record = {

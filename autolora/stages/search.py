@@ -22,6 +22,7 @@ from autolora.core.settings import SearchSettings
 from autolora.core.injection import lower_level_parameters, raw_alphas, selection_parameters, selection_weights
 from autolora.core.ranks import ranks_unchanged
 from autolora.data import split_for_search
+from autolora.families import get_family
 from autolora.model import inject_search_lora, load_task_model, load_tokenizer, model_source, save_search_state
 from autolora.training import (
     autocast,
@@ -134,9 +135,12 @@ def run_search(tokenized_dir: str | Path, config: dict, task: str, seed: int, ou
     tokenizer = load_tokenizer(model_source(config["model"]))
     model = load_task_model(config).to(device)
     search, modules = build_search(model, settings, lora)
-    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings.batch_size, shuffle=True, seed=seed),
+    collator = get_family(config["family"]).collator
+    train_batches = EpochBatches(make_loader(search_train, tokenizer, settings.batch_size, shuffle=True, seed=seed,
+                                             collator=collator),
                                  **bucketing(search_train, settings.length_buckets))
-    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings.batch_size, shuffle=True, seed=seed + 1),
+    val_batches = EndlessBatches(make_loader(search_val, tokenizer, settings.batch_size, shuffle=True, seed=seed + 1,
+                                             collator=collator),
                                  **bucketing(search_val, settings.length_buckets))
     fingerprint = job_fingerprint(stage="search", task=task, seed=seed, config=stage_view(config, "search"),
                                   data=str(tokenized_dir))
