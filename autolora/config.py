@@ -28,7 +28,6 @@ from autolora.tasks import get_spec, register_own_tasks
 from autolora.trials import tuning_trials
 
 
-
 def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: str | Path = ".") -> dict:
     """Validate in place (filling defaults); raise ConfigError naming the offending key."""
     # Defaults belong to the top-level sections only: filled into task_overrides they would
@@ -57,13 +56,13 @@ def validate_config(config: dict, schema: str | Path = CONFIG_SCHEMA, base_dir: 
         settings = task_config(config, task)
         _check_mirror(settings, base_dir)
         _check_model_folder(settings, base_dir)
-        _check_hypergradient(settings)
+        _check_search(settings)
         _check_eval_every_epoch(settings)
         _check_pilot_holdout(settings)
         _check_ablation_thresholds(config, task)
         _check_adalora_rank(config, task, settings)
         for variant in config["search_variants"]:
-            _check_hypergradient(task_config(config, task, search_variant_method(variant)))
+            _check_search(task_config(config, task, search_variant_method(variant)))
     return config
 
 
@@ -206,9 +205,9 @@ def _check_adalora_rank(config: dict, task: str, task_settings: dict) -> None:
                           f"below it); task {task} has k = {task_settings['lora']['max_rank']}")
 
 
-def _check_hypergradient(task_settings: dict) -> None:
-    """Combinations of the search's settings that have no meaning (the checks are SearchSettings'
-    own, the ones the search itself makes)."""
+def _check_search(task_settings: dict) -> None:
+    """Values and combinations of the search's settings that have no meaning (the checks are
+    SearchSettings' own, the ones the search itself makes)."""
     try:
         SearchSettings(**task_settings["search"])
     except InvalidSetting as error:

@@ -52,7 +52,7 @@ OWN_SEARCH = "own_search"          # a search of its own (rules search / search_
 AUTOLORA_SEARCH = "autolora_search"  # AutoLoRA's search.json read with the method's rank settings
 UNIFORM = "uniform"                # one rank everywhere, from the name (rule uniform_ranks)
 BUDGET_CONTROL = "budget_control"  # AutoLoRA's total rank re-allocated (rule control_ranks)
-EVEN_ALLOCATION, RANDOM_ALLOCATION = "uniform_budget", "random_budget"  # how (``Method.allocate``)
+UNIFORM_BUDGET, RANDOM_BUDGET = "uniform_budget", "random_budget"  # how (``Method.allocate``)
 GRID_CHOICE = "grid_choice"        # the best grid candidate's ranks (rule grid_choice)
 AUTOLORA_RANKS = "autolora_ranks"  # AutoLoRA's ranks.json itself (AdaLoRA's budget)
 # How it trains (``Method.trains``): PEFT LoRA at its ranks, PEFT AdaLoRA, every parameter.
@@ -77,7 +77,7 @@ class Method:
     # What it changes in a task's config view, given the match of its name.
     configure: Callable[[dict, re.Match], None] = lambda settings, match: None
     # BUDGET_CONTROL: how its ranks record comes from AutoLoRA's of the same task and seed
-    # (autolora.stages.ranks.ALLOCATIONS: EVEN_ALLOCATION, RANDOM_ALLOCATION).
+    # (autolora.stages.ranks.ALLOCATIONS: UNIFORM_BUDGET, RANDOM_BUDGET).
     allocate: str | None = None
     # How it was run, for the notes of the tables it appears in: (config, table name) → text.
     note: Callable[[dict, str], str] | None = None
@@ -160,10 +160,10 @@ REGISTRY = (
     Method(ADALORA, ADALORA, ranks=AUTOLORA_RANKS, trains=ADALORA_TRAINING, note=_adalora_note,
            sections=("adalora",)),
     Method(FULL_FT, FULL_FT, ranks=None, trains=FULL),
-    Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, allocate=EVEN_ALLOCATION, note=_control_note(
+    Method(LORA_BUDGET, LORA_BUDGET, ranks=BUDGET_CONTROL, allocate=UNIFORM_BUDGET, note=_control_note(
         LORA_BUDGET, "as evenly as possible (total // matrices everywhere, one more on total mod matrices drawn "
         "at random, seeded by the run seed, so that no layer or matrix type is preferred)")),
-    Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, allocate=RANDOM_ALLOCATION, note=_control_note(
+    Method(RANDOM_RANKS, RANDOM_RANKS, ranks=BUDGET_CONTROL, allocate=RANDOM_BUDGET, note=_control_note(
         RANDOM_RANKS, "at random (each matrix 1..k, seeded by the run seed)")),
     Method("search_<name>", SEARCH_VARIANT_PATTERN, ranks=OWN_SEARCH, selectable=False, tuned_as=AUTOLORA),
     Method(NO_META, NO_META, ranks=OWN_SEARCH, selectable=False, configure=_no_meta, tuned_as=AUTOLORA),

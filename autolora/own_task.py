@@ -13,8 +13,8 @@ schema, so every later stage runs unchanged. The built-in kinds:
 * ``data_to_text`` (data-to-text's): columns ``source`` and ``target``. Rows with the same
   source are one record with several references.
 
-This module reads and checks what every kind shares, and gives the kinds' readers the helpers
-they share (``text_of``, ``label_of``, ``label_ids``). Every bad row is reported with its file and
+This module reads and checks what every kind shares (the kinds' readers share their row helpers
+from ``autolora.families.base``). Every bad row is reported with its file and
 line (or hub split and row) before any training.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,14 +29,14 @@ from datasets import ClassLabel, DatasetDict
 
 from autolora.data import sha256_of
 from autolora.errors import ConfigError, DataError
+from autolora.families import own_kind
+
 READERS = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".json": None}
 SPLITS = ("train", "eval")
 
 
 def _kind(entry: dict):
     """(the family, the ``OwnKind``) of an entry's kind."""
-    from autolora.families import own_kind  # the families' readers import this module
-
     return own_kind(entry["kind"])
 
 
@@ -199,35 +198,3 @@ def _normalise(rows: list[tuple[str, dict]], entry: dict):
         if absent:
             raise DataError(f"{where}: no column {absent} (columns: {', '.join(map(str, row))})")
     return _kind(entry)[1].normalise(rows, columns, _labels(entry))
-
-
-# ---------------------------------------------------------------- the kinds' readers share these
-
-
-def text_of(row: dict, column: str, where: str) -> str:
-    """A row's non-empty text in ``column``; a DataError naming the row otherwise."""
-    value = row[column]
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{where}: column {column!r} holds no text ({value!r})")
-    return value
-
-
-def label_of(value, ids: dict[str, int] | None, where: str) -> int | float:
-    """A class id (``ids``: name -> id) or, without classes, a finite score."""
-    if ids is None:
-        try:
-            score = float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: label {value!r} is not a number") from None
-        if not math.isfinite(score):
-            raise DataError(f"{where}: label {value!r} is not a finite number")
-        return score
-    label_id = ids.get(str(value))
-    if label_id is None:
-        raise DataError(f"{where}: label {value!r} is not one of the config's labels {list(ids)}")
-    return label_id
-
-
-def label_ids(labels) -> dict[str, int]:
-    """Class or tag name -> id, in the order of ``labels`` (the head's outputs)."""
-    return {label: index for index, label in enumerate(labels)}

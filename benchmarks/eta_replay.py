@@ -9,8 +9,8 @@ estimate from job counts (jobs left × mean finished job / slots):
 
     python benchmarks/eta_replay.py results/reference/cpu
 
-Rules are the stage, with ``_method`` for a method's own folder (as the workflow's
-``retrain_method``/``evaluate_method``); the replay's order is not Snakemake's, so this tests the
+Rules are those that wrote each file (``rule_of``: AutoLoRA's own, a method's, a tuning trial's, a
+grid candidate's validation); the replay's order is not Snakemake's, so this tests the
 estimate's arithmetic on real job lengths, not the scheduler.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import NamedTuple
 
 from snakemake_logger_plugin_autolora.eta import EtaEstimator
 
+from autolora.methods import is_grid_run
 from autolora.reporting.cost import read_benchmark
 
 STAGES = ("search", "ranks", "retrain", "evaluate")  # the stages whose jobs run per task and seed
@@ -45,6 +47,18 @@ class Sample(NamedTuple):
     truth: float  # the replay's time left, s
 
 
+def rule_of(stage: str, method_folder: str | None) -> str:
+    """The rule that wrote a benchmark of ``stage``: AutoLoRA's own (no method folder), a tuning
+    trial's (``tune_<m>_t<i>``), a grid candidate's validation, or a method's."""
+    if method_folder is None:
+        return stage
+    if re.fullmatch(r"tune_.+_t\d+", method_folder):
+        return {"retrain": "retrain_trial", "evaluate": "validate_trial"}[stage]
+    if stage == "evaluate" and is_grid_run(method_folder):
+        return "grid_validate"
+    return f"{stage}_method"
+
+
 def recorded_jobs(results: Path) -> list[Job]:
     """The run's per-task jobs in replay order: seed by seed, each seed's stages in pipeline order."""
     keyed = []
@@ -53,7 +67,7 @@ def recorded_jobs(results: Path) -> list[Job]:
         if parts[0] not in STAGES:
             continue
         task, seed = path.stem.rsplit("-seed", 1)
-        rule = parts[0] + ("_method" if len(parts) == 4 else "")
+        rule = rule_of(parts[0], parts[2] if len(parts) == 4 else None)
         keyed.append(((int(seed), STAGES.index(parts[0])), Job(rule, task, read_benchmark(path)["wall_s"])))
     return [job for _, job in sorted(keyed, key=lambda item: item[0])]
 

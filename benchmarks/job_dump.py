@@ -17,18 +17,22 @@ import sys
 from pathlib import Path
 
 from snakemake.api import SnakemakeApi
+from snakemake.settings.enums import RerunTrigger
 from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 
 
-def dag_of(snakefile: Path, configs: list[Path]):
-    """The DAG of every job the configs plan in the working directory, forced (as a fresh run)."""
+def dag_of(snakefile: Path, configs: list[Path], forceall: bool = True):
+    """The DAG of every job the configs plan in the working directory: forced, as a fresh run
+    plans it; not forced, as a finished run's outputs stand (by their times alone, not the code or
+    params that made them), with the jobs behind every checkpoint that has run."""
     with SnakemakeApi(OutputSettings()) as api:
         workflow_api = api.workflow(resource_settings=ResourceSettings(cores=1),
                                     config_settings=ConfigSettings(configfiles=configs),
                                     snakefile=snakefile, workdir=Path.cwd())
         workflow = workflow_api._workflow
-        workflow.dag_settings = workflow_api.dag(dag_settings=DAGSettings(forceall=True)).dag_settings
-        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
+        settings = DAGSettings(forceall=forceall, rerun_triggers=RerunTrigger.all() if forceall else {RerunTrigger.MTIME})
+        workflow.dag_settings = workflow_api.dag(dag_settings=settings).dag_settings
+        workflow._prepare_dag(forceall=forceall, ignore_incomplete=True, lock_warn_only=True)
         workflow._build_dag()
         return workflow.dag
 

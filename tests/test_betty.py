@@ -1,5 +1,5 @@
 """The optimizer unroll against Betty itself (betty-ml, the library the official search runs on):
-Betty's Engine with the darts hypergradient and roll-back, and ``BilevelSearch(unroll="optimizer")``,
+Betty's Engine with the darts hypergradient and roll-back, and ``BilevelSearch`` with ``SearchSettings(unroll="optimizer")``,
 side by side on one small float64 model with dropout on, for several steps.
 
 Betty 0.2.1 declares Python < 3.11; the set-up installs it without that check (it imports and runs

@@ -154,6 +154,10 @@ def test_search_settings_hold_every_search_key_by_its_name_with_the_schema_s_def
             expected = tuple(schema["default"]) if isinstance(schema["default"], list) else schema["default"]
             assert defaults[key] == expected, key
     assert (defaults["hvp"], defaults["train_base"], defaults["length_buckets"]) == ("finite_difference", False, None)
+    from autolora.core.settings import CHOICES
+    from autolora.stages.search import LOWER_OPTIMIZERS
+
+    assert tuple(LOWER_OPTIMIZERS) == CHOICES["optimizer"]  # the search builds every optimiser the config allows
 
 
 def test_validating_a_config_builds_the_search_s_own_settings_without_torch():

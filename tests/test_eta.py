@@ -185,7 +185,7 @@ def test_on_a_recorded_run_the_eta_is_closer_than_job_counts_from_a_quarter_on()
 
     jobs = recorded_jobs(ROOT / "results" / "reference" / "cpu-v1")
     assert len(jobs) == 220 and {job.rule for job in jobs} == {
-        "search", "ranks", "retrain", "retrain_method", "evaluate", "evaluate_method"}
+        "search", "ranks", "retrain", "retrain_method", "evaluate", "evaluate_method", "grid_validate"}
     samples = replay(jobs, slots=2)
     assert samples[-1].truth == 0
     for share in POINTS[1:-1]:  # 25 %, 50 %, 75 % of the jobs done
@@ -193,3 +193,32 @@ def test_on_a_recorded_run_the_eta_is_closer_than_job_counts_from_a_quarter_on()
         error = abs(sample.estimate - sample.truth) / sample.truth
         assert error < 0.1, (share, sample)
         assert error < abs(sample.naive - sample.truth) / sample.truth, (share, sample)
+
+
+# ---- a run's time on N cores (benchmarks/run_time.py) and the rules of benchmark files
+
+
+def test_the_run_time_simulation_respects_dependencies_cores_and_threads():
+    from benchmarks.run_time import longest_chain, simulate
+
+    # a (10 s) → b (5 s) and c (5 s); d (8 s) on its own; c takes two cores.
+    order = ["a", "d", "b", "c"]
+    durations = {"a": 10.0, "b": 5.0, "c": 5.0, "d": 8.0}
+    dependencies = {"a": set(), "b": {"a"}, "c": {"a"}, "d": set()}
+    threads = {"a": 1, "b": 1, "c": 2, "d": 1}
+    assert longest_chain(order, durations, dependencies) == 15.0
+    assert simulate(order, durations, dependencies, threads, cores=1) == 28.0
+    # 2 cores: a and d at 0; b at 10 on the core d freed at 8; c needs both: after b, at 15.
+    assert simulate(order, durations, dependencies, threads, cores=2) == 20.0
+    assert simulate(order, durations, dependencies, threads, cores=8) == 15.0
+
+
+@pytest.mark.parametrize(("stage", "folder", "rule"), [
+    ("retrain", None, "retrain"), ("retrain", "lora_r8", "retrain_method"), ("evaluate", "grid_r4", "grid_validate"),
+    ("retrain", "tune_grid_r4_t3", "retrain_trial"), ("evaluate", "tune_lora_r8_t0", "validate_trial"),
+    ("evaluate", "adalora", "evaluate_method"),
+])
+def test_a_benchmark_file_s_rule_is_the_one_that_wrote_it(stage, folder, rule):
+    from benchmarks.eta_replay import rule_of
+
+    assert rule_of(stage, folder) == rule

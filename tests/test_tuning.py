@@ -12,7 +12,7 @@ from datasets import load_from_disk
 
 from autolora.config import stage_view, task_config, validate_config
 from autolora.errors import ConfigError
-from autolora.trials import initial_range, ladder_trials, tuned_methods, tuning_trials
+from autolora.trials import TRIAL_FOLDER, initial_range, ladder_trials, tuned_methods, tuning_trials
 from autolora.stages.tuning import choice_for_ranks, choose_trial, next_range, run_tuning_choice, run_tuning_round
 from autolora.reporting.tables import tuning_note
 from tests.conftest import REPO, SHARED
@@ -109,7 +109,7 @@ def run_protocol(tokenized, out, config, ranks):
     validation, logs = [], []
     for trial in range(len(tuning_trials(config, "lora_r2"))):
         view = task_config(config, "rte", "lora_r2", trial)
-        folder = out / f"tune_lora_r2_t{trial}"
+        folder = out / TRIAL_FOLDER.format(method="lora_r2", trial=trial)
         run_retrain(tokenized, ranks, view, "rte", 0, folder / "adapter", folder / "retrain.json")
         run_grid_validation(tokenized, folder / "adapter", view, 0, folder / "validation.json")
         validation.append(folder / "validation.json")
@@ -260,5 +260,6 @@ def test_the_tuning_note_names_each_task_s_choice_metric():
                                                                 "trials": [{}] * 6}}
 
     note = tuning_note([record("sst2", "accuracy"), record("stsb", "pearson")])[0]
-    assert "by the accuracy (sst2), pearson (stsb) on the search-validation split" in note
+    assert "by the accuracy (SST-2), pearson (STS-B) on the search-validation split" in note
+    assert "lora_r8 on SST-2: retrain.lr = 0.002" in note
     assert "by the accuracy on the" in tuning_note([record("sst2", "accuracy"), record("rte", "accuracy")])[0]

@@ -9,13 +9,14 @@ tables' columns. The stage modules hold no family-specific branch: they call the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
-from autolora.errors import ConfigError
+from autolora.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -308,3 +309,35 @@ def table_columns(table: str, family_name: str) -> tuple[MetricColumn, ...]:
         return appendix.columns
     found = _built_in(table)
     return (found[1].table_columns if found and found[1].table_columns else ()) or get_family(family_name).table_columns
+
+
+# ---- what the own-task kinds' readers share (``OwnKind.normalise``)
+
+
+def text_of(row: dict, column: str, where: str) -> str:
+    """A row's non-empty text in ``column``; a DataError naming the row otherwise."""
+    value = row[column]
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: column {column!r} holds no text ({value!r})")
+    return value
+
+
+def label_of(value, ids: dict[str, int] | None, where: str) -> int | float:
+    """A class id (``ids``: name -> id) or, without classes, a finite score."""
+    if ids is None:
+        try:
+            score = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: label {value!r} is not a number") from None
+        if not math.isfinite(score):
+            raise DataError(f"{where}: label {value!r} is not a finite number")
+        return score
+    label_id = ids.get(str(value))
+    if label_id is None:
+        raise DataError(f"{where}: label {value!r} is not one of the config's labels {list(ids)}")
+    return label_id
+
+
+def label_ids(labels) -> dict[str, int]:
+    """Class or tag name -> id, in the order of ``labels`` (the head's outputs)."""
+    return {label: index for index, label in enumerate(labels)}

@@ -403,7 +403,7 @@ def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
         return []
     chosen = {(record["method"], record["task"]): _flat(record["tuning"]["settings"]) for record in tuned}
     how = tuned[0]["tuning"]
-    picks = "; ".join(f"{method} on {task}: {settings}" for (method, task), settings in chosen.items())
+    picks = "; ".join(f"{method} on {task_label(task)}: {settings}" for (method, task), settings in chosen.items())
     counts = sorted({len(record["tuning"]["trials"]) for record in tuned})
     trials = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     trials = (f"its trials ({trials} per method; a ladder extends past an end that is chosen; every trial in "
@@ -413,7 +413,7 @@ def tuning_note(metric_records: Sequence[Mapping]) -> list[str]:
              f"{', '.join(at_limit)}" if at_limit else "")
     metrics = dict.fromkeys((record["task"], record["tuning"]["metric"]) for record in tuned)
     by = (f"the {next(iter(metrics))[1]}" if len({metric for _, metric in metrics}) == 1 else
-          "the " + ", ".join(f"{metric} ({task})" for task, metric in metrics))
+          "the " + ", ".join(f"{metric} ({task_label(task)})" for task, metric in metrics))
     return [(f"Tuning: every method's retraining settings chosen from {trials} by {by} on the "
              f"search-validation split of seed {how['seed']} (trained on its search-train split; the reported split "
              f"is never read); the chosen: {picks}{limit}.")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from autolora.core.ranks import extract_ranks, resolved_threshold
-from autolora.methods import EVEN_ALLOCATION, RANDOM_ALLOCATION
+from autolora.methods import RANDOM_BUDGET, UNIFORM_BUDGET
 
 
 def rank_record(search: dict, threshold: float | None = None, form: str = "softmax") -> dict:
@@ -62,7 +62,7 @@ def uniform_budget_ranks(autolora: dict, seed: int) -> dict:
     _check_budget(total, len(modules), k)
     base, extra = divmod(total, len(modules))
     lucky = set(np.random.default_rng(seed).choice(len(modules), size=extra, replace=False).tolist())
-    return _control_record(autolora, {m: base + (i in lucky) for i, m in enumerate(modules)}, EVEN_ALLOCATION)
+    return _control_record(autolora, {m: base + (i in lucky) for i, m in enumerate(modules)}, UNIFORM_BUDGET)
 
 
 def random_budget_ranks(autolora: dict, seed: int) -> dict:
@@ -77,12 +77,11 @@ def random_budget_ranks(autolora: dict, seed: int) -> dict:
     for _ in range(total - len(modules)):
         open_modules = [m for m in modules if ranks[m] < k]
         ranks[open_modules[generator.integers(len(open_modules))]] += 1
-    return _control_record(autolora, ranks, RANDOM_ALLOCATION)
-
+    return _control_record(autolora, ranks, RANDOM_BUDGET)
 
 
 # A control's allocation, by the name its registry entry gives (``Method.allocate``).
-ALLOCATIONS = {EVEN_ALLOCATION: uniform_budget_ranks, RANDOM_ALLOCATION: random_budget_ranks}
+ALLOCATIONS = {UNIFORM_BUDGET: uniform_budget_ranks, RANDOM_BUDGET: random_budget_ranks}
 
 
 def control_ranks(allocation: str, autolora: dict, seed: int) -> dict:

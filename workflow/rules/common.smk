@@ -219,8 +219,11 @@ SEARCHED_RANK_METHODS = pattern_where(
 UNIFORM_RANK_METHODS = pattern_where(lambda method: method.ranks == UNIFORM)
 CONTROL_METHODS = pattern_where(lambda method: method.ranks == BUDGET_CONTROL)
 TRAINED_METHODS = pattern_where(lambda method: method.trains is not None)
-# What a tuning trial may tune: every trained method, AutoLoRA's retraining included.
-TUNABLE_METHODS = pattern_where(lambda method: method.trains is not None, without=())
+# What a tuning trial may tune: every trained method with settings of its own (AutoLoRA's
+# retraining included; not the ablations and search variants, which take AutoLoRA's).
+TUNABLE_METHODS = pattern_where(
+    lambda method: method.trains is not None and method.tuned_as is None, without=()
+)
 EVALUATED_METHODS = pattern_where(
     lambda method: method.trains is not None and method.scored_by == EVALUATE
 )

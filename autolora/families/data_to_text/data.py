@@ -56,7 +56,7 @@ from datasets import Dataset, DatasetDict, Features, Value
 
 from autolora.data import checksum_status, checksums_to_verify, read_mirror_file
 from autolora.errors import DataError
-from autolora.own_task import text_of
+from autolora.families.base import text_of
 
 E2E_HUB_DATASET = "e2e_nlg"
 WEBNLG_HUB_DATASET = "web_nlg"

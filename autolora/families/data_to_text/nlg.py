@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict, load_from_disk
 
-from autolora.families.data_to_text import data as nlg_data
+from autolora.families.data_to_text import data as d2t_data
 from autolora.errors import DataError
 from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, MetricColumn, OwnKind, TaskSpec, register
 from autolora.metrics import load_metric
@@ -26,10 +26,10 @@ WEBNLG_COLUMNS = tuple(
     for label, metric, scale, decimals in (("BLEU", "BLEU", 1.0, 1), ("MET", "METEOR", 1.0, 2), ("TER", "TER", 1.0, 2))
     for split in ("seen", "unseen", "all")
 )
-E2E = TaskSpec("e2e", "nlg", "e2e", nlg_data.read_e2e_mirror, nlg_data.load_e2e_hub,
+E2E = TaskSpec("e2e", "nlg", "e2e", d2t_data.read_e2e_mirror, d2t_data.load_e2e_hub,
                eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU",
                label="E2E", title="E2E NLG")
-WEBNLG = TaskSpec("webnlg", "nlg", "webnlg2017", nlg_data.read_webnlg_mirror, nlg_data.load_webnlg_hub,
+WEBNLG = TaskSpec("webnlg", "nlg", "webnlg2017", d2t_data.read_webnlg_mirror, d2t_data.load_webnlg_hub,
                   eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU_all",
                   label="WebNLG", title="WebNLG 2017", table_columns=WEBNLG_COLUMNS)
 
@@ -39,7 +39,7 @@ def tokenize_prompt_target(dataset: DatasetDict, tokenizer, max_length: int) -> 
     training split (evaluation decodes from the prompts of the prepared data)."""
 
     def encode(row, index, split):
-        context = nlg_data.prompt_ids(tokenizer, row["prompt"])
+        context = d2t_data.prompt_ids(tokenizer, row["prompt"])
         target = tokenizer(row["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         if len(context) + len(target) > max_length:
             raise DataError(f"{split} row {index}: {len(context) + len(target)} tokens exceed "
@@ -61,7 +61,7 @@ def _decode(model, tokenizer, prompts: list[str], config: dict, device) -> list[
 
 
 def evaluate_e2e(model, tokenizer, eval_rows, config: dict, device):
-    prompts, refs = nlg_data.e2e_reference_groups(eval_rows)
+    prompts, refs = d2t_data.e2e_reference_groups(eval_rows)
     hypotheses = _decode(model, tokenizer, prompts, config, device)
     # A metric the official scorer cannot compute for these outputs is recorded as null (shown as
     # missing in the tables) instead of ending a long run.
@@ -70,9 +70,9 @@ def evaluate_e2e(model, tokenizer, eval_rows, config: dict, device):
 
 def evaluate_webnlg(model, tokenizer, eval_rows, config: dict, device):
     """Decode every test entry once; score all, seen and unseen categories from those texts."""
-    prompts, refs = nlg_data.webnlg_reference_groups(eval_rows, "all")
+    prompts, refs = d2t_data.webnlg_reference_groups(eval_rows, "all")
     hypotheses = _decode(model, tokenizer, prompts, config, device)
-    category_of = dict(zip(*nlg_data.column_lists(eval_rows, ["prompt", "category"])))
+    category_of = dict(zip(*d2t_data.column_lists(eval_rows, ["prompt", "category"])))
     # A CPU subset may hold no entry of a category group: that split is left out.
     metrics = load_metric("webnlg2017").compute(predictions=hypotheses, references=refs,
                                                 categories=[category_of[prompt] for prompt in prompts],
@@ -114,5 +114,5 @@ NLG = register(Family(
     table_columns=E2E_COLUMNS,
     decodes=True,
     own_kinds=(OwnKind("data_to_text", columns=("source", "target"), metrics=("BLEU", "NIST", "METEOR", "ROUGE_L", "CIDEr"),
-                       normalise=nlg_data.own_records, num_labels=lambda labels: None),),
+                       normalise=d2t_data.own_records, num_labels=lambda labels: None),),
 ))

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from datasets import DatasetDict, load_from_disk
 
-from autolora.families.data_to_text import data as nlg_data
+from autolora.families.data_to_text import data as d2t_data
 from autolora.errors import DataError
 from autolora.families.base import E2E_COLUMNS, VALIDATION_LOSS, Family, TaskSpec, register
 from autolora.metrics import load_metric
 
-E2E_SEQ2SEQ = TaskSpec("e2e-seq2seq", "seq2seq", "e2e", nlg_data.read_e2e_mirror, nlg_data.load_e2e_hub,
+E2E_SEQ2SEQ = TaskSpec("e2e-seq2seq", "seq2seq", "e2e", d2t_data.read_e2e_mirror, d2t_data.load_e2e_hub,
                        eval_split="test", eval_split_official=True, num_labels=None, main_metric="BLEU")
 
 
@@ -42,7 +42,7 @@ def tokenize_source_target(dataset: DatasetDict, tokenizer, max_length: int) -> 
 
 
 def evaluate_seq2seq(model, tokenizer, tokenized_dir, prepared_dir, config: dict, spec: TaskSpec, device):
-    sources, refs = nlg_data.e2e_reference_groups(load_from_disk(str(prepared_dir))["eval"])
+    sources, refs = d2t_data.e2e_reference_groups(load_from_disk(str(prepared_dir))["eval"])
     from autolora.families.data_to_text.decode import decode_sources  # torch, loaded on use: validating a config reads the families
 
     hypotheses = decode_sources(model, tokenizer, sources, config["generate"], device)

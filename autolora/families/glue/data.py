@@ -16,7 +16,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from autolora.data import checksum_status, checksums_to_verify, read_mirror_file, read_tsv_lines
 from autolora.errors import DataError
-from autolora.own_task import label_ids, label_of, text_of
+from autolora.families.base import label_ids, label_of, text_of
 
 HUB_DATASET = "nyu-mll/glue"
 STSB_SCORE_RANGE = (0.0, 5.0)

@@ -29,7 +29,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from autolora.data import checksums_to_verify, read_mirror_file
 from autolora.errors import ConfigError, DataError
 from autolora.families.base import IGNORE_LABEL
-from autolora.own_task import label_ids
+from autolora.families.base import label_ids
 
 HUB_DATASET = "tner/bionlp2004"
 MIRROR_DIR = "jnlpba"
