@@ -97,3 +97,25 @@ def test_snakemake_killed_outright_then_the_same_command_finishes_the_run(tmp_pa
     assert list((workdir / ".snakemake" / "locks").iterdir())  # the stale lock a plain rerun trips on
     output = finish(workdir, config_path)
     assert "removing the lock it left" in output
+
+
+def test_run_by_seed_asks_for_one_seed_at_a_time_of_the_layered_configs(tmp_path):
+    # A stand-in for Snakemake that records each call's arguments: run-by-seed.sh over the main
+    # config and the ablation overlay asks for every method of each seed in turn, both config
+    # files layered in every call, then for the whole run, and calls the hook after each.
+    calls = tmp_path / "calls"
+    stub = tmp_path / "snakemake"
+    stub.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    stub.chmod(0o755)
+    configs = ["config/cpu.yaml", "config/cpu-ablations.yaml"]
+    env = {**os.environ, "SNAKEMAKE": str(stub), "PYTHONPATH": str(REPO)}
+    subprocess.run(["bash", str(REPO / "workflow" / "scripts" / "run-by-seed.sh"), *configs,
+                    "--after-seed", f"echo hook $SEED >> {calls}", "--cores", "2"],
+                   cwd=REPO, env=env, check=True, timeout=300)
+    lines = calls.read_text().splitlines()
+    assert [line for line in lines if line.startswith("hook")] == [f"hook {s}" for s in (0, 1, 2, 3, 4, "all")]
+    runs = [line for line in lines if not line.startswith("hook")]
+    assert len(runs) == 6 and all(f"--configfile {' '.join(configs)} --cores 2" in line for line in runs)
+    assert "results/cpu-ablations/glue/stsb/seed3/autolora_no_meta/metrics.json" in runs[3]
+    assert "results/cpu-ablations/glue/sst2/seed3/metrics.json" in runs[3]
+    assert "seed2" not in runs[3] and "results/" not in runs[5]
