@@ -26,42 +26,38 @@ fi
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python
 
-# The config files layered as Snakemake layers them, validated.
-CONFIG_PY='
+# A line per seed: the seed, then every record of it (the metrics.json of each method on each
+# task it runs on), from the config files layered as --configfile layers them.
+seed_plan() {
+    "$PYTHON" - "$@" <<'EOF'
 import sys
 
 import yaml
-from snakemake.utils import update_config
 
-from autolora.config import validate_config
-
-def layered(paths):
-    config = {}
-    for path in paths:
-        update_config(config, yaml.safe_load(open(path)) or {})
-    return validate_config(config)
-'
-
-# Every record of one seed: the metrics.json of each method on each task it runs on.
-seed_targets() {
-    "$PYTHON" -c "$CONFIG_PY"'
+from autolora.config import deep_merge, validate_config
 from autolora.methods import AUTOLORA, methods_of_task
 from autolora.tasks import family_of
 
-seed, config = sys.argv[1], layered(sys.argv[2:])
-run = config["run"]
-for task in config["tasks"]:
-    for method in methods_of_task(config, task):
-        folder = f"results/{run}/{family_of(task)}/{task}/seed{seed}"
-        print(f"{folder}/metrics.json" if method == AUTOLORA else f"{folder}/{method}/metrics.json")
-' "$@"
+config = {}
+for path in sys.argv[1:]:
+    config = deep_merge(config, yaml.safe_load(open(path)) or {})
+config = validate_config(config)
+for seed in config["seeds"]:
+    targets = []
+    for task in config["tasks"]:
+        folder = f"results/{config['run']}/{family_of(task)}/{task}/seed{seed}"
+        targets += [f"{folder}/metrics.json" if method == AUTOLORA else f"{folder}/{method}/metrics.json"
+                    for method in methods_of_task(config, task)]
+    print(seed, *targets)
+EOF
 }
 
-SEEDS=$(PYTHONPATH=$REPO "$PYTHON" -c "$CONFIG_PY"'
-print(*layered(sys.argv[1:])["seeds"])' "${CONFIGS[@]}")
-for seed in $SEEDS; do
+PLAN=$(PYTHONPATH=$REPO seed_plan "${CONFIGS[@]}")
+mapfile -t SEED_LINES <<< "$PLAN"
+for line in "${SEED_LINES[@]}"; do
+    read -r seed rest <<< "$line"
+    read -r -a targets <<< "$rest"
     echo "run-by-seed: seed $seed" >&2
-    mapfile -t targets < <(PYTHONPATH=$REPO seed_targets "$seed" "${CONFIGS[@]}")
     # The targets first: --configfile takes every word up to the next option.
     bash "$REPO/workflow/scripts/run.sh" "${targets[@]}" --configfile "${CONFIGS[@]}" "$@"
     [ -z "$AFTER" ] || SEED=$seed bash -c "$AFTER"
